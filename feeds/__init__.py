@@ -1,0 +1,1 @@
+"""MQTT in, Redis out: the contract, the feed workers and the city simulator."""

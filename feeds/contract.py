@@ -1,0 +1,285 @@
+"""The MQTT contract, written once: topics, payload schemas and the pure parse() every worker, the
+simulator and the tests share. docs/mqtt.md is its description for outside integrators.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Literal
+
+import msgspec
+
+TOPIC_ROOT = "cityeye/v1"
+
+# Feeds the 15 modules draw on. "video" carries per-camera status; all others carry readings.
+FEEDS = (
+    "population", "hotline", "opinion",
+    "water", "power", "gas", "video", "flood",
+    "traffic", "transit",
+    "weather", "environment", "events",
+)  # fmt: skip
+FEED_VIDEO = "video"
+# Namespaces under the root that are not feeds: worker status and (later) alerts. Never ingested.
+RESERVED_NAMESPACES = ("status", "alerts")
+
+CAMERA_ID = re.compile(r"^\d{20}$")
+ADCODE = re.compile(r"^\d{6}$")
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+
+
+class Reason(StrEnum):
+    """Why a message went to the dead-letter record."""
+
+    OVERSIZED = "oversized"
+    MALFORMED_JSON = "malformed_json"
+    UNKNOWN_TOPIC = "unknown_topic"
+    UNKNOWN_FIELD = "unknown_field"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    ABSURD_TIMESTAMP = "absurd_timestamp"
+    EMPTY = "empty"
+
+
+# Payload schemas ---------------------------------------------------------------------------------
+
+
+class ReadingsPayload(msgspec.Struct, forbid_unknown_fields=True):
+    """{"ts": ISO-8601 or epoch seconds, "readings": {field: number}}"""
+
+    ts: float | str
+    readings: dict[str, float]
+
+
+class SenMLRecord(msgspec.Struct, forbid_unknown_fields=False):
+    """One RFC 8428 record. Only numeric values (v) are accepted; names resolve as bn + n."""
+
+    bn: str = ""
+    bt: float = 0.0
+    n: str = ""
+    v: float | None = None
+    vs: str | None = None
+    vb: bool | None = None
+    vd: str | None = None
+    s: float | None = None
+    u: str | None = None
+    t: float = 0.0
+
+
+class CameraStatusPayload(msgspec.Struct, forbid_unknown_fields=True):
+    """Heartbeat of one GB/T 28181 camera on cityeye/v1/video/{adcode}/{20-digit device id}."""
+
+    ts: float | str
+    status: Literal["online", "offline", "fault"]
+    kind: Literal["fixed", "mobile"]
+    lat: float
+    lon: float
+
+
+_READINGS_DECODER = msgspec.json.Decoder(ReadingsPayload | list[SenMLRecord])
+_CAMERA_DECODER = msgspec.json.Decoder(CameraStatusPayload)
+_ENCODER = msgspec.json.Encoder()
+
+
+# Parse results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    sign_id: str
+    value: float
+    source_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    readings: list[Reading]
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    adcode: str
+    device_id: str
+    source_ts: float
+    status: str
+    kind: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A message under a reserved namespace (worker status, alerts): not input, not an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_payload_bytes: int = 65_536
+    max_future_s: float = 300.0
+    max_past_s: float = 8 * 86_400.0
+
+
+Routes = dict[tuple[str, str, str], dict[str, str]]
+Parsed = Readings | CameraStatus | Rejected | Ignored
+
+
+# Topics ------------------------------------------------------------------------------------------
+
+
+def topic(feed: str, adcode: str, source_id: str) -> str:
+    return f"{TOPIC_ROOT}/{feed}/{adcode}/{source_id}"
+
+
+def worker_status_topic(worker_id: str) -> str:
+    return f"{TOPIC_ROOT}/status/worker/{worker_id}"
+
+
+def subscription_filters(feeds: tuple[str, ...], shared_group: str) -> list[str]:
+    """One filter for the whole tree when every feed is wanted, so that a misspelt feed is dead-lettered
+    rather than silently unheard; otherwise one filter per feed."""
+    filters = [f"{TOPIC_ROOT}/#"] if set(feeds) == set(FEEDS) else [f"{TOPIC_ROOT}/{f}/#" for f in feeds]
+    return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
+
+
+# Encoding (publishers: the simulator, tests, benchmarks) ------------------------------------------
+
+
+def encode_readings(ts: float, readings: dict[str, float]) -> bytes:
+    return _ENCODER.encode({"ts": ts, "readings": readings})
+
+
+def encode_camera_status(ts: float, status: str, kind: str, lat: float, lon: float) -> bytes:
+    return _ENCODER.encode({"ts": ts, "status": status, "kind": kind, "lat": lat, "lon": lon})
+
+
+# Parsing -----------------------------------------------------------------------------------------
+
+
+def parse_timestamp(ts: float | str) -> float:
+    """Epoch seconds from epoch seconds or ISO-8601; a time without offset is Xiangyang local time (UTC+8)."""
+    if isinstance(ts, str):
+        moment = datetime.fromisoformat(ts)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
+        return moment.timestamp()
+    return float(ts)
+
+
+def _check_time(ts: float | str, now: float, limits: Limits) -> float | Rejected:
+    try:
+        seconds = parse_timestamp(ts)
+    except (ValueError, OverflowError):
+        return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is neither epoch seconds nor ISO-8601")
+    if not math.isfinite(seconds):
+        return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is not finite")
+    if seconds > now + limits.max_future_s:
+        hint = " (epoch milliseconds? send seconds)" if seconds > 1e11 else ""
+        return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is {seconds - now:.0f} s in the future{hint}")
+    if seconds < now - limits.max_past_s:
+        return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is older than {limits.max_past_s:.0f} s")
+    return seconds
+
+
+def _decode_error(error: msgspec.DecodeError | msgspec.ValidationError, payload: bytes) -> Rejected:
+    text = str(error)
+    if isinstance(error, msgspec.ValidationError):
+        # msgspec reports 1e999 and similar as out of range: they would be infinite as floats.
+        reason = Reason.NOT_FINITE if "out of range" in text else Reason.WRONG_TYPE
+        return Rejected(reason, text)
+    # JSON has no NaN or Infinity; some publishers still send them.
+    if re.search(rb"\b(NaN|-?Infinity)\b", payload):
+        return Rejected(Reason.NOT_FINITE, "NaN or Infinity is not a JSON number")
+    return Rejected(Reason.MALFORMED_JSON, text)
+
+
+def _senml_readings(records: list[SenMLRecord], now: float, limits: Limits) -> dict[str, tuple[float, float]] | Rejected:
+    """{field: (value, ts)} from a SenML pack, resolving base name and base time (RFC 8428 §4)."""
+    if not records:
+        return Rejected(Reason.EMPTY, "empty SenML pack")
+    base_name, base_time = "", 0.0
+    out: dict[str, tuple[float, float]] = {}
+    for record in records:
+        base_name = record.bn or base_name
+        base_time = record.bt or base_time
+        name = (base_name + record.n).rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+        if record.v is None:
+            kind = "vs" if record.vs is not None else "vb" if record.vb is not None else "vd" if record.vd else "none"
+            return Rejected(Reason.WRONG_TYPE, f"SenML record {name!r} has no numeric value v (got {kind})")
+        when = base_time + record.t
+        if when < 2**28:  # RFC 8428 §4.5.3: small times are relative to now
+            when += now
+        checked = _check_time(when, now, limits)
+        if isinstance(checked, Rejected):
+            return checked
+        out[name] = (record.v, checked)
+    return out
+
+
+def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits = Limits()) -> Parsed:
+    """Turn one MQTT message into typed readings or camera status, or say precisely why not."""
+    if len(payload) > limits.max_payload_bytes:
+        return Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {limits.max_payload_bytes}")
+    parts = topic_name.split("/")
+    if len(parts) >= 3 and "/".join(parts[:2]) == TOPIC_ROOT and parts[2] in RESERVED_NAMESPACES:
+        return Ignored()
+    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] not in FEEDS or not ADCODE.match(parts[3]):
+        return Rejected(Reason.UNKNOWN_TOPIC, f"expected {TOPIC_ROOT}/{{feed}}/{{adcode}}/{{source_id}}")
+    _, _, feed, adcode, source_id = parts
+    if not payload:
+        return Rejected(Reason.EMPTY, "empty payload")
+
+    if feed == FEED_VIDEO:
+        if not CAMERA_ID.match(source_id) or source_id[:6] != adcode:
+            return Rejected(Reason.UNKNOWN_TOPIC, "video source_id must be a 20-digit GB/T 28181 id starting with the adcode")
+        try:
+            status = _CAMERA_DECODER.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            return _decode_error(error, payload)
+        if not (math.isfinite(status.lat) and math.isfinite(status.lon)):
+            return Rejected(Reason.NOT_FINITE, "lat/lon must be finite")
+        if not (-90 <= status.lat <= 90 and -180 <= status.lon <= 180):
+            return Rejected(Reason.WRONG_TYPE, f"lat/lon ({status.lat}, {status.lon}) out of range")
+        checked = _check_time(status.ts, now, limits)
+        if isinstance(checked, Rejected):
+            return checked
+        return CameraStatus(adcode, source_id, checked, status.status, status.kind, status.lat, status.lon)
+
+    fields = routes.get((feed, adcode, source_id))
+    if fields is None:
+        return Rejected(Reason.UNKNOWN_TOPIC, f"no sign is sourced from {feed}/{adcode}/{source_id}")
+    try:
+        decoded = _READINGS_DECODER.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return _decode_error(error, payload)
+
+    if isinstance(decoded, ReadingsPayload):
+        if not decoded.readings:
+            return Rejected(Reason.EMPTY, "readings is empty")
+        checked = _check_time(decoded.ts, now, limits)
+        if isinstance(checked, Rejected):
+            return checked
+        values = {name: (value, checked) for name, value in decoded.readings.items()}
+    else:
+        senml = _senml_readings(decoded, now, limits)
+        if isinstance(senml, Rejected):
+            return senml
+        values = senml
+
+    readings = []
+    for name, (value, ts) in values.items():
+        sign_id = fields.get(name)
+        if sign_id is None:
+            return Rejected(Reason.UNKNOWN_FIELD, f"{name!r} is not a field of {feed}/{adcode}/{source_id}")
+        if not math.isfinite(value):
+            return Rejected(Reason.NOT_FINITE, f"{name!r} is {value}")
+        readings.append(Reading(sign_id, value, ts))
+    return Readings(readings)

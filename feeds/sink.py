@@ -1,0 +1,121 @@
+"""The Redis side of ingest: one pipelined round trip per batch of parsed MQTT messages.
+
+Per batch, latest values and camera states go through one newest-wins script per hash, history is
+appended per sign and day, and rejected messages land in the dead-letter stream with their reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import redis
+
+from feeds.contract import CameraStatus, Reading, Rejected
+from signs.keys import (
+    HISTORY_POINT,
+    KEY_DEADLETTER,
+    KEY_DEADLETTER_COUNTS,
+    KEY_INGEST_COUNTS,
+    KEY_LATEST,
+    NEWEST_WINS_LUA,
+    camera_key,
+    history_day,
+    history_key,
+)
+
+
+@dataclass
+class Batch:
+    """What one flush writes. Filled by the worker as messages arrive."""
+
+    readings: list[Reading] = field(default_factory=list)
+    cameras: list[CameraStatus] = field(default_factory=list)
+    rejected: list[tuple[str, bytes, Rejected]] = field(default_factory=list)
+    receive_ts: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.readings) + len(self.cameras) + len(self.rejected)
+
+
+class RedisSink:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        retention_days: int,
+        deadletter_keep: int,
+        deadletter_payload_bytes: int,
+    ) -> None:
+        self._client = client
+        self._newest_wins = client.register_script(NEWEST_WINS_LUA)
+        self._history_ttl_s = retention_days * 86_400
+        self._deadletter_keep = deadletter_keep
+        self._deadletter_payload_bytes = deadletter_payload_bytes
+
+    def write(self, batch: Batch) -> None:
+        """Write the whole batch or raise; the caller acknowledges the messages only after this returns."""
+        pipe = self._client.pipeline(transaction=False)
+        receive = repr(batch.receive_ts)
+        if batch.readings:
+            newest: dict[str, Reading] = {}
+            history: dict[str, list[bytes]] = defaultdict(list)
+            for reading in batch.readings:
+                held = newest.get(reading.sign_id)
+                if held is None or reading.source_ts > held.source_ts:
+                    newest[reading.sign_id] = reading
+                history[history_key(reading.sign_id, history_day(reading.source_ts))].append(
+                    HISTORY_POINT.pack(reading.source_ts, reading.value)
+                )
+            args: list[object] = []
+            for reading in newest.values():
+                args += (reading.sign_id, repr(reading.source_ts), f"{receive}|{reading.value!r}")
+            self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
+            for key, points in history.items():
+                pipe.append(key, b"".join(points))
+                pipe.expire(key, self._history_ttl_s)
+            pipe.hincrby(KEY_INGEST_COUNTS, "readings", len(batch.readings))
+        if batch.cameras:
+            by_district: dict[str, list[object]] = defaultdict(list)
+            for camera in batch.cameras:
+                by_district[camera.adcode] += (
+                    camera.device_id,
+                    repr(camera.source_ts),
+                    f"{receive}|{camera.status}|{camera.kind}|{camera.lat!r}|{camera.lon!r}",
+                )
+            for adcode, args in by_district.items():
+                self._newest_wins(keys=[camera_key(adcode)], args=args, client=pipe)
+            pipe.hincrby(KEY_INGEST_COUNTS, "camera_heartbeats", len(batch.cameras))
+        for topic, payload, rejected in batch.rejected:
+            pipe.xadd(
+                KEY_DEADLETTER,
+                {
+                    "topic": topic,
+                    "payload": payload[: self._deadletter_payload_bytes],
+                    "bytes": len(payload),
+                    "reason": rejected.reason.value,
+                    "detail": rejected.detail,
+                    "at": repr(batch.receive_ts),
+                },
+                maxlen=self._deadletter_keep,
+                approximate=True,
+            )
+            pipe.hincrby(KEY_DEADLETTER_COUNTS, rejected.reason.value, 1)
+        pipe.execute()
+
+
+def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, object]]:
+    """The newest rejected messages, newest first."""
+    entries = client.xrevrange(KEY_DEADLETTER, count=count)
+    out = []
+    for entry_id, fields in entries:
+        record = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+        record["id"] = entry_id.decode()
+        record["at_iso"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(float(record["at"])))
+        out.append(record)
+    return out
+
+
+def read_deadletter_counts(client: redis.Redis) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in client.hgetall(KEY_DEADLETTER_COUNTS).items()}

@@ -1,0 +1,1 @@
+"""Embedded Redis and MQTT broker, and the `python -m services run` orchestrator behind `make run`."""

@@ -1,0 +1,1 @@
+"""The city-sign domain: the catalogue, Redis key families and typed reads of what the feeds wrote."""

@@ -1,0 +1,96 @@
+"""Typed reads of what the feed workers wrote to Redis, shared by the CLI, the app and the tests."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+
+from config import settings
+from signs.keys import HISTORY_POINT, KEY_LATEST, Latest, history_day, history_key
+from signs.model import Level, Sign, level_of
+
+
+def open_redis(url: str | None = None) -> redis.Redis:
+    """A client for REDIS_URL (or the given URL). Raw bytes are returned; decode at the edges."""
+    return redis.Redis.from_url(url or settings().redis_url, socket_timeout=5, health_check_interval=30)
+
+
+@dataclass(frozen=True, slots=True)
+class SignValue:
+    sign_id: str
+    value: float
+    unit: str
+    level: Level
+    source_ts: float
+    receive_ts: float
+    age_s: float
+    stale: bool
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.sign_id,
+            "value": self.value,
+            "unit": self.unit,
+            "level": self.level.en,
+            "level_zh": self.level.zh,
+            "source_ts": self.source_ts,
+            "receive_ts": self.receive_ts,
+            "age_s": round(self.age_s, 3),
+            "stale": self.stale,
+        }
+
+
+def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
+    """A value is stale once it is older than twice its expected cadence."""
+    age = max(0.0, now - latest.source_ts)
+    return SignValue(
+        sign_id=sign.id,
+        value=latest.value,
+        unit=sign.unit,
+        level=level_of(latest.value, sign.thresholds, sign.direction),
+        source_ts=latest.source_ts,
+        receive_ts=latest.receive_ts,
+        age_s=age,
+        stale=age > 2 * sign.cadence_s,
+    )
+
+
+def read_latest(client: redis.Redis, sign_id: str) -> Latest | None:
+    raw = client.hget(KEY_LATEST, sign_id)
+    return Latest.decode(raw) if raw is not None else None
+
+
+def read_all_latest(client: redis.Redis) -> dict[str, Latest]:
+    return {k.decode(): Latest.decode(v) for k, v in client.hgetall(KEY_LATEST).items()}
+
+
+def read_history(client: redis.Redis, sign_id: str, start: float, end: float | None = None) -> np.ndarray:
+    """Points of one sign between start and end, sorted by source time, one per timestamp.
+
+    The ingest path appends; redelivered or out-of-order messages are resolved here, where it is cheap.
+    Returns a structured array with fields ts and value.
+    """
+    end = time.time() if end is None else end
+    days = sorted({history_day(t) for t in np.arange(start, end + 86_400, 86_400) if t <= end + 86_400})
+    days = [d for d in days if d <= history_day(end)]
+    with client.pipeline(transaction=False) as pipe:
+        for day in days:
+            pipe.get(history_key(sign_id, day))
+        blobs = [b for b in pipe.execute() if b]
+    dtype = np.dtype([("ts", "<f8"), ("value", "<f8")])
+    if not blobs:
+        return np.empty(0, dtype=dtype)
+    points = np.frombuffer(b"".join(blobs), dtype=dtype)
+    points = points[(points["ts"] >= start) & (points["ts"] <= end)]
+    order = np.argsort(points["ts"], kind="stable")
+    points = points[order]
+    # Keep the last-written point of each timestamp.
+    keep = np.ones(len(points), dtype=bool)
+    keep[:-1] = points["ts"][1:] != points["ts"][:-1]
+    return points[keep]
+
+
+assert HISTORY_POINT.size == 16

@@ -1,0 +1,340 @@
+"""The sign catalogue: the shipped CSVs satisfy the design, the loader rejects broken ones by file:line,
+and the pure level and derivation rules behave at their edges."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from feeds import contract
+from signs.__main__ import main, value_json
+from signs.catalogue import CATALOGUE_DIR, SIGN_COLUMNS, CatalogueError, catalogue, derivation_order, load_catalogue
+from signs.keys import Latest
+from signs.model import Derivation, DeriveOp, Direction, Level, MqttSource, core_sign_id, derive_value, level_of
+
+DISTRICTS = {"420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684"}
+CORE_MODULES = {  # catalogue-reference §5.5 "Checks"
+    "M01": range(1, 5), "M02": range(5, 10), "M03": range(10, 13), "M04": range(13, 17), "M05": range(17, 20),
+    "M06": range(20, 23), "M07": range(23, 26), "M08": range(26, 29), "M09": range(29, 34), "M10": range(34, 38),
+    "M11": range(38, 41), "M12": range(41, 44), "M13": range(44, 49), "M14": range(49, 53), "M15": range(53, 56),
+}  # fmt: skip
+ID = re.compile(r"^XY\.([PTDS])\.(M\d\d)\.([PTDS]\d\d)(?:\.([a-z0-9]+):([A-Za-z0-9_-]+))?$")
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return catalogue()
+
+
+# The shipped catalogue --------------------------------------------------------------------------
+
+
+def test_summary_counts(cat):
+    summary = cat.summary()
+    assert summary["categories"] == 4
+    assert summary["modules"] == 15
+    assert summary["core"] == 55
+    assert summary["signs"] >= 1300
+
+
+def test_core_codes_and_modules_follow_the_reference(cat):
+    def letter(n: int) -> str:
+        return "P" if n <= 12 else "T" if n <= 28 else "D" if n <= 43 else "S"
+
+    expected = {f"{letter(n)}{n:02d}": module for module, numbers in CORE_MODULES.items() for n in numbers}
+    assert {s.core: s.module for s in cat.core_signs} == expected
+    assert {c.code for c in cat.categories.values()} == {"P", "T", "D", "S"}
+    assert [m.code for m in cat.modules.values()] == [f"M{i:02d}" for i in range(1, 16)]
+
+
+def test_ids_match_their_columns(cat):
+    for sign in cat.signs.values():
+        match = ID.match(sign.id)
+        assert match, sign.id
+        category, module, core, dim_type, dim_value = match.groups()
+        assert (category, module, core) == (sign.category, sign.module, sign.core), sign.id
+        if dim_type is None:
+            assert sign.dimension == "city" and sign.is_core, sign.id
+        else:
+            assert sign.dimension == f"{dim_type}:{dim_value}", sign.id
+
+
+def test_district_dimensions_are_the_nine_real_units(cat):
+    districts = {s.district for s in cat.signs.values() if s.district}
+    assert districts == DISTRICTS
+
+
+def test_every_unit_is_declared(cat):
+    assert {s.unit for s in cat.signs.values()} <= cat.units
+
+
+def test_every_core_has_children_or_a_source(cat):
+    for core in cat.core_signs:
+        children = [s for s in cat.signs.values() if s.core == core.core and not s.is_core]
+        assert children or isinstance(core.source, MqttSource), core.id
+
+
+def test_derived_cores_are_consistent_with_their_children(cat):
+    """A city figure computed from signs reads only signs of its own indicator (or their weights)."""
+    for core in cat.core_signs:
+        source = core.source
+        if isinstance(source, Derivation) and source.inputs:
+            assert all(cat.signs[i].core == core.core for i in source.inputs), core.id
+
+
+def test_thresholds_are_monotonic(cat):
+    for sign in cat.signs.values():
+        bounds = [b for b in sign.thresholds if b is not None]
+        ordered = sorted(bounds) if sign.direction is Direction.HIGH_IS_BAD else sorted(bounds, reverse=True)
+        assert bounds == ordered, sign.id
+
+
+def test_every_core_has_at_least_one_threshold(cat):
+    for core in cat.core_signs:
+        assert any(b is not None for b in core.thresholds), core.id
+
+
+def test_mqtt_sources_use_known_feeds_and_adcodes(cat):
+    for sign in cat.signs.values():
+        if isinstance(sign.source, MqttSource):
+            assert sign.source.feed in contract.FEEDS and sign.source.feed != contract.FEED_VIDEO, sign.id
+            assert sign.source.adcode in DISTRICTS | {"420600"}, sign.id
+            if sign.district:
+                assert sign.source.adcode == sign.district, sign.id
+
+
+def test_routes_cover_every_sourced_sign_once(cat):
+    routed = [sign_id for fields in cat.routes.values() for sign_id in fields.values()]
+    sourced = [s.id for s in cat.signs.values() if isinstance(s.source, MqttSource)]
+    assert sorted(routed) == sorted(sourced)
+
+
+def test_wmean_pairs_values_and_weights_by_dimension(cat):
+    for sign in cat.derived_signs():
+        if sign.source.op is DeriveOp.WEIGHTED_MEAN:
+            dims = [cat.signs[i].dimension for i in sign.source.inputs]
+            assert dims == [cat.signs[w].dimension for w in sign.source.weights], sign.id
+
+
+def test_camera_signs_and_warning_signals(cat):
+    t23 = cat.signs[core_sign_id("T", "M07", "T23")].source
+    assert (t23.op, t23.camera_kind, t23.adcode) == (DeriveOp.CAMERA_ONLINE_RATE, "fixed", "420600")
+    t24 = cat.signs[core_sign_id("T", "M07", "T24")].source
+    assert (t24.op, t24.camera_kind, t24.adcode) == (DeriveOp.CAMERA_ONLINE_COUNT, "mobile", "420600")
+    signals = [s for s in cat.signs.values() if s.dimension.startswith("sig:")]
+    assert len(signals) == 14
+    assert all((s.source.feed, s.source.adcode, s.source.source_id) == ("weather", "420600", "CMA") for s in signals)
+    assert set(cat.signs[core_sign_id("S", "M13", "S48")].source.inputs) >= {s.id for s in signals}
+
+
+def test_derivations_are_acyclic_and_cadences_positive(cat):
+    order = derivation_order(cat.signs)
+    assert len(order) == len(cat.derived_signs())
+    assert all(s.cadence_s > 0 for s in cat.signs.values())
+
+
+# The loader on broken catalogues -----------------------------------------------------------------
+
+CORE_ROW = {
+    "id": "XY.P.M01.P01", "name_zh": "实时人口", "name_en": "Real-time population", "unit": "万人", "category": "P",
+    "module": "M01", "core": "P01", "dimension": "city", "cadence_s": "300", "direction": "high", "blue": "1",
+    "yellow": "2", "orange": "3", "red": "4", "definition": "d", "owner": "o", "source": "sum(XY.P.M01.P01.dist:*)",
+}  # fmt: skip
+
+
+def child(adcode: str = "420602", **changes: str) -> dict[str, str]:
+    row = dict(CORE_ROW, id=f"XY.P.M01.P01.dist:{adcode}", dimension=f"dist:{adcode}",
+               source=f"mqtt:population/{adcode}/DIST#population")  # fmt: skip
+    row.update(changes)
+    return row
+
+
+def write_catalogue(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+    for name in ("categories.csv", "modules.csv", "units.csv"):
+        shutil.copy(CATALOGUE_DIR / name, tmp_path / name)
+    with (tmp_path / "signs.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SIGN_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return tmp_path
+
+
+def test_a_minimal_catalogue_loads(tmp_path):
+    loaded = load_catalogue(write_catalogue(tmp_path, [CORE_ROW, child("420602"), child("420606")]))
+    assert loaded.summary() == {"categories": 4, "modules": 15, "core": 1, "signs": 3}
+    assert loaded.signs["XY.P.M01.P01"].source.inputs == ("XY.P.M01.P01.dist:420602", "XY.P.M01.P01.dist:420606")
+    assert loaded.routes[("population", "420606", "DIST")] == {"population": "XY.P.M01.P01.dist:420606"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "where", "words"),
+    [
+        pytest.param([CORE_ROW, child(), child()], "signs.csv:4", "duplicate id", id="duplicate-id"),
+        pytest.param([CORE_ROW, child(core="P02")], "signs.csv:3", "parent core indicator 'P02'", id="unknown-parent"),
+        pytest.param([CORE_ROW, child(blue="5", yellow="4")], "signs.csv:3", "must rise", id="non-monotonic-high"),
+        pytest.param([CORE_ROW, child(direction="low")], "signs.csv:3", "must fall", id="non-monotonic-low"),
+        pytest.param([CORE_ROW, child(unit="furlongs")], "signs.csv:3", "unit 'furlongs'", id="unknown-unit"),
+        pytest.param([CORE_ROW, child(source="mqtt:population/4206/DIST#population")], "signs.csv:3", "is not mqtt:",
+                     id="bad-mqtt-source"),
+        pytest.param([CORE_ROW, child(source="median(XY.P.*)")], "signs.csv:3", "unknown derivation", id="unknown-op"),
+        pytest.param([CORE_ROW, child(source="camera_online_rate(parked, 420602)")], "signs.csv:3", "fixed|mobile|all",
+                     id="bad-camera-kind"),
+        pytest.param([dict(CORE_ROW, source="sum(XY.P.M01.P01.stn:*)"), child()], "signs.csv:2", "matches no sign",
+                     id="pattern-matches-nothing"),
+        pytest.param([dict(CORE_ROW, source="wmean(XY.P.M01.P01.dist:*)"), child()], "signs.csv:2", "VALUES by WEIGHTS",
+                     id="wmean-without-weights"),
+        pytest.param([CORE_ROW, child(), child("420606", source="mqtt:population/420602/DIST#population")],
+                     "signs.csv:4", "already feeds", id="shared-field"),
+        pytest.param([CORE_ROW, child(cadence_s="0")], "signs.csv:3", "cadence_s", id="zero-cadence"),
+        pytest.param([CORE_ROW, child(orange="lots")], "signs.csv:3", "not a number", id="threshold-text"),
+        pytest.param([CORE_ROW, child(module="M02")], "signs.csv:3", "parent core", id="module-of-other-core"),
+        pytest.param([CORE_ROW, child(module="M04")], "signs.csv:3", "not in category", id="module-of-other-category"),
+        pytest.param([CORE_ROW, child(owner="")], "signs.csv:3", "required", id="missing-owner"),
+    ],
+)
+def test_loader_names_file_and_line(tmp_path, rows, where, words):
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(write_catalogue(tmp_path, rows))
+    assert f"{where}:" in str(error.value)
+    assert words in str(error.value)
+
+
+def test_loader_rejects_a_derivation_cycle(tmp_path):
+    rows = [
+        CORE_ROW,
+        child("420602", source="max(XY.P.M01.P01.dist:420606)"),
+        child("420606", source="max(XY.P.M01.P01.dist:420602)"),
+    ]
+    with pytest.raises(CatalogueError, match="derivation cycle") as error:
+        load_catalogue(write_catalogue(tmp_path, rows))
+    assert "XY.P.M01.P01.dist:420602" in str(error.value) and "XY.P.M01.P01.dist:420606" in str(error.value)
+
+
+def test_loader_rejects_self_reference(tmp_path):
+    rows = [CORE_ROW, child(source="sum(XY.P.M01.P01.dist:*)")]
+    with pytest.raises(CatalogueError, match=r"signs\.csv:3: .* derived from itself"):
+        load_catalogue(write_catalogue(tmp_path, rows))
+
+
+def test_loader_names_the_modules_file(tmp_path):
+    write_catalogue(tmp_path, [CORE_ROW])
+    (tmp_path / "modules.csv").write_text("code,category,name_zh,name_en\nM01,P,a,b\nM02,X,c,d\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"modules\.csv:3: unknown category 'X'"):
+        load_catalogue(tmp_path)
+
+
+# Levels and derivations --------------------------------------------------------------------------
+
+HIGH = (10.0, 25.0, 50.0, 60.0)
+LOW = (99.0, 98.0, 95.0, 90.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [(0, Level.NORMAL), (9.99, Level.NORMAL), (10, Level.BLUE), (24.9, Level.BLUE), (25, Level.YELLOW),
+     (50, Level.ORANGE), (60, Level.RED), (1e9, Level.RED)],
+)  # fmt: skip
+def test_level_high_is_bad(value, level):
+    assert level_of(value, HIGH, Direction.HIGH_IS_BAD) is level
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [(100, Level.NORMAL), (99, Level.NORMAL), (98.99, Level.BLUE), (97.5, Level.YELLOW), (95, Level.YELLOW),
+     (94.9, Level.ORANGE), (89.9, Level.RED), (-1, Level.RED)],
+)  # fmt: skip
+def test_level_low_is_bad(value, level):
+    assert level_of(value, LOW, Direction.LOW_IS_BAD) is level
+
+
+def test_level_skips_unused_levels():
+    heat = (None, 35.0, 37.0, 40.0)  # CMA heat has no blue
+    assert level_of(34.9, heat, Direction.HIGH_IS_BAD) is Level.NORMAL
+    assert level_of(35.0, heat, Direction.HIGH_IS_BAD) is Level.YELLOW
+    fog = (None, 500.0, 200.0, 50.0)
+    assert level_of(600, fog, Direction.LOW_IS_BAD) is Level.NORMAL
+    assert level_of(499, fog, Direction.LOW_IS_BAD) is Level.YELLOW
+    assert level_of(10, fog, Direction.LOW_IS_BAD) is Level.RED
+    only_orange = (None, None, 50.0, None)
+    assert level_of(120, only_orange, Direction.HIGH_IS_BAD) is Level.ORANGE
+    assert level_of(5, (None, None, None, None), Direction.HIGH_IS_BAD) is Level.NORMAL
+
+
+def test_level_of_nan_is_normal():
+    assert level_of(math.nan, HIGH, Direction.HIGH_IS_BAD) is Level.NORMAL
+
+
+def test_level_of_shipped_signs(cat):
+    rain_3h = cat.signs["XY.S.M13.S45.rain3h:420624"]
+    assert level_of(49.9, rain_3h.thresholds, rain_3h.direction) is Level.NORMAL
+    assert level_of(50, rain_3h.thresholds, rain_3h.direction) is Level.ORANGE
+    assert level_of(100, rain_3h.thresholds, rain_3h.direction) is Level.RED
+    pressure = cat.signs[core_sign_id("T", "M04", "T14")]
+    assert level_of(0.139, pressure.thresholds, pressure.direction) is Level.ORANGE
+
+
+@pytest.mark.parametrize(
+    ("op", "values", "weights", "expected"),
+    [
+        (DeriveOp.SUM, [1.0, 2.0, 3.5], None, 6.5),
+        (DeriveOp.MAX, [1.0, -2.0, 3.5], None, 3.5),
+        (DeriveOp.MIN, [1.0, -2.0, 3.5], None, -2.0),
+        (DeriveOp.MEAN, [1.0, 2.0, 3.0, 4.0], None, 2.5),
+        (DeriveOp.WEIGHTED_MEAN, [90.0, 100.0], [1.0, 3.0], 97.5),
+        (DeriveOp.WEIGHTED_MEAN, [90.0, 100.0], [0.0, 0.0], 95.0),  # no weight yet: plain mean
+        (DeriveOp.SUM, [], None, None),
+    ],
+)
+def test_derive_value(op, values, weights, expected):
+    assert derive_value(op, values, weights) == expected
+
+
+def test_derive_value_rejects_bad_input():
+    with pytest.raises(ValueError, match="one weight per value"):
+        derive_value(DeriveOp.WEIGHTED_MEAN, [1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="camera registry"):
+        derive_value(DeriveOp.CAMERA_ONLINE_RATE, [1.0])
+
+
+# The command line (no Redis needed) --------------------------------------------------------------
+
+
+def test_cli_summary_json(capsys, cat):
+    assert main(["summary", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == cat.summary()
+
+
+def test_cli_list_filters(capsys):
+    assert main(["list", "--json", "--module", "M09", "--category", "D"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed and {s["module"] for s in listed} == {"M09"}
+    tpi = next(s for s in listed if s["id"] == "XY.D.M09.D29")
+    assert tpi["source"] == {"kind": "mqtt", "topic": "cityeye/v1/traffic/420600/TOCC", "field": "tpi"}
+    assert tpi["thresholds"] == {"blue": 4.0, "yellow": 6.0, "orange": 8.0, "red": 9.0}
+
+
+def test_cli_list_rejects_unknown_module(capsys):
+    assert main(["list", "--module", "M99"]) == 2
+    assert "M99" in capsys.readouterr().err
+
+
+def test_cli_get_unknown_id(capsys):
+    assert main(["get", "XY.NOPE", "--json"]) == 2
+    assert "unknown sign id 'XY.NOPE'" in capsys.readouterr().err
+
+
+def test_get_payload_times_level_and_staleness(cat):
+    sign = cat.signs["XY.S.M13.S44.stn:AWS01"]  # cadence 60 s
+    latest = Latest(value=37.5, source_ts=1_750_000_000.0, receive_ts=1_750_000_000.25)
+    fresh = value_json(sign, latest, now=1_750_000_030.0)
+    assert fresh["level"] == "orange" and fresh["stale"] is False and fresh["age_s"] == 30.0
+    assert fresh["source_time"] == "2025-06-15T23:06:40.000+08:00"
+    assert fresh["receive_time"] == "2025-06-15T23:06:40.250+08:00"
+    assert value_json(sign, latest, now=1_750_000_121.0)["stale"] is True
+    assert value_json(sign, None, now=0.0)["value"] is None

@@ -1,0 +1,111 @@
+"""parse() on recorded payloads: every accepted shape and every rejection reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from feeds.contract import (
+    CameraStatus,
+    Ignored,
+    Limits,
+    Readings,
+    Reason,
+    Rejected,
+    encode_camera_status,
+    encode_readings,
+    parse,
+    parse_timestamp,
+    subscription_filters,
+)
+
+NOW = 1_795_300_000.0
+ROUTES = {("weather", "420624", "AWS07"): {"precipitation_1h": "RAIN", "temperature": "TEMP"}}
+STATION = "cityeye/v1/weather/420624/AWS07"
+CAMERA = "cityeye/v1/video/420624/42062400081326000123"
+
+
+def test_json_readings_map_fields_to_signs() -> None:
+    parsed = parse(STATION, encode_readings(NOW - 5, {"precipitation_1h": 32.5, "temperature": 21}), ROUTES, NOW)
+    assert isinstance(parsed, Readings)
+    assert {(r.sign_id, r.value, r.source_ts) for r in parsed.readings} == {("RAIN", 32.5, NOW - 5), ("TEMP", 21.0, NOW - 5)}
+
+
+def test_iso_timestamp_without_offset_is_xiangyang_local_time() -> None:
+    assert parse_timestamp("2026-05-24T14:05:00") == parse_timestamp("2026-05-24T06:05:00+00:00")
+    assert parse_timestamp("2026-05-24T14:05:00Z") == parse_timestamp("2026-05-24T22:05:00+08:00")
+
+
+def test_senml_pack_resolves_base_name_and_time() -> None:
+    payload = (
+        b'[{"bn":"urn:dev:xy:AWS07:","bt":%.1f,"n":"precipitation_1h","u":"mm","v":3.5},'
+        b'{"n":"temperature","u":"Cel","v":20.5,"t":-60}]' % (NOW - 10)
+    )
+    parsed = parse(STATION, payload, ROUTES, NOW)
+    assert isinstance(parsed, Readings)
+    assert {(r.sign_id, r.value, r.source_ts) for r in parsed.readings} == {("RAIN", 3.5, NOW - 10), ("TEMP", 20.5, NOW - 70)}
+
+
+def test_senml_relative_time_is_relative_to_now() -> None:
+    parsed = parse(STATION, b'[{"n":"temperature","v":1,"t":-30}]', ROUTES, NOW)
+    assert isinstance(parsed, Readings) and parsed.readings[0].source_ts == NOW - 30
+
+
+def test_camera_status() -> None:
+    parsed = parse(CAMERA, encode_camera_status(NOW, "fault", "mobile", 31.74, 111.84), ROUTES, NOW)
+    assert parsed == CameraStatus("420624", "42062400081326000123", NOW, "fault", "mobile", 31.74, 111.84)
+
+
+def test_reserved_namespaces_are_ignored_not_rejected() -> None:
+    assert isinstance(parse("cityeye/v1/status/worker/x", b'{"state":"online"}', ROUTES, NOW), Ignored)
+    assert isinstance(parse("cityeye/v1/alerts/a1", b"{}", ROUTES, NOW), Ignored)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (STATION, b"x" * 70_000, Reason.OVERSIZED),
+        (STATION, b'{"ts": 1, "readings": ', Reason.MALFORMED_JSON),
+        (STATION, b"", Reason.EMPTY),
+        (STATION, b'{"ts": %d, "readings": {}}' % NOW, Reason.EMPTY),
+        (STATION, b"[]", Reason.EMPTY),
+        ("cityeye/v1/weather/420624", b"{}", Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/wether/420624/AWS07", b"{}", Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/weather/42062/AWS07", b"{}", Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/weather/420624/AWS99", b'{"ts": 1, "readings": {"temperature": 1}}', Reason.UNKNOWN_TOPIC),
+        ("other/v1/weather/420624/AWS07", b"{}", Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420624/12345", b"{}", Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420602/42062400081326000123", b"{}", Reason.UNKNOWN_TOPIC),
+        (STATION, b'{"ts": %d, "readings": {"humidity": 40}}' % NOW, Reason.UNKNOWN_FIELD),
+        (STATION, b'{"ts": %d, "readings": {"temperature": "21"}}' % NOW, Reason.WRONG_TYPE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": true}}' % NOW, Reason.WRONG_TYPE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": 1}, "extra": 1}' % NOW, Reason.WRONG_TYPE),
+        (STATION, b'{"readings": {"temperature": 1}}', Reason.WRONG_TYPE),
+        (STATION, b'[{"n": "temperature", "vs": "warm"}]', Reason.WRONG_TYPE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": NaN}}' % NOW, Reason.NOT_FINITE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": Infinity}}' % NOW, Reason.NOT_FINITE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": 1e999}}' % NOW, Reason.NOT_FINITE),
+        (STATION, b'{"ts": %d, "readings": {"temperature": 1}}' % (NOW * 1000), Reason.ABSURD_TIMESTAMP),
+        (STATION, b'{"ts": %d, "readings": {"temperature": 1}}' % (NOW + 3600), Reason.ABSURD_TIMESTAMP),
+        (STATION, b'{"ts": 0, "readings": {"temperature": 1}}', Reason.ABSURD_TIMESTAMP),
+        (STATION, b'{"ts": "yesterday", "readings": {"temperature": 1}}', Reason.ABSURD_TIMESTAMP),
+        (CAMERA, b'{"ts": %d, "status": "sleeping", "kind": "fixed", "lat": 1, "lon": 1}' % NOW, Reason.WRONG_TYPE),
+        (CAMERA, b'{"ts": %d, "status": "online", "kind": "fixed", "lat": 91, "lon": 1}' % NOW, Reason.WRONG_TYPE),
+    ],
+)
+def test_bad_input_is_rejected_with_its_reason(topic: str, payload: bytes, reason: Reason) -> None:
+    parsed = parse(topic, payload, ROUTES, NOW, Limits(max_payload_bytes=65_536))
+    assert isinstance(parsed, Rejected), parsed
+    assert parsed.reason is reason, parsed.detail
+    assert parsed.detail
+
+
+def test_millisecond_timestamps_get_a_hint() -> None:
+    parsed = parse(STATION, b'{"ts": %d, "readings": {"temperature": 1}}' % (NOW * 1000), ROUTES, NOW)
+    assert isinstance(parsed, Rejected) and "milliseconds" in parsed.detail
+
+
+def test_subscriptions_cover_everything_or_each_feed_and_share_when_asked() -> None:
+    from feeds.contract import FEEDS
+
+    assert subscription_filters(FEEDS, "ingest") == ["$share/ingest/cityeye/v1/#"]
+    assert subscription_filters(("weather", "video"), "") == ["cityeye/v1/weather/#", "cityeye/v1/video/#"]

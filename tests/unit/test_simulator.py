@@ -1,0 +1,376 @@
+"""The city simulator's pure parts: the value model, scenarios, camera statuses and pacing (no broker)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feeds import simulator as sim
+from feeds.contract import CHINA_STANDARD_TIME, Readings, parse
+from signs.catalogue import CATALOGUE_DIR, load_catalogue
+from signs.model import Catalogue, Direction, Level, MqttSource, Sign, level_of
+
+COLUMNS = (
+    "id,name_zh,name_en,unit,category,module,core,dimension,cadence_s,direction,blue,yellow,orange,red,"
+    "definition,owner,source"
+).split(",")
+DISTRICTS = ("420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684")
+# Monday 2025-11-24, 00:00 in Xiangyang.
+MONDAY = datetime(2025, 11, 24, tzinfo=CHINA_STANDARD_TIME).timestamp()
+
+
+def _row(sign_id, zh, en, unit, module, core, dimension, direction, thresholds, source, cadence=60):
+    category = module_category = {"M01": "P", "M02": "P", "M07": "T", "M08": "T", "M09": "D", "M13": "S", "M15": "S"}
+    del module_category
+    blue, yellow, orange, red = thresholds
+    return dict(zip(COLUMNS, (sign_id, zh, en, unit, category[module], module, core, dimension, cadence, direction,
+                              blue, yellow, orange, red, "definition", "owner", source), strict=True))  # fmt: skip
+
+
+def _write_catalogue(directory: Path) -> Path:
+    """A small catalogue shaped like the real one: district splits, rain windows, CMA signals, gauges."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "categories.csv").write_text(
+        "code,name_zh,name_en\nP,人,People\nT,物,Things\nD,动,Movement\nS,态,State\n", encoding="utf-8"
+    )
+    (directory / "modules.csv").write_text(
+        "code,category,name_zh,name_en\nM01,P,人口态势,Population\nM02,P,民生诉求,Citizen demands\n"
+        "M07,T,城市之眼,Video\nM08,T,防汛水情,Flood\nM09,D,道路交通,Road traffic\nM13,S,气象,Weather\n"
+        "M15,S,事件处置,Events\n",
+        encoding="utf-8",
+    )
+    units = ("件", "%", "万人次/日", "m", "cm", "指数", "km/h", "起", "辆", "mm", "°C", "级")
+    (directory / "units.csv").write_text("unit\n" + "\n".join(units) + "\n", encoding="utf-8")
+    none = ("", "", "", "")
+    rows = [
+        _row("XY.P.M02.P05", "12345诉求受理量", "12345 tickets today", "件", "M02", "P05", "city", "high",
+             (3400, 3900, 5200, 7800), "sum(XY.P.M02.P05.dist:*)"),
+        _row("XY.P.M01.P02", "流入人次", "Inbound visitors", "万人次/日", "M01", "P02", "city", "high",
+             (26, 32, 40, 50), "mqtt:population/420600/inbound#visitors", 300),
+        _row("XY.P.M01.P02.dist:420625", "流入人次", "Inbound visitors", "万人次/日", "M01", "P02", "dist:420625",
+             "high", (3, 4, 5, 6), "mqtt:population/420625/inbound#visitors", 300),
+        _row("XY.T.M07.T23", "固定视频在线率", "Fixed camera online rate", "%", "M07", "T23", "city", "low",
+             (99, 98, 95, 90), "camera_online_rate(fixed,420600)", 5),
+        _row("XY.T.M08.T26", "汉江襄阳站水位", "Han River level", "m", "M08", "T26", "city", "high",
+             (65.5, 67, 69, 70), "mqtt:flood/420600/HJ-XY#level"),
+        _row("XY.T.M08.T26.gauge:MH", "蛮河武安站水位", "Man River level", "m", "M08", "T26", "gauge:MH", "high",
+             (72, 73.5, 75, 76), "mqtt:flood/420624/MH-WA#level"),
+        _row("XY.T.M08.T28", "易涝点最大积水深度", "Max waterlogging depth", "cm", "M08", "T28", "city", "high",
+             (5, 15, 25, 40), "mqtt:flood/420600/WL#depth_max"),
+        _row("XY.D.M09.D29", "交通指数", "Traffic index", "指数", "M09", "D29", "city", "high", (4, 6, 8, 9),
+             "mqtt:traffic/420600/network#tpi"),
+        _row("XY.D.M09.D30", "路网平均车速", "Network speed", "km/h", "M09", "D30", "city", "low", (30, 20, 15, 10),
+             "mqtt:traffic/420600/network#speed"),
+        _row("XY.D.M09.D32", "道路交通事故数", "Accidents today", "起", "M09", "D32", "city", "high",
+             (65, 90, 130, 200), "mqtt:traffic/420600/accidents#today"),
+        _row("XY.D.M09.D32.dist:420625", "道路交通事故数", "Accidents today", "起", "M09", "D32", "dist:420625",
+             "high", (8, 12, 18, 30), "mqtt:traffic/420625/accidents#today"),
+        _row("XY.D.M09.D29.toll:SH", "石花收费站排队车辆", "Queued vehicles, Shihua toll", "辆", "M09", "D29",
+             "toll:SH", "high", (200, 400, 800, 1500), "mqtt:traffic/420625/toll-shihua#queued", 30),
+        _row("XY.S.M13.S44", "气温", "Air temperature", "°C", "M13", "S44", "city", "high", ("", 35, 37, 40),
+             "mqtt:weather/420600/AWS00#temp"),
+        _row("XY.S.M13.S45", "1小时降水量", "Rainfall 1 h", "mm", "M13", "S45", "city", "high", none,
+             "mqtt:weather/420600/AWS00#rain_1h"),
+        _row("XY.S.M13.S48", "生效预警信号", "Active CMA warning signals", "级", "M13", "S48", "city", "high",
+             (1, 2, 3, 4), "max(XY.S.M13.S48.sig:*)"),
+        _row("XY.S.M13.S48.sig:rainstorm", "暴雨预警信号", "Rainstorm signal", "级", "M13", "S48", "sig:rainstorm",
+             "high", (1, 2, 3, 4), "mqtt:weather/420600/CMA#rainstorm"),
+        _row("XY.S.M13.S48.sig:heat", "高温预警信号", "Heat signal", "级", "M13", "S48", "sig:heat", "high",
+             (1, 2, 3, 4), "mqtt:weather/420600/CMA#heat"),
+        _row("XY.S.M15.S53", "今日事件数", "Events today", "件", "M15", "S53", "city", "high", (4000, 4600, 6000, 9000),
+             "mqtt:events/420600/hub#today"),
+    ]  # fmt: skip
+    for adcode in DISTRICTS:
+        rows.append(_row(f"XY.P.M02.P05.dist:{adcode}", "12345诉求受理量", "12345 tickets today", "件", "M02", "P05",
+                         f"dist:{adcode}", "high", (600, 700, 900, 1300), f"mqtt:hotline/{adcode}/12345#today"))  # fmt: skip
+        rows.append(_row(f"XY.D.M09.D29.dist:{adcode}", "交通指数", "Traffic index", "指数", "M09", "D29",
+                         f"dist:{adcode}", "high", (4, 6, 8, 9), f"mqtt:traffic/{adcode}/network#tpi"))  # fmt: skip
+    for adcode in ("420624", "420626", "420607"):
+        station = f"AWS{adcode[-2:]}"
+        rows.append(_row(f"XY.S.M13.S45.dist:{adcode}", "1小时降水量", "Rainfall 1 h", "mm", "M13", "S45",
+                         f"dist:{adcode}", "high", (16, 30, 50, 80), f"mqtt:weather/{adcode}/{station}#rain_1h"))  # fmt: skip
+        for window, bounds in ((3, (50, 50, 50, 100)), (6, (40, 50, 70, 120)), (12, (50, 70, 100, 150))):
+            rows.append(_row(f"XY.S.M13.S45.w{window}h.dist:{adcode}", f"{window}小时降水量", f"Rainfall {window} h",
+                             "mm", "M13", "S45", f"dist:{adcode}", "high", bounds,
+                             f"mqtt:weather/{adcode}/{station}#rain_{window}h"))  # fmt: skip
+    with (directory / "signs.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return directory
+
+
+def _catalogues() -> list[str]:
+    names = ["fixture"]
+    if (CATALOGUE_DIR / "signs.csv").exists():
+        names.append("project")
+    return names
+
+
+@pytest.fixture(scope="module", params=_catalogues())
+def catalogue(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
+    if request.param == "project":
+        loaded = load_catalogue()
+    else:
+        loaded = load_catalogue(_write_catalogue(tmp_path_factory.mktemp("catalogue")))
+    sim.prepare(loaded)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def small() -> Catalogue:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        loaded = load_catalogue(_write_catalogue(Path(directory)))
+    sim.prepare(loaded)
+    return loaded
+
+
+def _sourced(catalogue: Catalogue) -> list[Sign]:
+    return [s for s in catalogue.signs.values() if isinstance(s.source, MqttSource)]
+
+
+def _sign(catalogue: Catalogue, sign_id: str) -> Sign:
+    return catalogue.signs[sign_id]
+
+
+# The normal city -----------------------------------------------------------------------------------
+
+
+def test_values_stay_in_physical_bounds_over_a_week(catalogue: Catalogue) -> None:
+    signs = _sourced(catalogue)
+    for step in range(0, 7 * 24 * 60, 67):  # every 67 simulated minutes for a week
+        t = MONDAY + step * 60.0
+        for sign in signs:
+            value = sim.value_at(sign, t)
+            assert math.isfinite(value), sign.id
+            if sign.unit == "%" and sign.core != "D37":  # a load factor may pass 100 %
+                assert 0.0 <= value <= 100.0, (sign.id, value)
+            if sign.unit in sim._COUNT_UNITS or sign.unit in ("mm", "cm", "万人次/日", "km/h"):
+                assert value >= 0.0, (sign.id, value)
+            if sign.core == "S44" and sign.unit == "°C":
+                assert -20.0 < value < 30.0, (sign.id, value)  # November in Xiangyang
+
+
+def test_a_normal_day_is_mostly_normal(catalogue: Catalogue) -> None:
+    signs = [s for s in _sourced(catalogue) if any(b is not None for b in s.thresholds)]
+    abnormal = total = 0
+    for hour in (0.5, 3, 6, 8.25, 10, 12, 14, 16, 18.25, 20, 22, 23.75):
+        t = MONDAY + hour * 3600.0
+        for sign in signs:
+            total += 1
+            abnormal += level_of(sim.value_at(sign, t), sign.thresholds, sign.direction) > Level.NORMAL
+    assert abnormal / total < 0.03, f"{abnormal} of {total} sign-hours above normal"
+
+
+def test_rush_hour_traffic_is_worse_than_night(small: Catalogue) -> None:
+    tpi = _sign(small, "XY.D.M09.D29")
+    speed = _sign(small, "XY.D.M09.D30")
+    night, rush_am, rush_pm = MONDAY + 3 * 3600, MONDAY + 8.25 * 3600, MONDAY + 18.25 * 3600
+    assert sim.value_at(tpi, rush_am) > sim.value_at(tpi, night) + 1.0
+    assert sim.value_at(tpi, rush_pm) > sim.value_at(tpi, night) + 1.0
+    assert sim.value_at(speed, rush_am) < sim.value_at(speed, night)
+    saturday = MONDAY + 5 * 86_400
+    assert sim.value_at(tpi, saturday + 8.25 * 3600) < sim.value_at(tpi, rush_am)
+
+
+def test_counts_today_grow_through_the_day_and_restart_at_midnight(small: Catalogue) -> None:
+    tickets = _sign(small, "XY.P.M02.P05.dist:420606")
+    values = [sim.value_at(tickets, MONDAY + h * 3600.0) for h in range(0, 24)]
+    assert values == sorted(values) and values[-1] > 100
+    assert sim.value_at(tickets, MONDAY + 86_400 + 60) < values[-1] / 50
+
+
+def test_district_values_scale_with_population(small: Catalogue) -> None:
+    noon = MONDAY + 20 * 3600.0
+    fancheng = sim.value_at(_sign(small, "XY.P.M02.P05.dist:420606"), noon)  # 780 k people
+    baokang = sim.value_at(_sign(small, "XY.P.M02.P05.dist:420626"), noon)  # 230 k
+    assert 2.5 < fancheng / baokang < 4.5
+
+
+def test_noise_is_smooth_not_white(small: Catalogue) -> None:
+    tpi = _sign(small, "XY.D.M09.D29")
+    t = MONDAY + 12 * 3600.0
+    steps = [abs(sim.value_at(tpi, t + i * 10) - sim.value_at(tpi, t + (i + 1) * 10)) for i in range(60)]
+    assert max(steps) < 0.05  # ten seconds apart, the index barely moves
+    assert sim.value_at(tpi, t) == sim.value_at(tpi, t)  # and the model is a pure function
+
+
+# Scenarios -------------------------------------------------------------------------------------------
+
+
+def _rainstorm(start: float) -> sim.ScenarioState:
+    return sim.ScenarioState(sim.SCENARIO_RAINSTORM, start)
+
+
+def test_rainstorm_drives_nanzhang_and_baokang_to_orange_within_the_ramp(small: Catalogue) -> None:
+    start = MONDAY + 14 * 3600.0
+    state = _rainstorm(start)
+    within_ramp = start + 5 * 60.0
+    for adcode in sim.RAIN_DISTRICTS:
+        three_hours = _sign(small, f"XY.S.M13.S45.w3h.dist:{adcode}")
+        assert level_of(sim.value_at(three_hours, within_ramp, state), three_hours.thresholds,
+                        Direction.HIGH_IS_BAD) >= Level.ORANGE  # fmt: skip
+        hourly = sim.value_at(_sign(small, f"XY.S.M13.S45.dist:{adcode}"), within_ramp, state)
+        assert 20.0 <= hourly <= 45.0
+        before = sim.value_at(three_hours, start - 60, state)
+        assert level_of(before, three_hours.thresholds, Direction.HIGH_IS_BAD) == Level.NORMAL
+    # Visible within a real minute at speed 1, and the signal goes from orange to red.
+    hourly = sim.value_at(_sign(small, "XY.S.M13.S45.dist:420624"), start + 60, state)
+    assert hourly >= 8.0
+    signal = _sign(small, "XY.S.M13.S48.sig:rainstorm")
+    assert sim.value_at(signal, start + 5 * 60, state) == Level.ORANGE
+    assert sim.value_at(signal, start + 20 * 60, state) == Level.RED
+    assert sim.value_at(_sign(small, "XY.S.M13.S48.sig:heat"), start + 20 * 60, state) == 0
+    # Rivers and streets respond; a district outside the storm gets light rain only.
+    gauge = _sign(small, "XY.T.M08.T26.gauge:MH")
+    assert level_of(sim.value_at(gauge, start + 10 * 60, state), gauge.thresholds, gauge.direction) >= Level.YELLOW
+    depth = _sign(small, "XY.T.M08.T28")
+    assert sim.value_at(depth, start + 10 * 60, state) >= 15
+    elsewhere = _sign(small, "XY.S.M13.S45.w3h.dist:420607")
+    assert level_of(sim.value_at(elsewhere, within_ramp, state), elsewhere.thresholds, Direction.HIGH_IS_BAD) == 0
+    tickets = _sign(small, "XY.P.M02.P05.dist:420624")
+    assert sim.value_at(tickets, start + 10 * 60, state) > 1.3 * sim.value_at(tickets, start + 10 * 60)
+
+
+def test_holiday_congestion_at_shihua(small: Catalogue) -> None:
+    start = MONDAY + 10 * 3600.0
+    state = sim.ScenarioState(sim.SCENARIO_HOLIDAY, start)
+    later = start + 6 * 60.0
+    gucheng = _sign(small, "XY.D.M09.D29.dist:420625")
+    assert sim.value_at(gucheng, later, state) >= 8.0  # 严重拥堵
+    assert sim.value_at(gucheng, later) < 4.0
+    assert sim.value_at(_sign(small, "XY.D.M09.D29.toll:SH"), later, state) >= 800
+    visitors = _sign(small, "XY.P.M01.P02")
+    assert sim.value_at(visitors, later, state) == pytest.approx(2 * sim.value_at(visitors, later), rel=0.02)
+    accidents = _sign(small, "XY.D.M09.D32.dist:420625")
+    assert level_of(sim.value_at(accidents, later, state), accidents.thresholds, accidents.direction) >= Level.ORANGE
+    assert sim.value_at(_sign(small, "XY.D.M09.D29.dist:420602"), later, state) < 6.0  # elsewhere stays fluid
+
+
+def _fleet(n_per_district: int = 400, mobile_share: float = 0.07) -> sim.CameraFleet:
+    rng = np.random.default_rng(1)
+    rows = []
+    for adcode in DISTRICTS:
+        for serial in range(n_per_district):
+            mobile = serial < n_per_district * mobile_share
+            rows.append((f"{adcode}00{'08138' if mobile else '08132'}6{serial:06d}", adcode,
+                         "mobile" if mobile else "fixed", 32.0 + rng.normal(0, 0.05), 112.1 + rng.normal(0, 0.05), "城管"))  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["device_id", "adcode", "kind", "lat", "lon", "owner_group"])
+    return sim.CameraFleet.from_frame(frame)
+
+
+def test_cameras_mostly_online_with_clustered_outages() -> None:
+    fleet = _fleet(n_per_district=2_000, mobile_share=0.0)
+    shares = []
+    for hour in range(0, 48, 3):
+        status = sim.camera_statuses(fleet, MONDAY + hour * 3600.0)
+        shares.append(np.mean(status != sim.CAMERA_ONLINE))
+        assert np.mean(status == sim.CAMERA_FAULT) < 0.01
+    assert 0.008 < np.mean(shares) < 0.035
+    # Clustered: a camera is far more likely to be down when its street neighbour is.
+    status = np.stack([sim.camera_statuses(fleet, MONDAY + h * 3600.0) for h in range(0, 240, 7)])
+    down = status != sim.CAMERA_ONLINE
+    same_street = {}
+    for index, street in enumerate(fleet.street.tolist()):
+        same_street.setdefault(street, []).append(index)
+    pairs = [(v[0], v[1]) for v in same_street.values() if len(v) >= 2]
+    a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    both = (down[:, a] & down[:, b]).sum()
+    assert both / max(1, down[:, a].sum()) > 0.3
+
+
+def test_mobile_units_are_on_duty_by_day_and_few_at_night() -> None:
+    fleet = _fleet(n_per_district=510, mobile_share=1.0)  # 4,590 mobile units
+    day = np.sum(sim.camera_statuses(fleet, MONDAY + 11 * 3600.0) == sim.CAMERA_ONLINE)
+    night = np.sum(sim.camera_statuses(fleet, MONDAY + 3 * 3600.0) == sim.CAMERA_ONLINE)
+    assert 1_500 <= day <= 3_500
+    assert 300 <= night <= 900
+
+
+def test_camera_outage_silences_the_chosen_district_then_returns() -> None:
+    fleet = _fleet()
+    start = MONDAY + 9 * 3600.0
+    state = sim.ScenarioState(sim.SCENARIO_CAMERA_OUTAGE, start, district="420607", speed=1.0, outage_real_s=600)
+    during = sim.camera_statuses(fleet, start + 30, state)
+    in_district = fleet.adcodes == "420607"
+    assert np.all(during[in_district] == sim.CAMERA_SILENT)
+    assert not np.any(during[~in_district] == sim.CAMERA_SILENT)
+    after = sim.camera_statuses(fleet, start + 601, state)
+    assert not np.any(after == sim.CAMERA_SILENT)
+    assert np.mean(after[in_district] == sim.CAMERA_ONLINE) > 0.85
+    # At speed 10 the same wall-clock outage spans ten times the simulated time.
+    fast = sim.ScenarioState(sim.SCENARIO_CAMERA_OUTAGE, start, district="420607", speed=10.0, outage_real_s=600)
+    assert fast.outage_active(start + 5_999) and not fast.outage_active(start + 6_001)
+
+
+def test_rainstorm_takes_a_few_cameras_down_in_the_mountains() -> None:
+    fleet = _fleet(n_per_district=2_000, mobile_share=0.0)
+    start = MONDAY + 14 * 3600.0
+    normal = sim.camera_statuses(fleet, start + 600)
+    storm = sim.camera_statuses(fleet, start + 600, _rainstorm(start))
+    mountains = np.isin(fleet.adcodes, sim.RAIN_DISTRICTS)
+    extra = np.mean(storm[mountains] != 0) - np.mean(normal[mountains] != 0)
+    assert 0.03 < extra < 0.15
+    assert np.array_equal(storm[~mountains], normal[~mountains])
+
+
+# Pacing and the wire ------------------------------------------------------------------------------------
+
+
+def test_speed_scales_publish_intervals_and_the_clock() -> None:
+    assert sim.publish_interval(60.0, 1.0) == 60.0
+    assert sim.publish_interval(60.0, 10.0) == 6.0
+    assert sim.publish_interval(1.0, 100.0) == sim.MIN_INTERVAL_S
+    clock = sim.SimClock(real_start=1_000.0, sim_start=MONDAY, speed=60.0)
+    assert clock.sim(1_060.0) == MONDAY + 3_600.0
+
+
+def test_groups_carry_every_sourced_sign_once_and_parse_back(catalogue: Catalogue) -> None:
+    groups = sim.sign_groups(catalogue)
+    carried = [sign.id for group in groups for _, sign in group.fields]
+    assert sorted(carried) == sorted(s.id for s in _sourced(catalogue))
+    now = MONDAY + 12 * 3600.0
+    for group in groups:
+        parsed = parse(group.topic, sim.group_payload(group, now, now), catalogue.routes, now)
+        assert isinstance(parsed, Readings), (group.topic, parsed)
+        assert {r.sign_id for r in parsed.readings} == {sign.id for _, sign in group.fields}
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes, int]] = []
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> object:
+        self.messages.append((topic, payload, qos))
+        return type("Info", (), {"rc": 0})()
+
+
+def test_publish_all_once_sends_one_qos1_message_per_group(small: Catalogue) -> None:
+    recorder = _Recorder()
+    sent = sim.publish_all_once(recorder, small, MONDAY + 3600.0)  # type: ignore[arg-type]
+    assert sent == len(small.routes) == len(recorder.messages)
+    assert {qos for _, _, qos in recorder.messages} == {1}
+
+
+def test_scheduler_publishes_cameras_smoothly_and_skips_silenced(small: Catalogue) -> None:
+    fleet = _fleet()
+    recorder = _Recorder()
+    clock = sim.SimClock(real_start=1_000.0, sim_start=MONDAY + 9 * 3600.0, speed=1.0)
+    state = sim.ScenarioState(sim.SCENARIO_CAMERA_OUTAGE, clock.sim_start, district="420607")
+    engine = sim.Simulator(recorder, small, clock, state, fleet, heartbeat_s=60.0)  # type: ignore[arg-type]
+    engine._camera_origin = 1_000.0
+    engine._publish_cameras(1_030.0)  # half a period: half the fleet is due
+    cameras = [m for m in recorder.messages if "/video/" in m[0]]
+    assert abs(len(cameras) + engine.counters.silenced - len(fleet) / 2) <= 1
+    assert not any(m[0].split("/")[3] == "420607" for m in cameras)
+    assert {qos for _, _, qos in cameras} == {0}
+    engine._publish_readings(1_000.0 + 61.0)  # every group is due once within its first cadence
+    assert engine.counters.readings >= len(small.routes)

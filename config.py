@@ -6,9 +6,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+AlertLevelName = Literal["blue", "yellow", "orange", "red"]
+# The limits of linked emergency handling: 30-minute response, 2-hour handling, 24-hour feedback.
+_DEFAULT_ALERT_LIMITS: dict[AlertLevelName, tuple[float, float, float]] = {
+    "blue": (1_800.0, 7_200.0, 86_400.0),
+    "yellow": (1_800.0, 7_200.0, 86_400.0),
+    "orange": (1_800.0, 7_200.0, 86_400.0),
+    "red": (1_800.0, 7_200.0, 86_400.0),
+}
 
 
 class Settings(BaseSettings):
@@ -46,6 +55,8 @@ class Settings(BaseSettings):
     camera_offline_after_s: float = 180.0
     derive_interval_s: float = 1.0
     camera_rollup_interval_s: float = 5.0
+    # The wall's board: a value landing in Redis reaches a wall within this plus WALL_POLL_MS.
+    board_interval_s: float = 0.5
     worker_heartbeat_s: float = 2.0
     deadletter_keep: int = 10_000
     deadletter_payload_bytes: int = 512
@@ -59,6 +70,87 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8050
     web_workers: int = 2
+    web_threads: int = 8
+    web_access_log: bool = False
+
+    # People and access. In production every page needs a session or a wall token and WEB_SECRET_KEY must be set;
+    # in development reading is open (AUTH_OPEN_READ) so that `make run` shows the wall at once.
+    environment: Literal["development", "production"] = "development"
+    web_secret_key: str = ""
+    web_secure_cookies: bool = False
+    web_session_hours: float = 12.0
+    auth_open_read: bool = True
+
+    # The wall. The canvas is the design size in pixels, scaled to whatever screen shows it.
+    wall_canvas: str = Field(default="1920x1080", pattern=r"^\d{3,5}x\d{3,5}$")
+    wall_poll_ms: int = Field(default=1000, ge=250)
+    # The camera layer polls the roll-up's status document (it changes at most every camera_rollup_interval_s).
+    camera_status_poll_ms: int = Field(default=5000, ge=500)
+    # Kiosk rotation: seconds per view; a sign turning red interrupts the cycle for wall_dwell_alert_s.
+    wall_dwell_overview_s: float = 30.0
+    wall_dwell_category_s: float = 15.0
+    wall_dwell_district_s: float = 8.0
+    wall_dwell_cameras_s: float = 20.0
+    wall_dwell_alert_s: float = 20.0
+    # Basemap tiles in WGS84 (e.g. a Tianditu or intranet tile server); empty: no basemap, the wall works offline.
+    wall_tile_url: str = ""
+    wall_tile_attribution: str = ""
+
+    # Alerts (docs/alerts.md). Durations of a condition are measured in the readings' source time.
+    # Hysteresis: a level is left only once the value is this fraction of the gap to the neighbouring threshold
+    # beyond its bound, so a value hovering at a bound does not flap.
+    alert_hysteresis: float = Field(default=0.2, ge=0.0, le=1.0)
+    # Minimum durations: how long a breach must last before it is raised (0: at once, the wall must see red
+    # without delay), and how long the value must stay lower before an alert steps down or clears.
+    alert_raise_after_s: float = Field(default=0.0, ge=0.0)
+    alert_clear_after_s: float = Field(default=120.0, ge=0.0)
+    # Camera online rates dip while heartbeats are late: a district is raised only once the dip lasts.
+    alert_camera_raise_after_s: float = Field(default=30.0, ge=0.0)
+    # A sensor is silent (a no-data alert) after this many cadences without a reading, and never sooner than
+    # alert_nodata_min_s; the alert has the severity alert_nodata_level.
+    alert_nodata_cadences: float = Field(default=3.0, gt=1.0)
+    alert_nodata_min_s: float = Field(default=30.0, ge=0.0)
+    alert_nodata_level: AlertLevelName = "blue"
+    # Readings older than this (or than two cadences of their sign, if longer) are history, not news: not evaluated.
+    alert_max_reading_age_s: float = Field(default=7_200.0, gt=0.0)
+    # Limits per severity in seconds: [response (acknowledge), handling, feedback], measured from the raise.
+    # JSON in the environment, e.g. ALERT_LIMITS='{"red": [900, 3600, 86400]}'; levels left out keep these.
+    alert_limits: dict[AlertLevelName, tuple[float, float, float]] = Field(
+        default_factory=lambda: dict(_DEFAULT_ALERT_LIMITS)
+    )
+    # Demonstrations only: the escalation clock runs this many times faster (60: a 30-minute limit passes in 30 s).
+    alert_time_scale: float = Field(default=1.0, gt=0.0)
+    # A silence lasts at most this long.
+    alert_silence_max_s: float = Field(default=7 * 86_400.0, gt=0.0)
+    # The engine: tick period (no-data, escalation, silence expiry, MQTT), stream entries per read, how long a
+    # dead engine's unacknowledged entries wait before another takes them, readings stream cap, retention.
+    alert_tick_s: float = Field(default=1.0, gt=0.0)
+    alert_read_count: int = Field(default=100, ge=1)
+    alert_claim_idle_s: float = Field(default=30.0, gt=0.0)
+    alert_readings_keep: int = Field(default=100_000, ge=1_000)
+    alert_keep_days: int = Field(default=90, ge=1)
+    alert_heartbeat_s: float = Field(default=2.0, gt=0.0)
+
+    @field_validator("alert_limits", mode="after")
+    @classmethod
+    def _complete_alert_limits(
+        cls, limits: dict[AlertLevelName, tuple[float, float, float]]
+    ) -> dict[AlertLevelName, tuple[float, float, float]]:
+        merged = {**_DEFAULT_ALERT_LIMITS, **limits}
+        for level, (response, handling, feedback) in merged.items():
+            if not 0 < response <= handling <= feedback:
+                raise ValueError(f"alert_limits[{level}] must satisfy 0 < response <= handling <= feedback")
+        return merged
+
+
+    @property
+    def reads_are_open(self) -> bool:
+        return self.environment == "development" and self.auth_open_read
+
+    @property
+    def wall_canvas_size(self) -> tuple[int, int]:
+        width, height = self.wall_canvas.split("x")
+        return int(width), int(height)
 
 
 @lru_cache(maxsize=1)

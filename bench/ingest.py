@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import redis  # noqa: E402
 
 from config import Settings  # noqa: E402
-from feeds.contract import Readings, encode_camera_status, encode_readings, parse, topic  # noqa: E402
+from feeds.contract import Ignored, Readings, encode_camera_status, encode_readings, parse, topic  # noqa: E402
 from feeds.mqtt import broker_address, new_client  # noqa: E402
 from feeds.worker import FeedWorker  # noqa: E402
 from services.embedded import start_broker, start_redis  # noqa: E402
@@ -62,24 +62,26 @@ def encode(topic_name: str, fields: dict, ts: float) -> bytes:
 
 
 def publish(mqtt_url: str, messages: list[tuple[str, bytes | None, dict]], rate: float | None, client_id: str) -> None:
-    """QoS 1 publish; paced at `rate` msgs/s with the timestamp taken at the moment of publishing."""
+    """QoS 1 publish from this thread (paho writes each PUBLISH at once when no loop thread runs), paced at
+    `rate` msgs/s, each payload stamped at the moment it is written to the socket."""
     host, port = broker_address(mqtt_url)
     client = new_client(client_id)
     client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
     client.connect(host, port)
-    client.loop_start()
+    while not client.is_connected():
+        client.loop(timeout=0.05)
     started = time.perf_counter()
     infos = []
     for i, (name, _, fields) in enumerate(messages):
         if rate:
             due = started + i / rate
             while (delay := due - time.perf_counter()) > 0:
-                time.sleep(min(delay, 0.001))
+                time.sleep(min(delay, 0.0005))
         infos.append(client.publish(name, encode(name, fields, time.time()), qos=1))
-    for info in infos:
-        info.wait_for_publish(30)
-    client.loop_stop()
+        if i % 64 == 0:
+            client.loop(timeout=0)  # read PUBACKs so the in-flight window keeps moving
+    while not all(info.is_published() for info in infos[-1000:]):
+        client.loop(timeout=0.01)
     client.disconnect()
 
 
@@ -94,6 +96,9 @@ def parallel_publish(mqtt_url: str, messages: list, processes: int = 2) -> None:
 
 def _worker_settings(redis_url: str, mqtt_url: str) -> Settings:
     return Settings(redis_url=redis_url, mqtt_url=mqtt_url, mqtt_shared_group="", mqtt_client_prefix="bench")
+
+
+PROJECT_SESSION, NAIVE_SESSION = "bench-1", "bench-naive"  # the worker's client id is prefix-name
 
 
 class TimedWorker(FeedWorker):
@@ -136,7 +141,7 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
     """Baseline: validate with the same contract, then one Redis write per message, acked by paho."""
     routes = catalogue().routes
     store = redis.Redis.from_url(redis_url)
-    client = new_client("bench-1", persistent=True)
+    client = new_client(NAIVE_SESSION, persistent=True)
     state = {"n": 0, "first": 0.0, "last": 0.0, "lat": []}
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -144,6 +149,8 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
         if not state["first"]:
             state["first"] = now
         parsed = parse(message.topic, message.payload, routes, now)
+        if isinstance(parsed, Ignored):
+            return
         if isinstance(parsed, Readings):
             reading = parsed.readings[0]
             store.hset(KEY_LATEST, reading.sign_id, f"{reading.source_ts}|{now}|{reading.value}")
@@ -168,6 +175,15 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
     results.put({"written": state["n"], "seconds": state["last"] - state["first"], "cpu_s": cpu, "latencies": state["lat"], "batches": state["n"]})
 
 
+def end_session(mqtt_url: str, client_id: str) -> None:
+    """Discard a persistent session so the next scenario starts with nothing queued for it."""
+    host, port = broker_address(mqtt_url)
+    client = new_client(client_id)  # clean session: the broker drops the stored one
+    client.connect(host, port)
+    client.loop(timeout=0.5)
+    client.disconnect()
+
+
 def register_session(mqtt_url: str, client_id: str) -> None:
     """Create the worker's persistent session so the broker queues the backlog for it."""
     host, port = broker_address(mqtt_url)
@@ -189,9 +205,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def scenario(name: str, target, redis_url: str, mqtt_url: str, messages: list, rate: float | None) -> dict:
     redis.Redis.from_url(redis_url).flushall()
+    session = NAIVE_SESSION if target is run_naive_worker else PROJECT_SESSION
     results: mp.Queue = mp.Queue()
     if rate is None:
-        register_session(mqtt_url, "bench-1")
+        register_session(mqtt_url, session)
         parallel_publish(mqtt_url, messages)
         proc = mp.Process(target=target, args=(redis_url, mqtt_url, len(messages), results))
         proc.start()
@@ -202,6 +219,7 @@ def scenario(name: str, target, redis_url: str, mqtt_url: str, messages: list, r
         publish(mqtt_url, messages, rate, "bench-pacer")
     result = results.get(timeout=300)
     proc.join(10)
+    end_session(mqtt_url, session)
     result["name"] = name
     return result
 
@@ -215,12 +233,42 @@ def report(result: dict, rate: float | None) -> None:
         print(f"  {result['name']:<16} {n:>8} msgs at {rate:,.0f}/s  latency p50 {percentile(lat, .5):6.2f} ms  p95 {percentile(lat, .95):6.2f} ms  p99 {percentile(lat, .99):6.2f} ms  max {percentile(lat, 1):6.2f} ms  {result['cpu_s'] * 1e6 / n:>7.1f} µs CPU/msg")
 
 
+def history_memory(redis_url: str, hours: float) -> None:
+    """Write `hours` of history for every sign at its native cadence through the sink; extrapolate to retention."""
+    from feeds.contract import Reading
+    from feeds.sink import Batch, RedisSink
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    before = client.info("memory")["used_memory"]
+    sink = RedisSink(client, retention_days=8, deadletter_keep=10, deadletter_payload_bytes=512, readings_keep=100_000)
+    signs = list(catalogue().signs.values())
+    end = time.time()
+    start = end - hours * 3600
+    points = 0
+    step = min(sign.cadence_s for sign in signs)  # one batch per tick of the fastest sign
+    t = start
+    while t < end:
+        tick = round(t / step)
+        batch = Batch(receive_ts=t)
+        batch.readings = [Reading(s.id, 42.0, t) for s in signs if tick % round(s.cadence_s / step) == 0]
+        points += len(batch.readings)
+        if batch.readings:
+            sink.write(batch)
+        t += step
+    used = client.info("memory")["used_memory"] - before
+    retention_days = Settings().history_retention_days
+    print(f"  {points:,} points for {len(signs):,} signs over {hours:.0f} h: {used / 1e6:.1f} MB in Redis ({used / points:.1f} B/point)")
+    print(f"  -> {retention_days} days at native cadence: about {used * retention_days * 24 / hours / 1e6:.0f} MB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000, help="backlog size for the throughput run")
     parser.add_argument("--naive-messages", type=int, default=30_000, help="backlog for the naive baseline (it is slow)")
     parser.add_argument("--rate", type=float, default=5_000, help="paced rate for the latency run, msgs/s")
     parser.add_argument("--seconds", type=float, default=10, help="duration of the latency run")
+    parser.add_argument("--history-hours", type=float, default=24, help="simulated hours of history for the memory figure")
     args = parser.parse_args()
     mp.set_start_method("spawn")
     with tempfile.TemporaryDirectory(prefix="cityeye-bench-") as tmp:
@@ -237,8 +285,8 @@ def main() -> int:
             paced = realistic_messages(int(args.rate * args.seconds), seed=11)
             report(scenario("naive", run_naive_worker, redis_service.url, broker.url, paced, args.rate), args.rate)
             report(scenario("project worker", run_project_worker, redis_service.url, broker.url, paced, args.rate), args.rate)
-            info = redis.Redis.from_url(redis_service.url).info("memory")
-            print(f"Redis used memory after the runs: {info['used_memory_human']}")
+            print("History memory (packed 16-byte points, one key per sign and day):")
+            history_memory(redis_service.url, args.history_hours)
         finally:
             broker.stop()
             redis_service.stop()

@@ -13,16 +13,12 @@ from typing import Literal
 
 import msgspec
 
-TOPIC_ROOT = "cityeye/v1"
+# The feed names are defined with the sign catalogue, whose loader checks every source against them and must
+# not import feeds (feeds imports signs). They are part of this contract, so they are re-exported here.
+from signs.model import FEED_VIDEO as FEED_VIDEO
+from signs.model import FEEDS as FEEDS
 
-# Feeds the 15 modules draw on. "video" carries per-camera status; all others carry readings.
-FEEDS = (
-    "population", "hotline", "opinion",
-    "water", "power", "gas", "video", "flood",
-    "traffic", "transit",
-    "weather", "environment", "events",
-)  # fmt: skip
-FEED_VIDEO = "video"
+TOPIC_ROOT = "cityeye/v1"
 # Namespaces under the root that are not feeds: worker status and (later) alerts. Never ingested.
 RESERVED_NAMESPACES = ("status", "alerts")
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from config import settings
 from feeds.contract import CHINA_STANDARD_TIME, FEED_VIDEO, encode_camera_status, encode_readings, topic
+from geo.admin import CITY_ADCODE
 from signs.model import Catalogue, Direction, Level, MqttSource, Sign
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("feeds.simulator")
 
-CITY = "420600"
 SCENARIOS = ("rainstorm", "holiday-congestion", "camera-outage")
 SCENARIO_RAINSTORM, SCENARIO_HOLIDAY, SCENARIO_CAMERA_OUTAGE = SCENARIOS
 RAIN_DISTRICTS = ("420624", "420626")  # 南漳, 保康: the southern mountains of the 24 May story
@@ -335,7 +335,7 @@ class SignModel:
     cal_a: float = 0.0  # calibration: value' = cal_a + cal_b * value
     cal_b: float = 1.0
     window_h: float = 1.0  # rain accumulation window
-    adcode: str = CITY
+    adcode: str = CITY_ADCODE
     incidents: bool = True
     lo: float = 0.0
     hi: float = math.inf
@@ -349,7 +349,7 @@ def sign_adcode(sign: Sign) -> str:
         return district
     if isinstance(sign.source, MqttSource):
         return sign.source.adcode
-    return CITY
+    return CITY_ADCODE
 
 
 def _sign_text(sign: Sign) -> str:
@@ -567,7 +567,7 @@ def temperature(t: float, key: int = 0, offset: float = 0.0) -> float:
     return tmin + (tmax - tmin) * shape_diurnal_temp(hour, weekend) + weather + offset + 0.4 * smooth_noise(key, t)
 
 
-def rain_rate(t: float, adcode: str = CITY) -> float:
+def rain_rate(t: float, adcode: str = CITY_ADCODE) -> float:
     """Background rain in mm/h: showers on some days, as often as the month's rainfall suggests."""
     moment = local_time(t)
     day = math.floor((t + 8 * 3600) / DAY_S)
@@ -656,7 +656,7 @@ def _rainstorm(sign: Sign, model: SignModel, t: float, state: ScenarioState, val
     red = e >= 15 * 60.0  # the signal goes from orange to red after a quarter of an hour
     text = _sign_text(sign)
     storm = model.adcode in RAIN_DISTRICTS
-    wet = storm or model.adcode == CITY
+    wet = storm or model.adcode == CITY_ADCODE
     jitter = _hash01(model.key, 17)
     if model.kind == "rain":
         if storm:
@@ -668,7 +668,7 @@ def _rainstorm(sign: Sign, model: SignModel, t: float, state: ScenarioState, val
                 target = 100.0 + 15 * jitter
             level = Level.RED if red and model.window_h <= 3 else Level.ORANGE
             target = _at_least(sign, target, level) if model.window_h > 1 else target
-        elif model.adcode == CITY:
+        elif model.adcode == CITY_ADCODE:
             target = 20.0 + 20 * jitter if model.window_h == 1 else 55.0 + 10 * model.window_h
         else:  # light to moderate rain elsewhere
             target = (1.0 + 4.0 * jitter) * min(model.window_h, 12.0) ** 0.8
@@ -685,15 +685,15 @@ def _rainstorm(sign: Sign, model: SignModel, t: float, state: ScenarioState, val
     if core == "S47":  # visibility in heavy rain
         return _mix_towards(value, (1_500 if storm else 5_000) + 1_000 * jitter, i)
     if core == "T28" or "积水" in text or "waterlog" in text:
-        target = (18 + 14 * jitter) if storm or model.adcode == CITY else 3 + 10 * jitter  # urban: moderate rain
+        target = (18 + 14 * jitter) if storm or model.adcode == CITY_ADCODE else 3 + 10 * jitter  # urban: moderate rain
         return _mix_towards(value, _at_least(sign, target, Level.YELLOW) if storm else target, i)
     if any(name in text for name in _TRIBUTARIES):
         target = _at_least(sign, value + 2.5, Level.YELLOW)
         return _mix_towards(value, target, i)
     if core == "T26" and storm:
         return _mix_towards(value, _at_least(sign, value + 1.5, Level.BLUE), i)
-    if core == "T27" and (storm or model.adcode == CITY):
-        return value + round(i * (3 if model.adcode == CITY else 1 + 2 * jitter))
+    if core == "T27" and (storm or model.adcode == CITY_ADCODE):
+        return value + round(i * (3 if model.adcode == CITY_ADCODE else 1 + 2 * jitter))
     if core in ("P05", "P09", "S53", "T25") and wet:
         factor = 1.0 + (0.8 if storm else 0.25) * i
         boosted = value * factor
@@ -712,7 +712,7 @@ def _holiday(sign: Sign, model: SignModel, t: float, state: ScenarioState, value
         return value
     text = _sign_text(sign)
     here = model.adcode == HOLIDAY_DISTRICT
-    city = model.adcode == CITY
+    city = model.adcode == CITY_ADCODE
     jitter = _hash01(model.key, 19)
     core = sign.core
     expressway = "class:exp" in sign.dimension or "expressway" in text or "高速" in text
@@ -821,6 +821,9 @@ def sign_groups(catalogue: Catalogue) -> list[Group]:
         cadence = min(sign.cadence_s for _, sign in signs)
         groups.append(Group(feed, adcode, source_id, topic(feed, adcode, source_id), cadence, signs))
     return groups
+
+
+STARTUP_SPREAD_S = 5.0
 
 
 def publish_interval(cadence_s: float, speed: float) -> float:
@@ -1015,8 +1018,10 @@ class Simulator:
         now = clock.real_start
         self._heap: list[tuple[float, int]] = []
         for index, group in enumerate(self.groups):
-            # Spread each cadence's groups over its period so publishing is smooth, not bursty.
-            first = now + publish_interval(group.cadence_s, clock.speed) * _hash01(_key(group.topic), seed)
+            # Every source reports its current state on start-up, as field systems do when they (re)connect;
+            # spreading the start-up over a few seconds and each cadence over its period keeps publishing smooth.
+            spread = min(STARTUP_SPREAD_S, publish_interval(group.cadence_s, clock.speed))
+            first = now + spread * _hash01(_key(group.topic), seed)
             self._heap.append((first, index))
         heapq.heapify(self._heap)
         self._camera_order = np.argsort(fleet.phase, kind="stable") if fleet is not None else None

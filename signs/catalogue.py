@@ -9,11 +9,14 @@ from __future__ import annotations
 import csv
 import fnmatch
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from signs.model import (
+    FEED_VIDEO,
+    FEEDS,
     Catalogue,
     Category,
     Derivation,
@@ -75,6 +78,15 @@ def _parse_source(text: str, where: str) -> MqttSource | Derivation:
         match = _MQTT_SOURCE.match(text)
         if not match:
             raise CatalogueError(f"{where}: source {text!r} is not mqtt:feed/adcode/source_id#field")
+        feed = match["feed"]
+        if feed not in FEEDS:
+            raise CatalogueError(f"{where}: source {text!r} names unknown feed {feed!r}; known: {', '.join(FEEDS)}")
+        if feed == FEED_VIDEO:
+            # Video messages are camera heartbeats, never routed to a sign: count cameras with a derivation.
+            raise CatalogueError(
+                f"{where}: source {text!r}: the {FEED_VIDEO} feed carries camera status, not readings; "
+                "use camera_online_rate(...) or camera_online_count(...)"
+            )
         return MqttSource(**match.groupdict())
     match = _DERIVATION.match(text)
     if not match:
@@ -125,8 +137,11 @@ def _resolve_derivation(sign: Sign, ids: list[str], where: str) -> Sign:
     return replace(sign, source=resolved)
 
 
-def derivation_order(signs: dict[str, Sign]) -> list[str]:
-    """Derived sign ids so that every input comes before the signs computed from it."""
+def derivation_order(signs: dict[str, Sign], locations: Mapping[str, str] | None = None) -> list[str]:
+    """Derived sign ids so that every input comes before the signs computed from it.
+
+    `locations` maps sign ids to "file:line"; a cycle error then starts with the place of a sign in the cycle.
+    """
     derived = {s.id: s.source for s in signs.values() if isinstance(s.source, Derivation)}
     order: list[str] = []
     state: dict[str, int] = {}  # 1 = visiting, 2 = done
@@ -135,7 +150,9 @@ def derivation_order(signs: dict[str, Sign]) -> list[str]:
         if state.get(sign_id) == 2:
             return
         if state.get(sign_id) == 1:
-            raise CatalogueError(f"derivation cycle: {' -> '.join([*path, sign_id])}")
+            cycle = [*path[path.index(sign_id) :], sign_id]
+            where = f"{locations[sign_id]}: " if locations and sign_id in locations else ""
+            raise CatalogueError(f"{where}derivation cycle: {' -> '.join(cycle)}")
         state[sign_id] = 1
         source = derived[sign_id]
         for dependency in (*source.inputs, *source.weights):
@@ -237,7 +254,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             if source.field in fields:
                 raise CatalogueError(f"{where}: {sign.source} already feeds {fields[source.field]}")
             fields[source.field] = sign_id
-    derivation_order(signs)
+    derivation_order(signs, {sign_id: f"{signs_path.name}:{line}" for sign_id, line in lines.items()})
     return Catalogue(categories=categories, modules=modules, signs=signs, units=units, routes=routes)
 
 

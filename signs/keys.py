@@ -7,6 +7,7 @@ history, or one district's cameras, live in one slot while the whole keyspace sp
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,17 @@ KEY_HISTORY = PREFIX + ":hist:{{{sign_id}}}:{day}"
 KEY_CAMERAS = PREFIX + ":cam:{{{adcode}}}"
 # JSON document rebuilt by the camera roll-up: per-district counts and the offline device ids.
 KEY_CAMERA_SUMMARY = f"{PREFIX}:{{cameras}}:summary"
+# JSON document rebuilt by the camera roll-up for the wall's camera layer (feeds.rollup.camera_status_doc):
+# {"version": 16 hex digits, a digest of n and both bitmaps, so it changes exactly when some camera's status
+# does; "at": roll-up time (epoch s); "n": inventory size; "offline", "fault": base64 bitmaps over the rows of
+# geo.cameras.camera_inventory() (sorted device ids; row i is bit i % 8, least significant first, of byte
+# i // 8); a camera is in at most one of them and online when in neither; "offline" includes cameras never
+# heard from and silent ones; "rates": {adcode and the city's: {"fixed"|"mobile"|"all": {"n", "online",
+# "fault", "rate" (percent online over the inventory, null when n is 0)}}}}.
+KEY_CAMERA_STATUS = f"{PREFIX}:{{cameras}}:status"
+# String: receive time (epoch seconds) of the newest camera heartbeat batch, so the wall can tell a silent
+# video feed from a quiet one (camera signs are stamped by the roll-up, not by the cameras).
+KEY_CAMERA_HEARD = f"{PREFIX}:{{cameras}}:heard"
 # Stream of rejected messages: topic, payload (truncated), reason, detail, at. Capped length.
 KEY_DEADLETTER = f"{PREFIX}:{{deadletter}}"
 # Hash: reason -> count of rejected messages since the keyspace was created.
@@ -29,8 +41,50 @@ KEY_INGEST_COUNTS = f"{PREFIX}:{{ingest}}:counts"
 # String (JSON) with a TTL, one per live feed worker: its heartbeat and figures.
 KEY_WORKER = PREFIX + ":worker:{{{worker_id}}}"
 KEY_WORKER_PATTERN = f"{PREFIX}:worker:*"
+# The wall's board: every sign's value, level and source time as one JSON document (KEY_BOARD), and a
+# stream of what changed per roll-up tick (KEY_BOARD_CHANGES, entry id "{seq}-0", field "d": JSON), so that
+# a wall holding board seq n fetches only the ticks after n and the app keeps no state of its own.
+KEY_BOARD = f"{PREFIX}:{{board}}"
+KEY_BOARD_CHANGES = f"{PREFIX}:{{board}}:changes"
+# People and access. Hash: username -> JSON user (role, district, scrypt password hash).
+KEY_USERS = f"{PREFIX}:{{auth}}:users"
+# Hash: SHA-256 of a wall token (hex) -> JSON {name, created, created_by}; the token itself is never stored.
+KEY_WALL_TOKENS = f"{PREFIX}:{{auth}}:wall-tokens"
+# Stream, capped: logins, failed logins, logouts, user and token changes (at, event, username, detail, remote).
+KEY_AUTH_LOG = f"{PREFIX}:{{auth}}:log"
 # Short-lived locks so that one of several workers runs each periodic roll-up.
 KEY_LOCK = PREFIX + ":lock:{{{name}}}"
+
+# Stream of the sign readings that landed in ce:{latest}, for the alert engine's consumer group: one entry per
+# feed-worker batch or roll-up write (never one per message), field "r" = one reading a line, "sign_id|src_ts|value"
+# (pack_landed / unpack_landed), field "at" = the write time. Capped with MAXLEN ~ ALERT_READINGS_KEEP.
+KEY_READINGS = f"{PREFIX}:{{readings}}"
+LANDED_READINGS_FIELD = "r"
+LANDED_AT_FIELD = "at"
+# The alert engine's keys share one hash tag, {alerts}, so that its WATCH/MULTI transactions stay in one slot.
+# String, JSON of alerts.model.Alert, one per alert; the tick deletes closed ones after ALERT_KEEP_DAYS.
+KEY_ALERT = PREFIX + ":{{alerts}}:alert:{alert_id}"
+# List of one alert's transitions, JSON of alerts.model.Transition, oldest first; deleted with the alert.
+KEY_ALERT_HISTORY = PREFIX + ":{{alerts}}:history:{alert_id}"
+# String "level|since|last_ts|value|alert_id" per rule and sign (alerts.model.RuleState): what hysteresis, the
+# minimum durations and "one alert per (sign, rule)" need to remember. Absent = normal with nothing pending.
+KEY_ALERT_STATE = PREFIX + ":{{alerts}}:state:{rule}:{sign_id}"
+# Sorted set: open alerts (raised, acknowledged, or cleared but never acknowledged), score = raised time.
+KEY_ALERTS_OPEN = f"{PREFIX}:{{alerts}}:open"
+# Sorted set: every kept alert, score = its last change.
+KEY_ALERTS_RECENT = f"{PREFIX}:{{alerts}}:recent"
+# Stream, append-only and never trimmed: every transition of every alert and silence (alerts.model.Transition).
+KEY_ALERTS_AUDIT = f"{PREFIX}:{{alerts}}:audit"
+# Hash: silence id -> JSON of alerts.model.Silence; the tick deletes a silence once it has expired.
+KEY_ALERT_SILENCES = f"{PREFIX}:{{alerts}}:silences"
+# String: since when (epoch s) the alert engine has seen feed workers alive without a break; absent while none
+# is. Sensors count as silent only for time the ingest was up, so an outage is not a thousand no-data alerts.
+KEY_ALERTS_INGEST_UP = f"{PREFIX}:{{alerts}}:ingest-up-since"
+# String: id of the newest audit entry whose alert state was published on MQTT (cityeye/v1/alerts/{alert_id}).
+KEY_ALERTS_PUBLISHED = f"{PREFIX}:{{alerts}}:published"
+# String (JSON) with a TTL, one per live alert engine: its heartbeat and figures.
+KEY_ALERT_ENGINE = PREFIX + ":{{alerts}}:engine:{engine_id}"
+KEY_ALERT_ENGINE_PATTERN = f"{PREFIX}:{{alerts}}:engine:*"
 
 # History point: source time (epoch seconds, float64) and value (float64), little-endian.
 HISTORY_POINT = struct.Struct("<dd")
@@ -54,6 +108,36 @@ def worker_key(worker_id: str) -> str:
 
 def lock_key(name: str) -> str:
     return KEY_LOCK.format(name=name)
+
+
+def alert_key(alert_id: str) -> str:
+    return KEY_ALERT.format(alert_id=alert_id)
+
+
+def alert_history_key(alert_id: str) -> str:
+    return KEY_ALERT_HISTORY.format(alert_id=alert_id)
+
+
+def alert_state_key(rule: str, sign_id: str) -> str:
+    return KEY_ALERT_STATE.format(rule=rule, sign_id=sign_id)
+
+
+def alert_engine_key(engine_id: str) -> str:
+    return KEY_ALERT_ENGINE.format(engine_id=engine_id)
+
+
+def pack_landed(readings: Iterable[tuple[str, float, float]]) -> str:
+    """The KEY_READINGS field of (sign id, source time, value) triples: one "sign_id|src_ts|value" line each."""
+    return "\n".join(f"{sign_id}|{source_ts!r}|{value!r}" for sign_id, source_ts, value in readings)
+
+
+def unpack_landed(raw: bytes | str) -> list[tuple[str, float, float]]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    out = []
+    for line in text.split("\n"):
+        sign_id, source_ts, value = line.split("|")
+        out.append((sign_id, float(source_ts), float(value)))
+    return out
 
 
 # For each (field, src_ts, rest) triple in ARGV, store "src_ts|rest" in hash KEYS[1] unless the hash

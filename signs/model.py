@@ -40,6 +40,18 @@ class DeriveOp(StrEnum):
     CAMERA_ONLINE_COUNT = "camera_online_count"
 
 
+# The MQTT feeds the 15 modules draw on: the {feed} level of cityeye/v1/{feed}/{adcode}/{source_id}. Defined
+# here, not in feeds.contract, because feeds imports signs and the catalogue loader checks sources against it;
+# feeds.contract re-exports both names. "video" carries per-camera status; all others carry readings.
+FEEDS = (
+    "population", "hotline", "opinion",
+    "water", "power", "gas", "video", "flood",
+    "traffic", "transit",
+    "weather", "environment", "events",
+)  # fmt: skip
+FEED_VIDEO = "video"
+
+
 @dataclass(frozen=True, slots=True)
 class MqttSource:
     """A sign read straight from a feed: topic cityeye/v1/{feed}/{adcode}/{source_id}, field in its readings."""

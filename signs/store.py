@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -9,13 +10,20 @@ import numpy as np
 import redis
 
 from config import settings
-from signs.keys import HISTORY_POINT, KEY_LATEST, Latest, history_day, history_key
+from signs.keys import KEY_LATEST, Latest, history_day, history_key
 from signs.model import Level, Sign, level_of
 
 
 def open_redis(url: str | None = None) -> redis.Redis:
     """A client for REDIS_URL (or the given URL). Raw bytes are returned; decode at the edges."""
     return redis.Redis.from_url(url or settings().redis_url, socket_timeout=5, health_check_interval=30)
+
+
+@functools.cache
+def shared_redis() -> redis.Redis:
+    """The process's client for REDIS_URL (a connection pool, safe across threads), made on first use so
+    that gunicorn's workers each open their own after the fork."""
+    return open_redis()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +82,7 @@ def read_history(client: redis.Redis, sign_id: str, start: float, end: float | N
     Returns a structured array with fields ts and value.
     """
     end = time.time() if end is None else end
-    days = sorted({history_day(t) for t in np.arange(start, end + 86_400, 86_400) if t <= end + 86_400})
-    days = [d for d in days if d <= history_day(end)]
+    days = sorted({history_day(t) for t in [*np.arange(start, end, 86_400), end]})
     with client.pipeline(transaction=False) as pipe:
         for day in days:
             pipe.get(history_key(sign_id, day))
@@ -92,5 +99,3 @@ def read_history(client: redis.Redis, sign_id: str, start: float, end: float | N
     keep[:-1] = points["ts"][1:] != points["ts"][:-1]
     return points[keep]
 
-
-assert HISTORY_POINT.size == 16

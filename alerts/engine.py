@@ -1,0 +1,506 @@
+"""The alert engine (`python -m alerts`): every reading that lands in Redis, evaluated against the rules.
+
+Input is the KEY_READINGS stream, read through one consumer group shared by every engine: each entry goes to
+one engine, which acknowledges it (XACK) only once the alert state it led to is written. The entries of an
+engine that died are claimed by another after ALERT_CLAIM_IDLE_S, or taken back by the same name when it
+restarts, so a restart loses nothing. Rule state lives in Redis and every write is a WATCH transaction on the
+(rule, sign) state, so two engines never raise the same alert twice.
+
+A periodic tick does what no reading triggers: no-data alerts, silence expiry, escalation, retention, and the
+MQTT publication of every transition (retained on cityeye/v1/alerts/{alert_id}). It runs in whichever engine
+holds its short lock, as the roll-up's do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, cast
+
+import paho.mqtt.client as mqtt
+import redis
+from redis.client import Pipeline
+
+from alerts import lifecycle
+from alerts.escalation import EscalationPolicy
+from alerts.model import (
+    ENGINE_USER,
+    Alert,
+    Event,
+    RuleKind,
+    RuleState,
+    Silence,
+    Transition,
+    alert_topic,
+    covering_silence,
+    retained_payload,
+)
+from alerts.rules import (
+    Change,
+    ChangeKind,
+    Outcome,
+    RuleBook,
+    district_of,
+    evaluate,
+    evaluate_silence,
+    is_silent,
+    route_readings,
+    watched_for_silence,
+    watches,
+)
+from alerts.store import (
+    Contended,
+    StreamEntry,
+    Writes,
+    escalate_overdue,
+    expire_silences,
+    get_alerts,
+    prune,
+    read_states,
+    transact,
+    watch_alerts,
+    watch_silences,
+    watch_states,
+)
+from config import Settings
+from feeds.contract import TOPIC_ROOT
+from feeds.mqtt import broker_address, new_client
+from signs.catalogue import catalogue
+from signs.keys import (
+    KEY_ALERTS_AUDIT,
+    KEY_ALERTS_INGEST_UP,
+    KEY_ALERTS_PUBLISHED,
+    KEY_READINGS,
+    KEY_WORKER_PATTERN,
+    LANDED_READINGS_FIELD,
+    alert_engine_key,
+    alert_state_key,
+    lock_key,
+    unpack_landed,
+)
+from signs.model import Sign
+from signs.store import read_all_latest
+
+log = logging.getLogger("cityeye.alerts.engine")
+
+READINGS_GROUP = "alerts"
+ENGINE_PREFIX = "cityeye-alerts"
+TICK_LOCK = "alerts-tick"
+_FIELD = LANDED_READINGS_FIELD.encode()
+_CLAIM_BATCH = 100
+_PUBLISH_BATCH = 500
+_PUBACK_TIMEOUT_S = 5.0
+_READ_BLOCK_S = 1.0  # longest wait for new readings, so that a stop is noticed within it
+
+Group = tuple[RuleKind, str]  # (rule, sign id): one rule state, at most one active alert
+Decide = Callable[[Group, RuleState], Outcome]
+
+
+def follow(
+    change: Change,
+    alert: Alert | None,
+    sign: Sign,
+    rule: RuleKind,
+    now: float,
+    policy: EscalationPolicy,
+    silences: Sequence[Silence],
+) -> tuple[Alert, Transition] | None:
+    """The alert transition a rule's change calls for; None when the alert it concerns is gone or closed."""
+    state = change.state
+    if change.kind is ChangeKind.RAISE:
+        district = district_of(sign)
+        return lifecycle.raise_alert(
+            alert_id=state.alert_id,
+            rule=rule,
+            sign=sign,
+            district=district,
+            level=state.level,
+            value=state.value,
+            since=change.since,
+            now=now,
+            due=policy.deadlines(now, state.level),
+            silence=covering_silence(silences, sign.id, district, now),
+        )
+    if alert is None or not alert.status.condition_holds:
+        return None
+    if change.kind is ChangeKind.LEVEL:
+        due = policy.deadlines(alert.raised_at, max(alert.peak_level, state.level))
+        threshold = lifecycle.level_bound(sign, rule, state.level)
+        return lifecycle.change_level(alert, state.level, state.value, threshold, due, now)
+    return lifecycle.clear(alert, now)
+
+
+def _stream_entries(reply: Any) -> list[StreamEntry]:
+    """The entries of a one-stream XREADGROUP reply ([[stream, entries]]); none when it timed out."""
+    return reply[0][1] if reply else []
+
+
+class RetainedPublisher(Protocol):
+    def publish_retained(self, messages: list[tuple[str, bytes]]) -> bool:
+        """Publish every (topic, payload) retained at QoS 1; True once the broker has acknowledged them all."""
+        ...
+
+
+class MqttPublisher:
+    """The engine's MQTT client, with a retained online/offline status of its own like the feed workers'."""
+
+    def __init__(self, mqtt_url: str, engine_id: str) -> None:
+        self._status_topic = f"{TOPIC_ROOT}/status/alerts/{engine_id}"
+        # The pid keeps two engines started with the same name from taking each other's connection.
+        self._client = new_client(f"{engine_id}-{os.getpid()}")
+        self._client.will_set(self._status_topic, json.dumps({"state": "offline"}), qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        host, port = broker_address(mqtt_url)
+        self._client.connect_async(host, port)
+        self._client.loop_start()
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: Any, _props: object
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT connection refused: %s", reason_code)
+            return
+        client.publish(self._status_topic, json.dumps({"state": "online", "pid": os.getpid()}), qos=1, retain=True)
+
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
+    def publish_retained(self, messages: list[tuple[str, bytes]]) -> bool:
+        if not self.connected:
+            return False
+        infos = [self._client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages]
+        for info in infos:
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return False
+            info.wait_for_publish(_PUBACK_TIMEOUT_S)
+        return all(info.is_published() for info in infos)
+
+    def close(self) -> None:
+        """Say offline before leaving: a clean disconnect does not fire the will."""
+        if self.connected:
+            offline = self._client.publish(self._status_topic, json.dumps({"state": "offline"}), qos=1, retain=True)
+            offline.wait_for_publish(_PUBACK_TIMEOUT_S)
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+@dataclass
+class EngineStats:
+    readings: int = 0  # readings evaluated
+    entries: int = 0  # stream entries acknowledged
+    transitions: int = 0
+    raised: int = 0
+    ticks: int = 0
+    last_batch_ms: float = 0.0
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        name: str = "1",
+        *,
+        client: redis.Redis | None = None,
+        publisher: RetainedPublisher | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine_id = f"{ENGINE_PREFIX}-{name}"
+        self._settings = settings
+        self._redis = client or redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+        self._publisher = publisher
+        self._clock = clock
+        self._book = RuleBook.from_settings(settings)
+        self._policy = EscalationPolicy.from_settings(settings)
+        cat = catalogue()
+        self._watched = watches(cat, self._book)
+        self._sensors = {sign.id: sign for sign in cat.signs.values() if watched_for_silence(sign)}
+        self.stats = EngineStats()
+        self.leader = False  # whether this engine ran the last tick
+        self.stop_event = threading.Event()
+
+    # Evaluation ---------------------------------------------------------------------------------------------
+
+    def evaluate(self, readings: Iterable[tuple[str, float, float]]) -> None:
+        """Evaluate (sign id, source time, value) readings with the value rules and write what they change."""
+        now = self._clock()
+        routed = route_readings(readings, self._watched, now)
+        self.stats.readings += sum(len(points) for points in routed.values())
+
+        def decide(group: Group, state: RuleState) -> Outcome:
+            rule, sign_id = group
+            return evaluate(state, routed[group], self._watched[sign_id].sign, rule, self._book.params(rule))
+
+        self._apply(list(routed), decide, now)
+
+    def ingest_up_since(self, now: float) -> float | None:
+        """Since when feed workers have been alive without a break (kept in Redis, so that it survives a change of
+        leader); None while none is: an ingest outage is one problem, on the wall's banner, not a no-data alert
+        per sensor."""
+        if next(self._redis.scan_iter(match=KEY_WORKER_PATTERN, count=100), None) is None:
+            self._redis.delete(KEY_ALERTS_INGEST_UP)
+            return None
+        previous = self._redis.set(KEY_ALERTS_INGEST_UP, repr(now), nx=True, get=True)
+        return float(cast(bytes, previous)) if previous is not None else now
+
+    def check_silence(self) -> None:
+        """The no-data rule over every sensor heard at least once (a sensor never heard is not yet connected)."""
+        now = self._clock()
+        up_since = self.ingest_up_since(now)
+        if up_since is None:
+            return
+        latest = read_all_latest(self._redis)
+        heard = {sign_id: latest[sign_id] for sign_id in self._sensors if sign_id in latest}
+        book = self._book
+
+        def decide(group: Group, state: RuleState) -> Outcome:
+            sign, last = self._sensors[group[1]], heard[group[1]]
+            silent = is_silent(sign, last.source_ts, now, book, up_since)
+            return evaluate_silence(state, sign, silent, last.source_ts, last.value, now, book.nodata_level)
+
+        self._apply([(RuleKind.NO_DATA, sign_id) for sign_id in heard], decide, now)
+
+    def _apply(self, groups: list[Group], decide: Decide, now: float) -> None:
+        """Look at the groups' states without a lock, then write the few that change in one WATCH transaction,
+        deciding again on what is there if another engine wrote one of them in between."""
+        if not groups:
+            return
+        states = read_states(self._redis, [alert_state_key(rule, sign_id) for rule, sign_id in groups])
+        first_look = {group: (state, decide(group, state)) for group, state in zip(groups, states, strict=True)}
+        changing = [group for group, (state, outcome) in first_look.items() if outcome.needs_write(state)]
+        if not changing:
+            return
+        keys = [alert_state_key(rule, sign_id) for rule, sign_id in changing]
+
+        def decide_again(group: Group, before: RuleState) -> Outcome:
+            """Under WATCH: the first look's outcome, unless another engine changed the state since."""
+            seen, outcome = first_look[group]
+            return outcome if before == seen else decide(group, before)
+
+        def attempt(pipe: Pipeline) -> list[Transition]:
+            befores = watch_states(pipe, keys)
+            outcomes = [decide_again(group, before) for group, before in zip(changing, befores, strict=True)]
+            concerned = {b.alert_id for b, o in zip(befores, outcomes, strict=True) if b.alert_id and o.changes}
+            alerts = watch_alerts(pipe, concerned)
+            # Only a raise looks at the silences: watching them otherwise would only add a round trip.
+            raises = any(c.kind is ChangeKind.RAISE for o in outcomes for c in o.changes)
+            silences = watch_silences(pipe) if raises else []
+            writes = Writes()
+            staged: list[Transition] = []
+            for group, before, outcome in zip(changing, befores, outcomes, strict=True):
+                if outcome.needs_write(before):
+                    staged += self._stage(writes, group, outcome, alerts.get(before.alert_id), silences, now)
+            pipe.multi()
+            writes.queue(pipe)
+            return staged
+
+        transitions = transact(self._redis, attempt)
+        self.stats.transitions += len(transitions)
+        self.stats.raised += sum(t.event is Event.RAISED for t in transitions)
+
+    def _stage(
+        self, writes: Writes, group: Group, outcome: Outcome, alert: Alert | None, silences: list[Silence], now: float
+    ) -> list[Transition]:
+        """Gather one rule state and the alert transitions its changes call for."""
+        rule, sign_id = group
+        writes.state(rule, sign_id, outcome.state)
+        sign = self._sensors[sign_id] if rule is RuleKind.NO_DATA else self._watched[sign_id].sign
+        transitions = []
+        for change in outcome.changes:
+            followed = follow(change, alert, sign, rule, now, self._policy, silences)
+            if followed is not None:
+                alert, transition = followed
+                writes.transition(alert, transition)
+                transitions.append(transition)
+        return transitions
+
+    # The readings stream ------------------------------------------------------------------------------------
+
+    def join_group(self) -> None:
+        """Create the consumer group on first start, from the stream's end; the conditions already present are
+        then evaluated once from the latest values, since the stream brings only what lands from now on."""
+        try:
+            self._redis.xgroup_create(KEY_READINGS, READINGS_GROUP, id="$", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+            return
+        log.info("created consumer group %r; evaluating the latest values once", READINGS_GROUP)
+        self.evaluate(
+            (sign_id, latest.source_ts, latest.value) for sign_id, latest in read_all_latest(self._redis).items()
+        )
+
+    def handle(self, entries: list[StreamEntry]) -> None:
+        """Evaluate the readings of some stream entries, then acknowledge them. An entry trimmed from the stream
+        before it was read comes without fields and is only acknowledged."""
+        if not entries:
+            return
+        started = time.perf_counter()
+        readings: list[tuple[str, float, float]] = []
+        for entry_id, fields in entries:
+            packed = fields.get(_FIELD)
+            if not packed:
+                continue
+            try:
+                readings += unpack_landed(packed)
+            except ValueError:
+                log.error("skipping malformed readings entry %s", entry_id.decode())
+        self.evaluate(readings)
+        self._redis.xack(KEY_READINGS, READINGS_GROUP, *[entry_id for entry_id, _ in entries])
+        self.stats.entries += len(entries)
+        self.stats.last_batch_ms = round((time.perf_counter() - started) * 1000, 3)
+
+    def read_new(self, block_ms: int) -> int:
+        response = self._redis.xreadgroup(
+            READINGS_GROUP,
+            self.engine_id,
+            {KEY_READINGS: ">"},
+            count=self._settings.alert_read_count,
+            block=max(1, block_ms),
+        )
+        entries = _stream_entries(response)
+        self.handle(entries)
+        return len(entries)
+
+    def take_back_own(self) -> None:
+        """Entries this engine (by name) read but never acknowledged before it stopped: handled first."""
+        while entries := _stream_entries(
+            self._redis.xreadgroup(
+                READINGS_GROUP, self.engine_id, {KEY_READINGS: "0"}, count=self._settings.alert_read_count
+            )
+        ):
+            self.handle(entries)
+
+    def claim_abandoned(self) -> None:
+        """Entries another engine read and left unacknowledged for ALERT_CLAIM_IDLE_S: it died, they are ours."""
+        start: bytes | str = "0-0"
+        idle_ms = int(self._settings.alert_claim_idle_s * 1000)
+        while True:
+            next_start, entries, *_deleted = self._redis.xautoclaim(
+                KEY_READINGS, READINGS_GROUP, self.engine_id, idle_ms, start_id=start, count=_CLAIM_BATCH
+            )
+            if entries:
+                log.info("claimed %d readings entries left by a stopped engine", len(entries))
+            self.handle(entries)
+            if next_start in (b"0-0", "0-0"):
+                return
+            start = next_start
+
+    # The tick -----------------------------------------------------------------------------------------------
+
+    def _hold(self, name: str, period_s: float) -> bool:
+        return bool(self._redis.set(lock_key(name), self.engine_id, nx=True, px=max(1, int(period_s * 900))))
+
+    def tick(self) -> None:
+        """No-data, silence expiry, escalation, retention and MQTT publication; one engine's job per period."""
+        now = self._clock()
+        expire_silences(self._redis, now, ENGINE_USER)
+        self.check_silence()
+        escalate_overdue(self._redis, now)
+        prune(self._redis, now, self._settings.alert_keep_days * 86_400.0)
+        self.publish_transitions()
+        self.stats.ticks += 1
+
+    def publish_transitions(self) -> int:
+        """Publish the current state of every alert with audit entries after the published cursor, retained;
+        advance the cursor only once the broker has them. At least once, in audit order."""
+        if self._publisher is None:
+            return 0
+        cursor = cast(bytes | None, self._redis.get(KEY_ALERTS_PUBLISHED)) or b"0-0"
+        entries = cast(
+            list[StreamEntry], self._redis.xrange(KEY_ALERTS_AUDIT, b"(" + cursor, "+", count=_PUBLISH_BATCH)
+        )
+        if not entries:
+            return 0
+        alert_ids = list(
+            dict.fromkeys(fields[b"alert_id"].decode() for _, fields in entries if fields.get(b"alert_id"))
+        )
+        messages = [(alert_topic(alert.id), retained_payload(alert)) for alert in get_alerts(self._redis, alert_ids)]
+        if messages and not self._publisher.publish_retained(messages):
+            return 0
+        self._redis.set(KEY_ALERTS_PUBLISHED, entries[-1][0])
+        return len(messages)
+
+    def heartbeat(self) -> None:
+        doc = {
+            "engine_id": self.engine_id,
+            "pid": os.getpid(),
+            "at": time.time(),
+            "leader": self.leader,
+            **asdict(self.stats),
+        }
+        ttl = max(3, int(5 * self._settings.alert_heartbeat_s))
+        self._redis.set(alert_engine_key(self.engine_id), json.dumps(doc), ex=ttl)
+
+    # Lifecycle ----------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Read the stream in this thread and tick in another, so that a slow tick (a broker slow to acknowledge
+        a thousand retained states) never delays the evaluation of what lands."""
+        log.info(
+            "alert engine %s: %d signs watched, %d sensors", self.engine_id, len(self._watched), len(self._sensors)
+        )
+        ticker = threading.Thread(target=self._tick_loop, name="alerts-tick", daemon=True)
+        ticker.start()
+        self._read_loop()
+        ticker.join()
+        self._redis.delete(alert_engine_key(self.engine_id))
+
+    def _read_loop(self) -> None:
+        settings = self._settings
+        joined = False
+        next_claim = next_beat = 0.0
+        while not self.stop_event.is_set():
+            try:
+                if not joined:
+                    self.join_group()
+                    self.take_back_own()
+                    joined = True
+                mono = time.monotonic()
+                if mono >= next_claim:
+                    next_claim = mono + settings.alert_claim_idle_s / 2
+                    self.claim_abandoned()
+                if mono >= next_beat:
+                    next_beat = mono + settings.alert_heartbeat_s
+                    self.heartbeat()
+                self.read_new(int(_READ_BLOCK_S * 1000))
+            except redis.RedisError as error:
+                log.warning("alert engine waiting for Redis: %s", error)
+                self.stop_event.wait(1.0)
+            except Contended as error:
+                # The batch stays unacknowledged and comes back through claim_abandoned.
+                log.error("alert engine: %s", error)
+
+    def _tick_loop(self) -> None:
+        period = self._settings.alert_tick_s
+        while not self.stop_event.wait(period):
+            try:
+                self.leader = self._hold(TICK_LOCK, period)
+                if self.leader:
+                    self.tick()
+            except (redis.RedisError, Contended) as error:
+                log.warning("alert tick skipped: %s", error)
+
+
+def run_engine(settings: Settings, name: str) -> None:
+    publisher = MqttPublisher(settings.mqtt_url, f"{ENGINE_PREFIX}-{name}") if settings.mqtt_url else None
+    if publisher is None:
+        log.warning("MQTT_URL is not set: alert transitions will not be published on MQTT")
+    engine = AlertEngine(settings, name, publisher=publisher)
+
+    def _stop(_signum: int, _frame: object) -> None:
+        engine.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        engine.run()
+    finally:
+        if publisher is not None:
+            publisher.close()

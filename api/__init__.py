@@ -1,0 +1,1 @@
+"""HTTP endpoints beside the Dash app: the read API, health and static geometry."""

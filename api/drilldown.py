@@ -1,0 +1,151 @@
+"""HTTP endpoints of the drill-down pages beside the Dash app: exports, the search index and /district.
+
+GET /export/sign/<id>.csv|xlsx?range=&end=&vs=&lang=          every reading of the history being viewed
+GET /export/district/<adcode>.csv|xlsx?sort=&filter=&lang=      the district's comparison table, sorted as shown
+GET /export/module|category/<code>.csv|xlsx?filter=&dist=&sort=&lang=   the listed signs with values
+GET /api/v1/search-index                                       [id, name_zh, name_en, unit, module, district, core]
+GET /district                                                  redirect to the signed-in leader's district
+
+An export takes exactly the query string of the page it is on (signs.urlstate), so it holds what is on screen,
+read afresh from Redis at the moment of the download; its time is in the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from functools import cache
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, request, send_file
+
+from api.geo import StaticBody, static_response
+from geo.admin import DISTRICTS
+from signs.catalogue import catalogue
+from signs.export import CSV_MIMETYPE, XLSX_MIMETYPE, Table, comparison_table, csv_bytes, history_table, list_table, xlsx_bytes
+from signs.store import shared_redis
+from signs.urlstate import BEIJING, DistrictView, ListView, SignView, parse
+
+drilldown_blueprint = Blueprint("drilldown", __name__)
+
+SEARCH_INDEX_URL = "/api/v1/search-index"
+FORMATS = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE}
+
+
+@cache
+def search_index_body() -> StaticBody:
+    """Built on first use, once per process (a second thread racing the first builds the same bytes)."""
+    from signs.drill import search_index, search_index_rows
+
+    cat = catalogue()
+    doc = {
+        "signs": search_index_rows(search_index(cat)),
+        "modules": {code: [m.name_zh, m.name_en] for code, m in cat.modules.items()},
+        "districts": {code: list(names) for code, names in DISTRICTS.items()},
+    }
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return StaticBody.build(body, "application/json")
+
+
+@drilldown_blueprint.get(SEARCH_INDEX_URL)
+def search_index_json() -> Response:
+    return static_response(search_index_body(), request)
+
+
+@drilldown_blueprint.get("/district")
+def district_home() -> Response:
+    from callbacks.district import home_district
+
+    query = request.query_string.decode()
+    target = f"/district/{home_district() or next(iter(DISTRICTS))}"
+    return redirect(target + (f"?{query}" if query else ""))  # type: ignore[return-value]
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts, BEIJING).strftime("%Y%m%d-%H%M")
+
+
+def _split(name: str) -> tuple[str, str]:
+    """"XY.P.M01.P01.csv" -> ("XY.P.M01.P01", "csv"); 404 for anything else."""
+    stem, _, fmt = name.rpartition(".")
+    if fmt not in FORMATS or not stem:
+        abort(404, description="export as .csv or .xlsx")
+    return stem, fmt
+
+
+def _send(table: Table, fmt: str, ascii_name: str, display_name: str) -> Response:
+    data = csv_bytes(table) if fmt == "csv" else xlsx_bytes(table, sheet="数据" if "·" in table.title else "Data")
+    response = send_file(io.BytesIO(data), mimetype=FORMATS[fmt], as_attachment=True, download_name=f"{display_name}.{fmt}")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Export-Name"] = f"{ascii_name}.{fmt}"
+    return response
+
+
+def _query() -> dict[str, Any]:
+    return {k: v[0] if len(v) == 1 else v for k, v in request.args.lists()}
+
+
+@drilldown_blueprint.get("/export/sign/<path:name>")
+def export_sign(name: str) -> Response:
+    from callbacks.sign import window_of
+    from layouts.sign import source_text
+    from signs.drill import levels_of
+    from signs.recent import read_span
+
+    stem, fmt = _split(name)
+    view = parse(f"/sign/{stem}", _query())
+    cat = catalogue()
+    if not isinstance(view, SignView) or view.sign_id not in cat.signs:
+        abort(404, description=f"no sign {stem!r}")
+    now = time.time()
+    sign = cat.signs[view.sign_id]
+    win = window_of(sign, view, now)
+    client = shared_redis()
+    shown = [sign, *(cat.signs[i] for i in view.compare if i in cat.signs)]
+    series = [(s, read_span(client, s.id, win.start, win.end)) for s in shown]
+    levels = [levels_of(p["value"], s.thresholds, s.direction) for s, p in series]
+    table = history_table(series, levels, view.lang, win.start, win.end, now, [source_text(sign)])
+    base = f"{sign.id.replace(':', '-')}_{view.range}_{_stamp(win.end)}"
+    display = f"{sign.name_en if view.lang == 'en' else sign.name_zh}_{view.range}_{_stamp(win.end)}"
+    return _send(table, fmt, base, display)
+
+
+@drilldown_blueprint.get("/export/district/<path:name>")
+def export_district(name: str) -> Response:
+    from callbacks.district import district_update, read_district, sorted_rows
+    from signs.drill import district_name, short_district_name
+
+    stem, fmt = _split(name)
+    view = parse(f"/district/{stem}", _query())
+    if not isinstance(view, DistrictView) or view.adcode not in DISTRICTS:
+        abort(404, description=f"no district {stem!r}")
+    cat = catalogue()
+    now = time.time()
+    latest, status = read_district(shared_redis(), cat, view.adcode)
+    rows = sorted_rows(district_update(cat, latest, status, view, now)[0], view)
+    name_ = district_name(view.adcode, view.lang)
+    table = comparison_table(
+        name_, rows, [(a, short_district_name(a, view.lang)) for a in DISTRICTS], view.lang, now,
+        notes=[("district", f"{name_} ({view.adcode})")],
+    )  # fmt: skip
+    return _send(table, fmt, f"district-{view.adcode}_{_stamp(now)}", f"{name_}_{_stamp(now)}")
+
+
+@drilldown_blueprint.get("/export/<any(module, category):kind>/<path:name>")
+def export_list(kind: str, name: str) -> Response:
+    from callbacks.signlist import read_rows, sorted_list_rows, view_signs
+
+    stem, fmt = _split(name)
+    view = parse(f"/{kind}/{stem}", _query())
+    cat = catalogue()
+    if not isinstance(view, ListView) or (view.code not in cat.modules and view.code not in cat.categories):
+        abort(404, description=f"no {kind} {stem!r}")
+    now = time.time()
+    signs = view_signs(cat, view)
+    rows = sorted_list_rows(read_rows(shared_redis(), cat, signs, now, view.lang, view.filter == "abnormal", sparks=False), view)
+    group = cat.modules.get(view.code) or cat.categories[view.code]
+    title = group.name_en if view.lang == "en" else group.name_zh
+    table = list_table(title, rows, view.lang, now, notes=[(kind, f"{title} ({view.code})")])
+    return _send(table, fmt, f"{kind}-{view.code}_{_stamp(now)}", f"{title}_{_stamp(now)}")

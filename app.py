@@ -1,0 +1,75 @@
+"""City Eye's web app: wires screens, callbacks and HTTP endpoints together. Served by `gunicorn app:server`.
+
+Every screen reads Redis only; no worker process keeps state of its own, so gunicorn may run any number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Dash
+
+from api.drilldown import drilldown_blueprint
+from api.geo import geo_blueprint
+from api.signs import signs_blueprint
+from auth.web import init_auth
+from callbacks import camera_layer as camera_layer_callbacks
+from callbacks import drilldown as drilldown_callbacks
+from callbacks import wall as wall_callbacks
+from config import settings
+from geo.districts import city_bounds, district_bounds
+from layouts import drilldown, wall
+from signs.catalogue import catalogue
+
+
+def wall_context() -> wall.WallContext:
+    cfg = settings()
+    return wall.WallContext(
+        catalogue=catalogue(),
+        district_bounds=district_bounds(),
+        city_bounds=city_bounds(),
+        canvas=cfg.wall_canvas_size,
+        poll_ms=cfg.wall_poll_ms,
+        dwell_s={
+            "overview": cfg.wall_dwell_overview_s,
+            "category": cfg.wall_dwell_category_s,
+            "district": cfg.wall_dwell_district_s,
+            "cameras": cfg.wall_dwell_cameras_s,
+            "alert": cfg.wall_dwell_alert_s,
+        },
+        tile_url=cfg.wall_tile_url,
+        tile_attribution=cfg.wall_tile_attribution,
+    )
+
+
+def create_app() -> Dash:
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        title="城市之眼 · City Eye",
+        update_title=None,
+        compress=True,
+        suppress_callback_exceptions=True,
+    )
+    context = wall_context()
+
+    def wall_page(lang: str = "zh", kiosk: str = "", **_query: Any) -> Any:
+        return wall.layout(context, lang="en" if lang == "en" else "zh", kiosk=kiosk in ("1", "true", "yes"))
+
+    dash.register_page("wall", path="/", layout=wall_page, title="城市之眼 · City Eye")
+    drilldown.register_pages()
+    app.layout = dash.page_container
+    wall_callbacks.register(app)
+    camera_layer_callbacks.register(app)
+    drilldown_callbacks.register(app)
+    init_auth(app.server, settings())
+    app.server.register_blueprint(signs_blueprint)
+    app.server.register_blueprint(geo_blueprint)
+    app.server.register_blueprint(drilldown_blueprint)
+    return app
+
+
+app = create_app()
+server = app.server

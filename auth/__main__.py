@@ -1,0 +1,82 @@
+"""`python -m auth`: manage who may use City Eye. The first admin is created here; there is no default password.
+
+    python -m auth create-user NAME --role admin|officer|leader [--district ADCODE] [--display-name TEXT]
+        (the password is read from the terminal, or from stdin with --password-stdin)
+    python -m auth delete-user NAME
+    python -m auth list [--json]
+    python -m auth wall-token WALL_NAME      prints a new token for one wall display (shown once)
+    python -m auth revoke-wall WALL_NAME
+    python -m auth log [--count N]          recent sign-ins and access changes
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+
+from auth.model import Role
+from auth.passwords import WeakPassword
+from auth.store import AccessError, create_wall_token, delete_user, list_users, revoke_wall_tokens, save_user
+from signs.keys import KEY_AUTH_LOG
+from signs.store import open_redis
+
+OPERATOR = "cli"
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise AccessError("the passwords differ")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m auth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-user")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.WALL])
+    create.add_argument("--district", default="")
+    create.add_argument("--display-name", default="")
+    create.add_argument("--password-stdin", action="store_true")
+    commands.add_parser("delete-user").add_argument("username")
+    commands.add_parser("list").add_argument("--json", action="store_true")
+    commands.add_parser("wall-token").add_argument("wall_name")
+    commands.add_parser("revoke-wall").add_argument("wall_name")
+    commands.add_parser("log").add_argument("--count", type=int, default=50)
+    args = parser.parse_args(argv)
+    client = open_redis()
+    try:
+        if args.command == "create-user":
+            user = save_user(
+                client, args.username, Role(args.role), _password(args.password_stdin),
+                display_name=args.display_name, district=args.district, by=OPERATOR,
+            )
+            print(f"saved {user.username} ({user.role.value})")
+        elif args.command == "delete-user":
+            print("deleted" if delete_user(client, args.username, by=OPERATOR) else f"no user {args.username!r}")
+        elif args.command == "list":
+            users = [u.public() for u in list_users(client)]
+            print(json.dumps(users, ensure_ascii=False, indent=2) if args.json else "\n".join(f"{u['username']}\t{u['role']}\t{u['district'] or 'city'}" for u in users))
+        elif args.command == "wall-token":
+            print(create_wall_token(client, args.wall_name, by=OPERATOR))
+        elif args.command == "revoke-wall":
+            print(f"revoked {revoke_wall_tokens(client, args.wall_name, by=OPERATOR)} token(s)")
+        elif args.command == "log":
+            for _, fields in client.xrevrange(KEY_AUTH_LOG, count=args.count):
+                row = {k.decode(): v.decode() for k, v in fields.items()}
+                at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(row["at"])))
+                print(f"{at}\t{row['event']}\t{row['username']}\t{row['detail']}\t{row['remote']}")
+    except (AccessError, WeakPassword) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Roles and what each may do. The server checks these on every request; screens only hide what is not allowed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    WALL = "wall"  # a wall display: reads, by token, never acts
+    LEADER = "leader"  # district leaders: read, their district first
+    OFFICER = "officer"  # duty officers: acknowledge, resolve, silence
+    ADMIN = "admin"  # manages users; may also act as an officer
+
+
+class Permission(StrEnum):
+    READ = "read"
+    ACT = "act"
+    MANAGE_USERS = "manage_users"
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.WALL: frozenset({Permission.READ}),
+    Role.LEADER: frozenset({Permission.READ}),
+    Role.OFFICER: frozenset({Permission.READ, Permission.ACT}),
+    Role.ADMIN: frozenset({Permission.READ, Permission.ACT, Permission.MANAGE_USERS}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: Role
+    display_name: str
+    district: str = ""  # adcode a leader is scoped to by default; empty for the whole city
+    password_hash: str = ""
+
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def public(self) -> dict[str, Any]:
+        """What screens may show about a user: never the hash."""
+        return {"username": self.username, "role": self.role.value, "display_name": self.display_name, "district": self.district}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> User:
+        return cls(
+            username=doc["username"],
+            role=Role(doc["role"]),
+            display_name=doc.get("display_name", doc["username"]),
+            district=doc.get("district", ""),
+            password_hash=doc.get("password_hash", ""),
+        )

@@ -1,0 +1,1 @@
+"""Component trees of City Eye's screens, one module per screen; no I/O."""

@@ -1,0 +1,154 @@
+"""The camera layer's data path against a real Redis: the roll-up's status bitmaps match the registry, and
+api/geo.py serves the static geometry with validators (a tiny Flask app with only its blueprint)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+
+import geobuf
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api.geo import CAMERAS_URL, DISTRICTS_URL, geo_blueprint
+from config import Settings
+from feeds.rollup import CITY_ADCODE, Rollup, decode_bitmap
+from geo.admin import DISTRICTS
+from geo.cameras import camera_inventory
+from services.embedded import EmbeddedService
+from signs.keys import KEY_CAMERA_STATUS, camera_key
+
+pytestmark = pytest.mark.integration
+
+OFFLINE_AFTER_S = 180.0
+
+
+@pytest.fixture(scope="module")
+def inventory() -> pd.DataFrame:
+    return camera_inventory()
+
+
+@pytest.fixture
+def rollup(redis_service: EmbeddedService, redis_client: redis.Redis) -> Iterator[Rollup]:
+    yield Rollup(Settings(redis_url=redis_service.url, camera_offline_after_s=OFFLINE_AFTER_S))
+
+
+def _beat(client: redis.Redis, inventory: pd.DataFrame, rows: np.ndarray, status: str, ts: float) -> None:
+    pipe = client.pipeline(transaction=False)
+    for row in rows.tolist():
+        cam = inventory.iloc[row]
+        pipe.hset(camera_key(cam.adcode), cam.device_id, f"{ts!r}|{ts!r}|{status}|{cam.kind}|{cam.lat}|{cam.lon}")
+    pipe.execute()
+
+
+def _status(client: redis.Redis) -> dict[str, object]:
+    return json.loads(client.get(KEY_CAMERA_STATUS))
+
+
+def test_camera_tick_writes_bitmaps_that_match_the_registry(redis_client: redis.Redis, rollup: Rollup, inventory: pd.DataFrame) -> None:
+    n = len(inventory)
+    now = time.time()
+    rows = np.random.default_rng(7).permutation(n)
+    online, fault, offline, silent = rows[:3000], rows[3000:3100], rows[3100:3300], rows[3300:3400]
+    # rows[3400:] are never heard from
+    _beat(redis_client, inventory, online, "online", now - 5)
+    _beat(redis_client, inventory, fault, "fault", now - 5)
+    _beat(redis_client, inventory, offline, "offline", now - 5)
+    _beat(redis_client, inventory, silent, "online", now - OFFLINE_AFTER_S - 60)
+    redis_client.hset(camera_key("420602"), "42060299999999999999", f"{now}|{now}|online|fixed|32.0|112.1")  # unknown
+
+    rollup.camera_tick(now)
+    doc = _status(redis_client)
+    assert doc["n"] == n and doc["at"] == now
+    expected_offline = np.ones(n, dtype=bool)
+    expected_offline[online] = expected_offline[fault] = False
+    expected_fault = np.zeros(n, dtype=bool)
+    expected_fault[fault] = True
+    assert np.array_equal(decode_bitmap(doc["offline"], n), expected_offline)
+    assert np.array_equal(decode_bitmap(doc["fault"], n), expected_fault)
+
+    city = doc["rates"][CITY_ADCODE]
+    assert city["all"] == {"n": n, "online": 3000, "fault": 100, "rate": round(100 * 3000 / n, 2)}
+    assert set(doc["rates"]) == {*DISTRICTS, CITY_ADCODE}
+    for adcode in DISTRICTS:
+        in_district = (inventory["adcode"] == adcode).to_numpy()
+        counts = doc["rates"][adcode]
+        assert counts["all"]["n"] == in_district.sum()
+        assert counts["all"]["online"] == in_district[online].sum()
+        assert counts["fixed"]["n"] + counts["mobile"]["n"] == counts["all"]["n"]
+    print(f"\nKEY_CAMERA_STATUS: {len(redis_client.get(KEY_CAMERA_STATUS)):,} bytes for {n:,} cameras")
+
+
+def test_version_moves_only_when_a_status_does(redis_client: redis.Redis, rollup: Rollup, inventory: pd.DataFrame) -> None:
+    now = time.time()
+    rows = np.arange(0, len(inventory), 7)
+    _beat(redis_client, inventory, rows, "online", now)
+    rollup.camera_tick(now)
+    first = _status(redis_client)
+    rollup.camera_tick(now + 3)
+    second = _status(redis_client)
+    assert second["version"] == first["version"] and second["at"] == now + 3
+
+    _beat(redis_client, inventory, rows[:1], "fault", now + 4)
+    rollup.camera_tick(now + 5)
+    third = _status(redis_client)
+    assert third["version"] != first["version"]
+    assert decode_bitmap(third["fault"], third["n"])[rows[0]]
+
+    rollup.camera_tick(now + OFFLINE_AFTER_S + 10)  # everyone falls silent: offline
+    silent = _status(redis_client)
+    assert silent["version"] != third["version"] and decode_bitmap(silent["offline"], silent["n"]).all()
+
+
+# api/geo.py ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def geo_client() -> FlaskClient:
+    app = Flask(__name__)
+    app.register_blueprint(geo_blueprint)
+    return app.test_client()
+
+
+def test_cameras_pbf_is_geobuf_of_the_inventory_with_etag_and_304(geo_client: FlaskClient, inventory: pd.DataFrame) -> None:
+    started = time.perf_counter()
+    response = geo_client.get(CAMERAS_URL, headers={"Accept-Encoding": "gzip, deflate, br"})
+    built_s = time.perf_counter() - started
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-protobuf"
+    assert response.headers["Content-Encoding"] == "gzip" and "no-cache" in response.headers["Cache-Control"]
+    etag = response.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    body = gzip.decompress(response.data)
+    features = geobuf.decode(body)["features"]
+    assert len(features) == len(inventory)
+    assert [f["properties"]["i"] for f in features] == list(range(len(inventory)))
+    kinds = np.where(inventory["kind"].to_numpy() == "mobile", "m", "f").tolist()
+    assert [f["properties"]["k"] for f in features] == kinds
+    lon, lat = features[1234]["geometry"]["coordinates"]
+    assert (round(lon, 6), round(lat, 6)) == (inventory["lon"].iloc[1234], inventory["lat"].iloc[1234])
+    print(f"\n/geo/cameras.pbf: {len(body):,} bytes, {len(response.data):,} gzipped, built in {built_s:.2f} s")
+
+    again = geo_client.get(CAMERAS_URL, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+
+    plain = geo_client.get(CAMERAS_URL)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers and plain.data == body
+    assert plain.headers["ETag"] != etag  # another representation, another strong validator
+    assert geo_client.get(CAMERAS_URL, headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
+    assert geo_client.get(CAMERAS_URL, headers={"If-None-Match": '"stale"'}).status_code == 200
+
+
+def test_districts_json_is_wgs84_geojson_with_etag_and_304(geo_client: FlaskClient) -> None:
+    response = geo_client.get(DISTRICTS_URL, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    doc = json.loads(gzip.decompress(response.data))
+    assert doc["type"] == "FeatureCollection" and len(doc["features"]) == len(DISTRICTS)
+    again = geo_client.get(DISTRICTS_URL, headers={"Accept-Encoding": "gzip", "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""

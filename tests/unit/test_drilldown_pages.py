@@ -1,0 +1,199 @@
+"""The drill-down's rules and screens without services: siblings, a district against the city, its alerts, the
+tables' rows and sort, search, and every page's layout built from its URL."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.io
+import pytest
+from dash.development.base_component import Component
+
+from callbacks.district import district_levels, district_update, grid_rows, sorted_rows
+from callbacks.district import sorted_view as district_sorted_view
+from callbacks.signlist import only_abnormal, rows_for, sorted_list_rows
+from callbacks.signlist import sorted_view as list_sorted_view
+from geo.admin import CITY_ADCODE, DISTRICTS
+from layouts import district, search, sign, signlist
+from layouts.nav import DrillContext, export_href, format_value
+from signs.catalogue import catalogue
+from signs.drill import (
+    comparison_sign_ids,
+    core_rows,
+    list_signs,
+    search_index,
+    search_index_rows,
+    sign_district,
+    siblings,
+    threshold_alerts,
+)
+from signs.drill import search as find
+from signs.keys import Latest
+from signs.urlstate import DistrictView, ListView, SearchView, SignView, Sort, parse_url
+
+NOW = 1_716_530_000.0
+XIANGCHENG = "420602"
+
+
+def _latest(values: dict[str, float], age: float = 10.0) -> dict[str, Latest]:
+    return {k: Latest(value=v, source_ts=NOW - age, receive_ts=NOW - age) for k, v in values.items()}
+
+
+@pytest.fixture(scope="module")
+def ctx() -> DrillContext:
+    bounds = {adcode: (111.0 + i * 0.1, 31.0, 111.5 + i * 0.1, 32.0) for i, adcode in enumerate(DISTRICTS)}
+    return DrillContext(catalogue=catalogue(), district_bounds=bounds, city_bounds=(110.0, 31.0, 113.0, 33.0))
+
+
+def test_a_district_sign_has_the_city_and_the_other_districts_as_siblings() -> None:
+    cat = catalogue()
+    others = siblings(cat, cat.signs["XY.P.M01.P01.dist:420602"])
+    assert [s.id for s in others][0] == "XY.P.M01.P01"
+    assert {sign_district(s) for s in others[1:]} == set(DISTRICTS) - {XIANGCHENG}
+    assert len(siblings(cat, cat.signs["XY.P.M01.P01"])) == len(DISTRICTS)
+
+
+def test_a_station_has_the_same_measurement_elsewhere_as_siblings() -> None:
+    cat = catalogue()
+    station = next(s for s in cat.signs.values() if s.dimension.startswith("stn:") and s.core == "S44")
+    others = siblings(cat, station)
+    assert others and all(s.dimension.startswith("stn:") and s.core == "S44" and s.id != station.id for s in others)
+
+
+def test_districts_are_ranked_by_how_far_beyond_their_own_thresholds() -> None:
+    cat = catalogue()
+    # Population: 襄城 (red at 70.1) at 71 is worse than 樊城 (red at 127.4) at 100, though smaller.
+    rows = core_rows(cat, _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01.dist:420606": 100.0, "XY.P.M01.P01": 500.0}), NOW)
+    population = next(r for r in rows if r.core.id == "XY.P.M01.P01")
+    assert population.ranking == [XIANGCHENG, "420606"]
+    assert population.rank(XIANGCHENG) == 1 and population.rank("420624") is None
+    assert len(rows) == 55
+
+
+def test_a_districts_alerts_are_its_signs_beyond_a_threshold_worst_first() -> None:
+    cat = catalogue()
+    latest = _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01.dist:420606": 200.0, "XY.P.M02.P06": 10.0})
+    alerts = threshold_alerts(cat, latest, XIANGCHENG, NOW)
+    assert [(a.sign.id, a.level) for a in alerts] == [("XY.P.M01.P01.dist:420602", 4)]
+    assert threshold_alerts(cat, latest, "420684", NOW) == []
+
+
+def test_the_district_table_rows_and_the_not_normal_filter() -> None:
+    cat = catalogue()
+    latest = _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01": 500.0, "XY.P.M02.P06": 10.0, "XY.T.M04.T13": 1.0})
+    rows = core_rows(cat, latest, NOW)
+    table = grid_rows(rows, XIANGCHENG, "zh")
+    population = next(r for r in table if r["id"] == "XY.P.M01.P01")
+    assert population["value"] == 71.0 and population["level"] == 4 and population["city"] == 500.0
+    assert population["rank_text"] == "1/1" and population["d_420602"] == 71.0 and population["l_420602"] == 4
+    assert parse_url(population["href"]) == SignView("XY.P.M01.P01.dist:420602")
+    flagged = {r["id"] for r in grid_rows(rows, XIANGCHENG, "zh", only_abnormal=True)}
+    # The district's own red population, and the city-wide answer rate (no district breakdown) that is red too.
+    assert flagged == {"XY.P.M01.P01", "XY.P.M02.P06"}
+    assert district_levels(rows)[XIANGCHENG] == 4
+    ids = comparison_sign_ids(cat)
+    assert len(ids) == len(set(ids)) and "XY.P.M01.P01.dist:420602" in ids
+
+
+def test_district_update_gives_table_alerts_summary_and_map_levels() -> None:
+    cat = catalogue()
+    latest = _latest({"XY.P.M01.P01.dist:420602": 71.0})
+    status = {"rates": {XIANGCHENG: {"all": {"rate": 96.5}}}}
+    table, alerts, summary, levels = district_update(cat, latest, status, DistrictView(XIANGCHENG), NOW)
+    assert len(table) == 55 and levels[XIANGCHENG] == 4
+    assert "96.5%" in json.dumps(summary, cls=plotly.utils.PlotlyJSONEncoder)
+    assert "XY.P.M01.P01.dist:420602" in json.dumps(alerts, cls=plotly.utils.PlotlyJSONEncoder)
+
+
+def test_a_grid_sort_becomes_the_urls_sort_and_exports_follow_it() -> None:
+    view = DistrictView(XIANGCHENG)
+    state = [{"colId": "name", "sort": None}, {"colId": "city", "sort": "asc", "sortIndex": 0}]
+    assert district_sorted_view(view, state) == DistrictView(XIANGCHENG, Sort("city", "asc"))
+    assert district_sorted_view(view, [{"colId": "level", "sort": "desc"}]).sort is None  # the default
+    assert district_sorted_view(view, [{"colId": "evil", "sort": "asc"}]).sort is None
+    assert list_sorted_view(ListView("module", "M13"), [{"colId": "age", "sort": "asc"}]).sort == Sort("age", "asc")
+    assert export_href(DistrictView(XIANGCHENG, Sort("city", "asc")).href(), "csv") == "/export/district/420602.csv?sort=city:asc"
+    assert export_href(SignView("XY.P.M01.P01").href(), "xlsx") == "/export/sign/XY.P.M01.P01.xlsx"
+
+
+def test_exported_rows_are_in_the_order_the_grid_shows() -> None:
+    rows = [{"id": "a", "level": 1, "city": 3.0}, {"id": "b", "level": None, "city": 1.0}, {"id": "c", "level": 4, "city": None}]
+    assert [r["id"] for r in sorted_rows(rows, DistrictView(XIANGCHENG))] == ["c", "a", "b"]
+    assert [r["id"] for r in sorted_rows(rows, DistrictView(XIANGCHENG, Sort("city", "asc")))] == ["b", "a", "c"]
+    assert [r["id"] for r in sorted_list_rows(rows, ListView("module", "M13", sort=Sort("city", "desc")))] == ["a", "b", "c"]
+
+
+def test_list_rows_carry_values_levels_ages_and_sparklines() -> None:
+    cat = catalogue()
+    signs = list_signs(cat, "module", "M02")
+    assert signs[0].is_core
+    latest = _latest({"XY.P.M02.P06": 10.0, "XY.P.M02.P05": 1.0}, age=30.0)
+    ts = np.arange(NOW - 3600, NOW, 60.0)
+    recent = {"XY.P.M02.P06": np.array(list(zip(ts, np.linspace(90, 10, len(ts)))), dtype=[("ts", "<f8"), ("value", "<f8")])}
+    rows = rows_for(cat, signs, latest, recent, NOW, "en")
+    answer = next(r for r in rows if r["id"] == "XY.P.M02.P06")
+    assert answer["level"] == 4 and answer["age"] == 30.0 and not answer["stale"]
+    assert next(v for v in answer["spark"] if v is not None) == 100 and answer["spark"][-1] == 0
+    assert [r["id"] for r in only_abnormal(rows)] == ["XY.P.M02.P06"]
+    assert all(r["district"] for r in rows)
+    assert len(list_signs(cat, "category", "S", "420624")) < len(list_signs(cat, "category", "S"))
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("XY.P.M01.P01", "XY.P.M01.P01"),
+        ("实时人口", "XY.P.M01.P01"),
+        ("real-time population", "XY.P.M01.P01"),
+        ("population fancheng", "XY.P.M01.P01.dist:420606"),
+        ("万人", "XY.P.M01.P01"),
+    ],
+)
+def test_search_by_chinese_or_english_name_id_or_unit(text: str, first: str) -> None:
+    hits = find(search_index(catalogue()), text)
+    assert hits and hits[0].id == first
+
+
+def test_search_covers_every_sign_and_needs_every_term() -> None:
+    index = search_index(catalogue())
+    assert len(index) == len(catalogue().signs) == len(search_index_rows(index))
+    assert find(index, "pm2.5 樊城") and all("樊城" in h.name_zh for h in find(index, "pm2.5 樊城"))
+    assert find(index, "no such thing at all") == [] and find(index, "   ") == []
+    assert len(find(index, "XY", limit=7)) == 7
+
+
+def _ids(component: Component) -> list[str]:
+    found = []
+    for child in component._traverse():  # type: ignore[attr-defined]
+        if getattr(child, "id", None):
+            found.append(child.id)
+    return found
+
+
+def test_every_page_builds_from_its_url(ctx: DrillContext) -> None:
+    cat = ctx.catalogue
+    pages: list[Component] = []
+    for sign_id in ("XY.P.M01.P01", "XY.P.M01.P01.dist:420602", next(iter(s.id for s in cat.signs.values() if "stn:" in s.id))):
+        pages.append(sign.layout(ctx, SignView(sign_id, "7d", compare=(), lang="en")))
+    pages += [district.layout(ctx, DistrictView(a)) for a in DISTRICTS]
+    pages += [signlist.layout(ctx, ListView("module", m)) for m in cat.modules]
+    pages += [signlist.layout(ctx, ListView("category", c, lang="en")) for c in cat.categories]
+    pages.append(search.layout(ctx, SearchView("温度")))
+    for page in pages:
+        ids = _ids(page)
+        assert len(ids) == len(set(ids))
+        plotly.io.json.to_json_plotly(page.to_plotly_json())  # serialisable as Dash sends it
+
+
+def test_unknown_things_get_a_not_found_page(ctx: DrillContext) -> None:
+    for page in (
+        sign.layout(ctx, SignView("XY.NOPE")),
+        district.layout(ctx, DistrictView(CITY_ADCODE)),
+        signlist.layout(ctx, ListView("module", "M99")),
+    ):
+        assert "not-found" in json.dumps(page.to_plotly_json(), cls=plotly.utils.PlotlyJSONEncoder)
+
+
+def test_numbers_are_formatted_like_the_wall() -> None:
+    assert [format_value(v) for v in (1234.5, 48.33, 0.125, 0.0, None, float("nan"))] == ["1,234", "48.3", "0.12", "0", "—", "—"]

@@ -1,0 +1,148 @@
+"""The drill-down's view state survives the URL both ways: parse(href(view)) == view, defaults stay out of the
+URL, and anything a person or an old link may type falls back to a default rather than failing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import pytest
+
+from geo.admin import DISTRICTS
+from signs.urlstate import (
+    BEIJING,
+    DEFAULT_RANGE,
+    FILTER_ABNORMAL,
+    MAX_COMPARE,
+    RANGES,
+    DistrictView,
+    ListView,
+    SearchView,
+    SignView,
+    Sort,
+    district_view,
+    format_end,
+    lang_href,
+    list_view,
+    parse_end,
+    parse_url,
+    pin_minute,
+    search_view,
+    sign_view,
+)
+
+SIGN = "XY.P.M01.P01"
+DIST_SIGN = "XY.P.M01.P01.dist:420602"
+END = int(datetime(2025, 5, 24, 14, 30, tzinfo=BEIJING).timestamp())
+
+SIGN_VIEWS = [
+    SignView(sign_id, range_, end, compare, lang)
+    for sign_id, range_, end, compare, lang in itertools.product(
+        [SIGN, DIST_SIGN, "XY.S.M13.S44.stn:57278"],
+        list(RANGES),
+        [None, END],
+        [(), (DIST_SIGN,), ("XY.P.M01.P01.dist:420606", "XY.P.M01.P01.dist:420607")],
+        ["zh", "en"],
+    )
+    if sign_id not in compare
+]
+DISTRICT_VIEWS = [
+    DistrictView(adcode, sort, filter_, lang)
+    for adcode, sort, filter_, lang in itertools.product(
+        ["420602", "420684"], [None, Sort("city", "asc"), Sort("420606", "desc"), Sort("level", "asc")], ["all", FILTER_ABNORMAL], ["zh", "en"]
+    )
+]
+LIST_VIEWS = [
+    ListView(kind, code, filter_, district, sort, lang)  # type: ignore[arg-type]
+    for (kind, code), filter_, district, sort, lang in itertools.product(
+        [("module", "M13"), ("category", "S")], ["all", FILTER_ABNORMAL], ["", "420624"], [None, Sort("age", "asc")], ["zh", "en"]
+    )
+]
+SEARCH_VIEWS = [SearchView(q, lang) for q in ["", "pm2.5", "实时 人口", "万人", "a&b=c?d#e"] for lang in ("zh", "en")]
+
+
+@pytest.mark.parametrize("view", SIGN_VIEWS + DISTRICT_VIEWS + LIST_VIEWS + SEARCH_VIEWS, ids=lambda v: v.href())
+def test_every_view_round_trips_through_its_url(view: object) -> None:
+    href = view.href()  # type: ignore[attr-defined]
+    assert parse_url(href) == view
+    # Canonical: writing the parsed view again gives the very same URL.
+    assert parse_url(href).href() == href  # type: ignore[union-attr]
+
+
+def test_defaults_stay_out_of_the_url() -> None:
+    assert SignView(SIGN).href() == "/sign/XY.P.M01.P01"
+    assert DistrictView("420602").href() == "/district/420602"
+    assert ListView("module", "M13").href() == "/module/M13"
+    assert SearchView().href() == "/search"
+
+
+def test_urls_are_readable_and_in_a_fixed_order() -> None:
+    view = SignView(DIST_SIGN, "7d", END, ("XY.P.M01.P01.dist:420606", SIGN), "en")
+    assert view.href() == "/sign/XY.P.M01.P01.dist:420602?range=7d&end=20250524T1430&vs=XY.P.M01.P01.dist:420606,XY.P.M01.P01&lang=en"
+    assert ListView("category", "S", FILTER_ABNORMAL, "420624", Sort("value", "asc"), "en").href() == (
+        "/category/S?filter=abnormal&dist=420624&sort=value:asc&lang=en"
+    )
+
+
+def test_what_dash_pages_passes_is_understood() -> None:
+    # Path variables and query parameters as keyword arguments; a repeated parameter as a list.
+    view = sign_view("XY.P.M01.P01.dist%3A420602", {"range": ["7d", "1h"], "lang": "en", "vs": "XY.P.M01.P01"})
+    assert view == SignView(DIST_SIGN, "7d", None, (SIGN,), "en")
+    assert district_view("420602/", {"sort": "rank:asc"}) == DistrictView("420602", Sort("rank", "asc"))
+    assert list_view("module", "m13", {}) == ListView("module", "M13")
+    assert search_view({"q": "  温度  "}) == SearchView("温度")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"range": "2y"}, SignView(SIGN)),
+        ({"end": "yesterday"}, SignView(SIGN)),
+        ({"lang": "fr"}, SignView(SIGN)),
+        ({"vs": "XY.P.M01.P01,,XY.A<script>,XY.B,XY.B"}, SignView(SIGN, compare=("XY.B",))),
+    ],
+)
+def test_nonsense_in_a_sign_url_falls_back_to_defaults(query: dict[str, str], expected: SignView) -> None:
+    assert sign_view(SIGN, query) == expected
+
+
+def test_nonsense_in_other_urls_falls_back_to_defaults() -> None:
+    assert district_view("420602", {"sort": "password:asc", "filter": "everything"}) == DistrictView("420602")
+    assert district_view("420602", {"sort": "city:sideways"}) == DistrictView("420602")
+    assert list_view("module", "M13", {"dist": "999999", "sort": "drop table"}) == ListView("module", "M13")
+    assert parse_url("/elsewhere?x=1") is None
+    assert sign_view("../../etc/passwd").sign_id == ""
+
+
+def test_compare_keeps_order_drops_the_sign_itself_and_is_capped() -> None:
+    many = ",".join(f"XY.P.M01.P01.x{i}" for i in range(20))
+    view = sign_view(SIGN, {"vs": f"{SIGN},{many}"})
+    assert len(view.compare) == MAX_COMPARE and view.compare[0] == "XY.P.M01.P01.x0"
+
+
+def test_toggling_a_comparison() -> None:
+    view = SignView(SIGN)
+    on = view.toggled(DIST_SIGN)
+    assert on.compare == (DIST_SIGN,)
+    assert on.toggled(DIST_SIGN) == view
+    assert view.toggled(SIGN) == view  # never compared with itself
+
+
+def test_end_is_beijing_time_to_the_minute() -> None:
+    assert format_end(END) == "20250524T1430"
+    assert parse_end("20250524T1430") == END
+    assert datetime.fromtimestamp(parse_end("20250101T0000"), BEIJING).hour == 0  # type: ignore[arg-type]
+    assert pin_minute(END + 59.9) == END
+    assert parse_end("2025-05-24") is None
+
+
+def test_switching_language_keeps_the_view() -> None:
+    view = DistrictView("420602", Sort("city", "asc"), FILTER_ABNORMAL)
+    assert parse_url(lang_href(view, "en")) == DistrictView("420602", Sort("city", "asc"), FILTER_ABNORMAL, "en")
+    assert parse_url(lang_href(SignView(SIGN, "1h", lang="en"), "zh")) == SignView(SIGN, "1h")
+
+
+def test_every_district_column_is_sortable() -> None:
+    for adcode in DISTRICTS:
+        assert district_view("420602", {"sort": f"{adcode}:asc"}).sort == Sort(adcode, "asc")
+    assert DEFAULT_RANGE in RANGES

@@ -114,8 +114,9 @@
     });
   }
 
-  function paintAges() {
-    Object.keys(state.elements).forEach((id) => {
+  function paintAges(ids) {
+    (ids || Object.keys(state.elements)).forEach((id) => {
+      if (!state.elements[id]) return;
       const age = ageOf(id);
       const stale = isStale(id);
       state.elements[id].forEach((el) => {
@@ -445,6 +446,7 @@
       }
       const painted = changes.full ? Object.keys(state.elements) : Object.keys(changes.signs);
       painted.forEach(paintSign);
+      paintAges(painted);  // a value that just arrived must not wear the stale mark until the next clock tick
       paintAlerts();
       state.seq = changes.seq;
     }

@@ -24,6 +24,7 @@ import redis
 from config import Settings
 from feeds.contract import (
     CameraStatus,
+    Ignored,
     Limits,
     Readings,
     Rejected,
@@ -173,9 +174,10 @@ class FeedWorker:
             self._batch_started = now
             self._batch.receive_ts = now
         self.stats.received += 1
-        self._batch.messages += 1
         payload = message.payload
         parsed = parse(message.topic, payload, self._routes, now, self._limits)
+        if not isinstance(parsed, Ignored):
+            self._batch.messages += 1
         if isinstance(parsed, Readings):
             self._batch.readings.extend(parsed.readings)
         elif isinstance(parsed, CameraStatus):

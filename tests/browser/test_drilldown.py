@@ -216,7 +216,7 @@ def test_exports_hold_what_redis_holds(browser: Browser, stack: Stack) -> None:
 
     with page.expect_download() as download:
         page.locator("#sign-export-xlsx").click()
-    book = load_workbook(download.value.path())
+    book = load_workbook(io.BytesIO(download.value.path().read_bytes()))  # the saved download has no .xlsx suffix
     values = [row[3] for row in list(book.worksheets[0].iter_rows(values_only=True))[1:]]
     assert values == in_redis["value"].tolist()
     assert download.value.suggested_filename.endswith(".xlsx")

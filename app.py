@@ -20,6 +20,7 @@ from callbacks import wall as wall_callbacks
 from config import settings
 from geo.districts import city_bounds, district_bounds
 from layouts import drilldown, wall
+from layouts.nav import DrillContext
 from signs.catalogue import catalogue
 
 
@@ -43,6 +44,17 @@ def wall_context() -> wall.WallContext:
     )
 
 
+def drill_context() -> DrillContext:
+    cfg = settings()
+    return DrillContext(
+        catalogue=catalogue(),
+        district_bounds=district_bounds(),
+        city_bounds=city_bounds(),
+        tile_url=cfg.wall_tile_url,
+        tile_attribution=cfg.wall_tile_attribution,
+    )
+
+
 def create_app() -> Dash:
     app = Dash(
         __name__,
@@ -59,7 +71,7 @@ def create_app() -> Dash:
         return wall.layout(context, lang="en" if lang == "en" else "zh", kiosk=kiosk in ("1", "true", "yes"))
 
     dash.register_page("wall", path="/", layout=wall_page, title="城市之眼 · City Eye")
-    drilldown.register_pages()
+    drilldown.register_pages(drill_context())
     app.layout = dash.page_container
     wall_callbacks.register(app)
     camera_layer_callbacks.register(app)

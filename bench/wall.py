@@ -901,7 +901,7 @@ def heap_sample(page: Page, cdp: Any, at_s: float) -> HeapSample:
 def print_soak(soak: Soak, rss_after_soak: list[float]) -> None:
     shown = "a kiosk wall (rotating views)" if soak.kiosk else "the overview wall"
     print(f"\n4. {shown} left running ({max(soak.bytes_window_s, soak.heap[-1].at_s if soak.heap else 0):.0f} s)")
-    print(f"   callback answers (B): at start-up (the initial state; for the tick every full board before the first delta),")
+    print("   callback answers (B): at start-up (the initial state; for the tick every full board before the first delta),")
     print(f"   then in steady state over the first {soak.bytes_window_s:.0f} s")
     print(f"   {'callback':<28} {'start n':>7} {'body':>8} {'wire':>7}   {'n':>3} {'body mean':>9} {'p95':>7} {'max':>7}   {'wire mean':>9} {'p95':>7} {'max':>7}")
     start_up, steady = soak.start_up(), soak.steady()

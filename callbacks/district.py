@@ -1,8 +1,5 @@
-"""The district page's callbacks: the comparison table, active alerts, summary and map colours (on load and
-every TICK), and the table's sort written back into the URL. Thin: one Redis round trip, then pure functions.
-
-ALERT_SOURCE is what lists a district's active alerts. Until the alert engine runs it is the threshold check in
-signs.drill; point it at the engine's reader (same signature) and the page shows the engine's alerts.
+"""The district page's callbacks: the comparison table, the alert engine's open alerts, summary and map colours
+(on load and every TICK), and the table's sort written back into the URL. Thin: Redis reads, then pure functions.
 """
 
 from __future__ import annotations
@@ -16,19 +13,19 @@ from typing import Any
 import redis
 from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 
+from alerts.model import Alert, AlertStatus
+from alerts.store import list_active
 from auth.web import current_user
 from geo.admin import DISTRICTS
 from layouts import district as ids
 from layouts.district import DEFAULT_SORT, alerts_children, summary_children
 from layouts.nav import export_href
 from signs.catalogue import catalogue
-from signs.drill import AlertSource, CoreRow, comparison_sign_ids, core_rows, district_signs, sign_name, threshold_alerts
+from signs.drill import ActiveAlert, CoreRow, comparison_sign_ids, core_rows, district_signs, sign_name
 from signs.keys import KEY_CAMERA_STATUS, KEY_LATEST, Latest
 from signs.model import Catalogue
 from signs.store import shared_redis
 from signs.urlstate import FILTER_ABNORMAL, DISTRICT_SORT_COLUMNS, DistrictView, Sort, SignView, parse_url
-
-ALERT_SOURCE: AlertSource = threshold_alerts
 
 
 def view_of(href: str | None) -> DistrictView | None:
@@ -97,20 +94,42 @@ def camera_rate(status: Mapping[str, Any] | None, adcode: str) -> float | None:
     return float(rate) if rate is not None else None
 
 
-def read_district(client: redis.Redis, cat: Catalogue, adcode: str) -> tuple[dict[str, Latest], dict[str, Any] | None]:
+def read_district(client: redis.Redis, cat: Catalogue, adcode: str) -> tuple[dict[str, Latest], dict[str, Any] | None, list[Alert]]:
     ids_ = list(dict.fromkeys([*comparison_sign_ids(cat), *(s.id for s in district_signs(cat, adcode))]))
     with client.pipeline(transaction=False) as pipe:
         pipe.hmget(KEY_LATEST, ids_)
         pipe.get(KEY_CAMERA_STATUS)
         values, status = pipe.execute()
     latest = {i: Latest.decode(raw) for i, raw in zip(ids_, values, strict=True) if raw}
-    return latest, (json.loads(status) if status else None)
+    return latest, (json.loads(status) if status else None), list_active(client, district=adcode)
 
 
-def district_update(cat: Catalogue, latest: Mapping[str, Latest], status: Mapping[str, Any] | None, view: DistrictView, now: float) -> tuple[Any, ...]:
+def district_alerts(cat: Catalogue, alerts: list[Alert]) -> list[ActiveAlert]:
+    """The engine's open alerts of signs in the catalogue, unacknowledged first, then most severe, then newest."""
+    out = [
+        ActiveAlert(
+            sign=cat.signs[a.sign_id],
+            level=int(a.level),
+            value=a.value,
+            since=a.since,
+            status=a.status.value,
+            acknowledged_by=a.acknowledged.by if a.acknowledged else "",
+            escalation=a.escalation,
+            silenced=a.silence is not None,
+        )
+        for a in alerts
+        if a.sign_id in cat.signs
+    ]
+    out.sort(key=lambda a: (a.status == AlertStatus.ACKNOWLEDGED, -a.level, -a.since))
+    return out
+
+
+def district_update(
+    cat: Catalogue, latest: Mapping[str, Latest], status: Mapping[str, Any] | None, open_alerts: list[Alert], view: DistrictView, now: float
+) -> tuple[Any, ...]:
     """(grid rows, alerts, summary, map hideout levels) of one district; pure."""
     rows = core_rows(cat, latest, now)
-    alerts = ALERT_SOURCE(cat, latest, view.adcode, now)
+    alerts = district_alerts(cat, open_alerts)
     counts = Counter(a.level for a in alerts)
     table = grid_rows(rows, view.adcode, view.lang, view.filter == FILTER_ABNORMAL)
     cores_abnormal = sum(1 for r in rows if (r.districts.get(view.adcode) or r.city).level > 0)
@@ -152,10 +171,10 @@ def on_tick(href: str | None, _n: int | None) -> tuple[Any, ...]:
         return no_update, no_update, no_update, no_update
     cat = catalogue()
     try:
-        latest, status = read_district(shared_redis(), cat, view.adcode)
+        latest, status, open_alerts = read_district(shared_redis(), cat, view.adcode)
     except redis.RedisError as error:
         return no_update, [html.Span(f"Redis: {error}", className="error")], no_update, no_update
-    table, alerts, summary, levels = district_update(cat, latest, status, view, time.time())
+    table, alerts, summary, levels = district_update(cat, latest, status, open_alerts, view, time.time())
     return table, alerts, summary, levels
 
 

@@ -42,14 +42,17 @@ ns = Namespace("cityeye", "drill")
 
 TEXT = {
     "zh": {
-        "title": "{name} · 城市体征", "alerts": "当前告警（超过阈值的指标）", "no_alerts": "当前没有指标超过阈值",
+        "title": "{name} · 城市体征", "alerts": "当前告警", "no_alerts": "本区当前没有告警",
+        "raised": "未确认", "acknowledged": "已确认 · {by}", "cleared": "已恢复 · 待确认", "escalated": "超时 {n} 级", "silenced": "静默中",
         "table": "55 项核心指标 · 本区与全市、各区县对比", "value": "本区", "rank": "排名", "rank_tip": "按超阈程度排名，1 = 最严重",
         "cameras": "视频在线率", "cores_abnormal": "核心指标非正常", "none": "—", "more": "另有 {n} 项",
         "unknown": "未知区县", "pick": "选择区县", "only_district": "仅全市口径",
     },
     "en": {
-        "title": "{name} · city signs", "alerts": "Active alerts (signs beyond a threshold)",
-        "no_alerts": "No sign is beyond a threshold", "table": "The 55 core signs · this district against the city and the others",
+        "title": "{name} · city signs", "alerts": "Open alerts",
+        "no_alerts": "No open alerts in this district",
+        "raised": "unacknowledged", "acknowledged": "acknowledged · {by}", "cleared": "recovered · unacknowledged",
+        "escalated": "overdue ×{n}", "silenced": "silenced", "table": "The 55 core signs · this district against the city and the others",
         "value": "District", "rank": "Rank", "rank_tip": "Ranked by how far beyond its thresholds, 1 = worst",
         "cameras": "Cameras online", "cores_abnormal": "core signs not normal", "none": "—", "more": "{n} more",
         "unknown": "Unknown district", "pick": "Pick a district", "only_district": "city-wide only",
@@ -231,15 +234,21 @@ def alerts_children(alerts: list[ActiveAlert], view: DistrictView, limit: int = 
         return [html.Div(d["no_alerts"], className="muted empty-alerts")]
     rows: list[Component] = []
     for alert in alerts[:limit]:
+        badges = [html.Span(d[alert.status].format(by=alert.acknowledged_by), className=f"alert-status {alert.status}")]
+        if alert.escalation:
+            badges.append(html.Span(d["escalated"].format(n=alert.escalation), className="alert-escalation"))
+        if alert.silenced:
+            badges.append(html.Span(d["silenced"], className="alert-silenced"))
         rows.append(
             dcc.Link(
                 href=SignView(alert.sign.id, lang=view.lang).href(),
-                className=f"alert-row lvl-border-{alert.level}" + (" stale" if alert.stale else ""),
+                className=f"alert-row lvl-border-{alert.level} {alert.status}",
                 title=alert.sign.id,
                 children=[
-                    level_chip(alert.level, view.lang, alert.stale),
+                    level_chip(alert.level, view.lang),
                     html.Span(sign_name(alert.sign, view.lang), className="alert-name"),
                     html.Span([format_value(alert.value), html.Small(f" {alert.sign.unit}")], className="alert-value"),
+                    *badges,
                 ],
             )
         )

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from layouts import district, search, sign, signlist
-from layouts.nav import DrillContext, drill_context
+from layouts.nav import DrillContext
 
 
-def register_pages(ctx: DrillContext | None = None) -> None:
-    ctx = ctx or drill_context()
+def register_pages(ctx: DrillContext) -> None:
     sign.register_pages(ctx)
     district.register_pages(ctx)
     signlist.register_pages(ctx)

@@ -14,7 +14,6 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from config import settings
 from geo.admin import DISTRICTS
 from signs.drill import district_name, sign_name
 from signs.model import Catalogue, Level, Sign
@@ -73,21 +72,6 @@ class DrillContext:
     tile_url: str = ""
     tile_attribution: str = ""
     refresh_ms: int = 10_000
-
-
-def drill_context() -> DrillContext:
-    """Built once by app.py (the boundaries are loaded and cached by geo.districts)."""
-    from geo.districts import city_bounds, district_bounds
-    from signs.catalogue import catalogue
-
-    cfg = settings()
-    return DrillContext(
-        catalogue=catalogue(),
-        district_bounds=district_bounds(),
-        city_bounds=city_bounds(),
-        tile_url=cfg.wall_tile_url,
-        tile_attribution=cfg.wall_tile_attribution,
-    )
 
 
 def text(lang: str) -> dict[str, str]:

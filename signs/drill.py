@@ -7,7 +7,7 @@ Nothing here reads Redis or builds components: callbacks read, these functions d
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -319,37 +319,20 @@ def core_rows(cat: Catalogue, latest: Mapping[str, Latest], now: float) -> list[
 
 @dataclass(frozen=True, slots=True)
 class ActiveAlert:
+    """One of the alert engine's open alerts, as a district page lists it."""
+
     sign: Sign
     level: int
     value: float
-    source_ts: float
-    stale: bool
+    since: float
+    status: str  # raised | acknowledged | cleared (recovered, not yet acknowledged)
+    acknowledged_by: str
+    escalation: int
+    silenced: bool
 
 
 def district_signs(cat: Catalogue, adcode: str) -> list[Sign]:
     return [s for s in cat.signs.values() if sign_district(s) == adcode]
-
-
-def threshold_alerts(cat: Catalogue, latest: Mapping[str, Latest], adcode: str, now: float) -> list[ActiveAlert]:
-    """A district's signs whose newest value is beyond a threshold, most severe first.
-
-    The alert engine will own alerts (raised, acknowledged, resolved); until it runs this is what the district
-    page calls through callbacks.district.ALERT_SOURCE, which can be pointed at the engine's reader instead.
-    """
-    alerts = []
-    for sign in district_signs(cat, adcode):
-        value = latest.get(sign.id)
-        if value is None:
-            continue
-        level = int(level_of(value.value, sign.thresholds, sign.direction))
-        if level > Level.NORMAL:
-            stale = now - value.source_ts > 2 * sign.cadence_s
-            alerts.append(ActiveAlert(sign, level, value.value, value.source_ts, stale))
-    alerts.sort(key=lambda a: (-a.level, a.stale, not a.sign.district, a.sign.id))
-    return alerts
-
-
-AlertSource = Callable[[Catalogue, Mapping[str, Latest], str, float], list[ActiveAlert]]
 
 
 # Lists of signs -----------------------------------------------------------------------------------------------

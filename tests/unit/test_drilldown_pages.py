@@ -10,7 +10,9 @@ import plotly.io
 import pytest
 from dash.development.base_component import Component
 
-from callbacks.district import district_levels, district_update, grid_rows, sorted_rows
+from alerts.lifecycle import acknowledge, raise_alert
+from alerts.model import Alert, Deadlines, RuleKind
+from callbacks.district import district_alerts, district_levels, district_update, grid_rows, sorted_rows
 from callbacks.district import sorted_view as district_sorted_view
 from callbacks.signlist import only_abnormal, rows_for, sorted_list_rows
 from callbacks.signlist import sorted_view as list_sorted_view
@@ -26,10 +28,10 @@ from signs.drill import (
     search_index_rows,
     sign_district,
     siblings,
-    threshold_alerts,
 )
 from signs.drill import search as find
 from signs.keys import Latest
+from signs.model import Level
 from signs.urlstate import DistrictView, ListView, SearchView, SignView, Sort, parse_url
 
 NOW = 1_716_530_000.0
@@ -71,12 +73,36 @@ def test_districts_are_ranked_by_how_far_beyond_their_own_thresholds() -> None:
     assert len(rows) == 55
 
 
-def test_a_districts_alerts_are_its_signs_beyond_a_threshold_worst_first() -> None:
+def _engine_alert(sign_id: str, level: Level, raised_at: float) -> Alert:
+    alert, _ = raise_alert(
+        alert_id=f"threshold:{sign_id}:{raised_at:.0f}",
+        rule=RuleKind.THRESHOLD,
+        sign=catalogue().signs[sign_id],
+        district=XIANGCHENG,
+        level=level,
+        value=71.0,
+        since=raised_at,
+        now=raised_at,
+        due=Deadlines(raised_at + 1800, raised_at + 7200, raised_at + 86400),
+        silence=None,
+    )
+    return alert
+
+
+def test_a_districts_alerts_put_the_unacknowledged_first_then_the_worst() -> None:
     cat = catalogue()
-    latest = _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01.dist:420606": 200.0, "XY.P.M02.P06": 10.0})
-    alerts = threshold_alerts(cat, latest, XIANGCHENG, NOW)
-    assert [(a.sign.id, a.level) for a in alerts] == [("XY.P.M01.P01.dist:420602", 4)]
-    assert threshold_alerts(cat, latest, "420684", NOW) == []
+    red_acknowledged, _ = acknowledge(_engine_alert("XY.P.M01.P01.dist:420602", Level.RED, NOW - 600), "duty", "crew sent", NOW)
+    yellow_new = _engine_alert("XY.T.M04.T14.dist:420602", Level.YELLOW, NOW - 60)
+    orange_old = _engine_alert("XY.P.M01.P02.dist:420602", Level.ORANGE, NOW - 300)
+    listed = district_alerts(cat, [red_acknowledged, yellow_new, orange_old])
+    assert [(a.sign.id, a.status) for a in listed] == [
+        ("XY.P.M01.P02.dist:420602", "raised"),
+        ("XY.T.M04.T14.dist:420602", "raised"),
+        ("XY.P.M01.P01.dist:420602", "acknowledged"),
+    ]
+    assert listed[-1].acknowledged_by == "duty"
+    page = json.dumps(district.alerts_children(listed, DistrictView(XIANGCHENG)), cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
+    assert "已确认 · duty" in page and page.count("未确认") == 2
 
 
 def test_the_district_table_rows_and_the_not_normal_filter() -> None:
@@ -100,7 +126,8 @@ def test_district_update_gives_table_alerts_summary_and_map_levels() -> None:
     cat = catalogue()
     latest = _latest({"XY.P.M01.P01.dist:420602": 71.0})
     status = {"rates": {XIANGCHENG: {"all": {"rate": 96.5}}}}
-    table, alerts, summary, levels = district_update(cat, latest, status, DistrictView(XIANGCHENG), NOW)
+    open_alerts = [_engine_alert("XY.P.M01.P01.dist:420602", Level.RED, NOW - 60)]
+    table, alerts, summary, levels = district_update(cat, latest, status, open_alerts, DistrictView(XIANGCHENG), NOW)
     assert len(table) == 55 and levels[XIANGCHENG] == 4
     assert "96.5%" in json.dumps(summary, cls=plotly.utils.PlotlyJSONEncoder)
     assert "XY.P.M01.P01.dist:420602" in json.dumps(alerts, cls=plotly.utils.PlotlyJSONEncoder)

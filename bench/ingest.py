@@ -33,7 +33,7 @@ from feeds.mqtt import broker_address, new_client  # noqa: E402
 from feeds.worker import FeedWorker  # noqa: E402
 from services.embedded import start_broker, start_redis  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
-from signs.keys import KEY_LATEST  # noqa: E402
+from signs.keys import KEY_LATEST, KEY_READINGS  # noqa: E402
 
 CAMERA_SHARE = 0.85  # cameras dominate the city's message mix (perf-baselines §0)
 
@@ -241,7 +241,7 @@ def history_memory(redis_url: str, hours: float) -> None:
     client = redis.Redis.from_url(redis_url)
     client.flushall()
     before = client.info("memory")["used_memory"]
-    sink = RedisSink(client, retention_days=8, deadletter_keep=10, deadletter_payload_bytes=512, readings_keep=100_000)
+    sink = RedisSink(client, retention_days=8, deadletter_keep=10, deadletter_payload_bytes=512, readings_keep_s=Settings().alert_readings_keep_s)
     signs = list(catalogue().signs.values())
     end = time.time()
     start = end - hours * 3600
@@ -256,10 +256,14 @@ def history_memory(redis_url: str, hours: float) -> None:
         if batch.readings:
             sink.write(batch)
         t += step
-    used = client.info("memory")["used_memory"] - before
+    stream = client.memory_usage(KEY_READINGS, samples=0) or 0
+    used = client.info("memory")["used_memory"] - before - stream
     retention_days = Settings().history_retention_days
     print(f"  {points:,} points for {len(signs):,} signs over {hours:.0f} h: {used / 1e6:.1f} MB in Redis ({used / points:.1f} B/point)")
     print(f"  -> {retention_days} days at native cadence: about {used * retention_days * 24 / hours / 1e6:.0f} MB")
+    # The stream's entry ids are real write times, so here it held every simulated hour; scale to what it keeps.
+    keep_h = Settings().alert_readings_keep_s / 3600
+    print(f"  plus the alert engine's readings stream: {stream / points:.1f} B/reading, {stream / 1e6 * keep_h / hours:.1f} MB for the {keep_h:g} h it keeps")
 
 
 def main() -> int:

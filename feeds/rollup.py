@@ -41,6 +41,7 @@ from signs.keys import (
     Latest,
     history_day,
     history_key,
+    landed_minid,
     lock_key,
     pack_landed,
 )
@@ -317,10 +318,11 @@ class Rollup:
         self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
         # Derived and camera signs raise alerts too: they land in the alert engine's stream like ingested ones.
         landed = pack_landed((sign_id, new.source_ts, new.value) for sign_id, new in changed.items())
+        written_at = time.time()
         pipe.xadd(
             KEY_READINGS,
-            {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: repr(time.time())},
-            maxlen=self._settings.alert_readings_keep,
+            {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: repr(written_at)},
+            minid=landed_minid(written_at, self._settings.alert_readings_keep_s),
             approximate=True,
         )
         pipe.execute()

@@ -28,6 +28,7 @@ from signs.keys import (
     camera_key,
     history_day,
     history_key,
+    landed_minid,
     pack_landed,
 )
 
@@ -54,14 +55,14 @@ class RedisSink:
         retention_days: int,
         deadletter_keep: int,
         deadletter_payload_bytes: int,
-        readings_keep: int,
+        readings_keep_s: float,
     ) -> None:
         self._client = client
         self._newest_wins = client.register_script(NEWEST_WINS_LUA)
         self._history_ttl_s = retention_days * 86_400
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
-        self._readings_keep = readings_keep
+        self._readings_keep_s = readings_keep_s
 
     def write(self, batch: Batch) -> None:
         """Write the whole batch or raise; the caller acknowledges the messages only after this returns."""
@@ -90,7 +91,7 @@ class RedisSink:
             pipe.xadd(
                 KEY_READINGS,
                 {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: receive},
-                maxlen=self._readings_keep,
+                minid=landed_minid(batch.receive_ts, self._readings_keep_s),
                 approximate=True,
             )
         if batch.cameras:

@@ -121,7 +121,7 @@ class FeedWorker:
             retention_days=settings.history_retention_days,
             deadletter_keep=settings.deadletter_keep,
             deadletter_payload_bytes=settings.deadletter_payload_bytes,
-            readings_keep=settings.alert_readings_keep,
+            readings_keep_s=settings.alert_readings_keep_s,
         )
         self.stop_event = threading.Event()
         self.stats = WorkerStats()

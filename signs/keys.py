@@ -57,7 +57,8 @@ KEY_LOCK = PREFIX + ":lock:{{{name}}}"
 
 # Stream of the sign readings that landed in ce:{latest}, for the alert engine's consumer group: one entry per
 # feed-worker batch or roll-up write (never one per message), field "r" = one reading a line, "sign_id|src_ts|value"
-# (pack_landed / unpack_landed), field "at" = the write time. Capped with MAXLEN ~ ALERT_READINGS_KEEP.
+# (pack_landed / unpack_landed), field "at" = the write time. Trimmed by age (landed_minid), not by count, so that
+# its memory follows the ingest rate over ALERT_READINGS_KEEP_S and never a worst-case batch size.
 KEY_READINGS = f"{PREFIX}:{{readings}}"
 LANDED_READINGS_FIELD = "r"
 LANDED_AT_FIELD = "at"
@@ -129,6 +130,11 @@ def alert_engine_key(engine_id: str) -> str:
 def pack_landed(readings: Iterable[tuple[str, float, float]]) -> str:
     """The KEY_READINGS field of (sign id, source time, value) triples: one "sign_id|src_ts|value" line each."""
     return "\n".join(f"{sign_id}|{source_ts!r}|{value!r}" for sign_id, source_ts, value in readings)
+
+
+def landed_minid(now: float, keep_s: float) -> str:
+    """The XADD MINID that drops KEY_READINGS entries written more than `keep_s` ago (entry ids are write times in ms)."""
+    return f"{int((now - keep_s) * 1000)}-0"
 
 
 def unpack_landed(raw: bytes | str) -> list[tuple[str, float, float]]:

@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"
 
     # MQTT ingest.
-    mqtt_topic_root: str = "cityeye/v1"
     # Shared-subscription group for scaling out over several workers. Empty (one worker) subscribes
     # plainly: Mosquitto 2.0 restores plain subscriptions of persistent sessions after its own restart,
     # but not $share ones, so a lone worker is safest without it.

@@ -10,16 +10,19 @@ from typing import Any
 import dash
 from dash import Dash
 
+from api.alerts import alerts_blueprint
 from api.drilldown import drilldown_blueprint
 from api.geo import geo_blueprint
 from api.signs import signs_blueprint
 from auth.web import init_auth
+from callbacks import alerts as alerts_callbacks
 from callbacks import camera_layer as camera_layer_callbacks
 from callbacks import drilldown as drilldown_callbacks
+from callbacks import dutylog as dutylog_callbacks
 from callbacks import wall as wall_callbacks
 from config import settings
 from geo.districts import city_bounds, district_bounds
-from layouts import drilldown, wall
+from layouts import alerts, drilldown, dutylog, wall
 from layouts.nav import DrillContext
 from signs.catalogue import catalogue
 
@@ -72,14 +75,19 @@ def create_app() -> Dash:
 
     dash.register_page("wall", path="/", layout=wall_page, title="城市之眼 · City Eye")
     drilldown.register_pages(drill_context())
+    alerts.register_pages()
+    dutylog.register_pages()
     app.layout = dash.page_container
     wall_callbacks.register(app)
     camera_layer_callbacks.register(app)
     drilldown_callbacks.register(app)
+    alerts_callbacks.register(app)
+    dutylog_callbacks.register(app)
     init_auth(app.server, settings())
     app.server.register_blueprint(signs_blueprint)
     app.server.register_blueprint(geo_blueprint)
     app.server.register_blueprint(drilldown_blueprint)
+    app.server.register_blueprint(alerts_blueprint)
     return app
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import io
 import json
 import time
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request, send_file
@@ -24,7 +24,16 @@ from flask import Blueprint, Response, abort, redirect, request, send_file
 from api.geo import StaticBody, static_response
 from geo.admin import DISTRICTS
 from signs.catalogue import catalogue
-from signs.export import CSV_MIMETYPE, XLSX_MIMETYPE, Table, comparison_table, csv_bytes, history_table, list_table, xlsx_bytes
+from signs.export import (
+    CSV_MIMETYPE,
+    XLSX_MIMETYPE,
+    Table,
+    comparison_table,
+    csv_bytes,
+    history_table,
+    list_table,
+    xlsx_bytes,
+)
 from signs.store import shared_redis
 from signs.urlstate import BEIJING, DistrictView, ListView, SignView, parse
 

@@ -25,7 +25,7 @@ from signs.drill import ActiveAlert, CoreRow, comparison_sign_ids, core_rows, di
 from signs.keys import KEY_CAMERA_STATUS, KEY_LATEST, Latest
 from signs.model import Catalogue
 from signs.store import shared_redis
-from signs.urlstate import FILTER_ABNORMAL, DISTRICT_SORT_COLUMNS, DistrictView, Sort, SignView, parse_url
+from signs.urlstate import DISTRICT_SORT_COLUMNS, FILTER_ABNORMAL, DistrictView, SignView, Sort, parse_url
 
 
 def view_of(href: str | None) -> DistrictView | None:

@@ -13,9 +13,17 @@ from dash import Dash, Input, Output, html, no_update
 
 from layouts import sign as ids
 from layouts.nav import text
-from layouts.sign import Headline, SiblingRow, headline_children, history_figure, since_children, siblings_children, stats_children
+from layouts.sign import (
+    Headline,
+    SiblingRow,
+    headline_children,
+    history_figure,
+    siblings_children,
+    since_children,
+    stats_children,
+)
 from signs.catalogue import catalogue
-from signs.drill import Series, alert_periods, bucket_series, bucket_width, history_window, levels_of, since, siblings
+from signs.drill import Series, alert_periods, bucket_series, bucket_width, history_window, levels_of, siblings, since
 from signs.keys import Latest
 from signs.model import Catalogue, Sign, level_of
 from signs.recent import read_latest_many, read_span

@@ -45,8 +45,8 @@ from geo.admin import CITY_ADCODE
 from signs.model import Catalogue, Direction, Level, MqttSource, Sign
 
 if TYPE_CHECKING:
-    import pandas as pd
     import paho.mqtt.client as mqtt
+    import pandas as pd
 
 log = logging.getLogger("feeds.simulator")
 

@@ -13,17 +13,16 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page
 
-from config import PROJECT_ROOT, Settings
-from feeds.contract import encode_readings, topic
+from config import Settings
 from services.embedded import EmbeddedService, free_port
 from services.web import gunicorn_command
 from signs.catalogue import catalogue
 from signs.model import MqttSource
-from tests.processes import ChildProcess, FeedProcess, Publisher, feed_env, wait_for
+from tests.browser.live import ARTIFACTS, http_ok, open_page, publish_reading
+from tests.processes import ChildProcess, FeedProcess, feed_env, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 HOTLINE_ANSWER_RATE = "XY.P.M02.P06"  # core sign read straight from the hotline feed; red below 70 %
 XIANGCHENG_POPULATION = "XY.P.M01.P01.dist:420602"  # red at 70.1 万人
 DWELL_S = 3
@@ -61,20 +60,12 @@ def _start_stack(redis_service: EmbeddedService, mqtt_service: EmbeddedService, 
         processes["simulator"] = FeedProcess(["simulate", "--camera-heartbeat", "120"], env, f"{name}-simulator")
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _http_ok(url + "/api/v1/snapshot?district=420600"), 60, "gunicorn serving the app")
+        wait_for(lambda: http_ok(url + "/api/v1/snapshot?district=420600"), 60, "gunicorn serving the app")
         yield Stack(url, client, mqtt_service.url, processes)
     finally:
         for process in processes.values():
             process.stop()
         client.close()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _health(url: str) -> dict[str, object]:
@@ -93,33 +84,13 @@ def live(redis_service: EmbeddedService, mqtt_service: EmbeddedService) -> Itera
         yield stack
 
 
-def _open(browser: Browser, url: str, width: int, height: int) -> tuple[Page, list[str]]:
-    page = browser.new_page(viewport={"width": width, "height": height})
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    return page, errors
-
-
 def _tile_text(page: Page, sign_id: str) -> str:
     return page.locator(f'.tile[data-sign="{sign_id}"] .v').inner_text()
 
 
-def _publish(mqtt_url: str, sign_id: str, value: float, source_ts: float) -> None:
-    source = catalogue().signs[sign_id].source
-    assert isinstance(source, MqttSource)
-    publisher = Publisher(mqtt_url)
-    try:
-        payload = encode_readings(source_ts, {source.field: value})
-        publisher.publish_all([(topic(source.feed, source.adcode, source.source_id), payload)])
-    finally:
-        publisher.close()
-
-
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
 def test_the_wall_renders_live_at_wall_resolutions(browser: Browser, live: Stack, width: int, height: int) -> None:
-    page, errors = _open(browser, live.url + "/", width, height)
+    page, errors = open_page(browser, live.url + "/", width, height)
     page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     page.wait_for_selector(".wall-header .live:not(.down)", timeout=10_000)
     assert page.locator("#wall-banner.hidden").count() == 1
@@ -135,10 +106,10 @@ def test_the_wall_renders_live_at_wall_resolutions(browser: Browser, live: Stack
 
 
 def test_a_reading_published_over_mqtt_appears_on_the_wall(browser: Browser, live: Stack) -> None:
-    page, errors = _open(browser, live.url + "/", 1920, 1080)
+    page, errors = open_page(browser, live.url + "/", 1920, 1080)
     page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     published = time.time()
-    _publish(live.mqtt_url, HOTLINE_ANSWER_RATE, 12.3, published)
+    publish_reading(live.mqtt_url, HOTLINE_ANSWER_RATE, 12.3, published)
     tile = page.locator(f'.tile[data-sign="{HOTLINE_ANSWER_RATE}"]')
     page.wait_for_function(
         f"document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '12.3'", timeout=5_000
@@ -152,7 +123,7 @@ def test_a_reading_published_over_mqtt_appears_on_the_wall(browser: Browser, liv
 
 
 def test_kiosk_mode_hides_controls_and_rotates_views(browser: Browser, live: Stack) -> None:
-    page, errors = _open(browser, live.url + "/?kiosk=1", 1920, 1080)
+    page, errors = open_page(browser, live.url + "/?kiosk=1", 1920, 1080)
     page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     assert page.locator(".leaflet-control-zoom").count() == 0
     assert not page.locator(".map-sign").is_visible()
@@ -163,7 +134,7 @@ def test_kiosk_mode_hides_controls_and_rotates_views(browser: Browser, live: Sta
         time.sleep(0.5)
     assert {"城市总览", "人"} <= titles and len(titles) >= 4
 
-    _publish(live.mqtt_url, XIANGCHENG_POPULATION, 80.0, time.time())
+    publish_reading(live.mqtt_url, XIANGCHENG_POPULATION, 80.0, time.time())
     page.wait_for_function(
         "['襄城区', '告警'].every((word) => document.getElementById('wall-view-title')?.textContent.includes(word))", timeout=6_000
     )
@@ -184,9 +155,9 @@ def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, 
     temperature_station = next(
         s for s in catalogue().signs.values() if isinstance(s.source, MqttSource) and s.core == "S44" and s.cadence_s == 60
     )
-    _publish(quiet.mqtt_url, HOTLINE_ANSWER_RATE, 95.0, time.time())
-    _publish(quiet.mqtt_url, temperature_station.id, 21.0, time.time() - 3 * 60)  # three cadences old
-    page, errors = _open(browser, quiet.url + "/", 1920, 1080)
+    publish_reading(quiet.mqtt_url, HOTLINE_ANSWER_RATE, 95.0, time.time())
+    publish_reading(quiet.mqtt_url, temperature_station.id, 21.0, time.time() - 3 * 60)  # three cadences old
+    page, errors = open_page(browser, quiet.url + "/", 1920, 1080)
     page.wait_for_function(
         f"document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '95'", timeout=10_000
     )

@@ -11,7 +11,15 @@ import redis
 from feeds.contract import Reason, encode_camera_status, encode_readings, topic
 from services.embedded import EmbeddedService
 from signs.catalogue import catalogue
-from signs.keys import HISTORY_POINT, KEY_CAMERA_SUMMARY, KEY_DEADLETTER_COUNTS, camera_key, history_day, history_key, worker_key
+from signs.keys import (
+    HISTORY_POINT,
+    KEY_CAMERA_SUMMARY,
+    KEY_DEADLETTER_COUNTS,
+    camera_key,
+    history_day,
+    history_key,
+    worker_key,
+)
 from signs.model import MqttSource
 from signs.store import read_history, read_latest
 from tests.processes import Publisher, feed_env, run_cli, wait_for, wait_worker_ready

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from feeds import contract
+from signs import model
 from signs.__main__ import main, value_json
 from signs.catalogue import CATALOGUE_DIR, SIGN_COLUMNS, CatalogueError, catalogue, derivation_order, load_catalogue
-from signs import model
 from signs.keys import Latest
 from signs.model import Derivation, DeriveOp, Direction, Level, MqttSource, core_sign_id, derive_value, level_of
 

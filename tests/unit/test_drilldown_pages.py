@@ -26,8 +26,8 @@ from signs.drill import (
     list_signs,
     search_index,
     search_index_rows,
-    sign_district,
     siblings,
+    sign_district,
 )
 from signs.drill import search as find
 from signs.keys import Latest

@@ -12,7 +12,17 @@ from openpyxl import load_workbook
 
 from signs.catalogue import catalogue
 from signs.drill import levels_of
-from signs.export import BOM, Moment, Table, beijing_text, comparison_table, csv_bytes, history_table, list_table, xlsx_bytes
+from signs.export import (
+    BOM,
+    Moment,
+    Table,
+    beijing_text,
+    comparison_table,
+    csv_bytes,
+    history_table,
+    list_table,
+    xlsx_bytes,
+)
 from signs.urlstate import BEIJING
 
 TS = datetime(2025, 5, 24, 14, 30, 5, tzinfo=BEIJING).timestamp()

@@ -1,0 +1,161 @@
+"""Alerts over HTTP for duty officers and other systems: read alerts and their history, acknowledge, resolve,
+silence, and the duty log (JSON or CSV). docs/alerts.md#pages-and-api lists the endpoints.
+
+Reading needs what every page needs (the request guard: a session or a wall token where reading is not open).
+Every state-changing endpoint authorises server-side (`authorize(Permission.ACT)`) and records the signed-in
+user as the actor: a body can say nothing about who acted. The request guard of auth.web has already refused
+cross-origin requests. Errors are JSON: 400 bad input, 401 not signed in, 403 not allowed, 404 unknown alert or
+silence, 409 refused by the lifecycle, 503 Redis unavailable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from alerts import store
+from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
+from alerts.lifecycle import InvalidTransition
+from alerts.officer import AlertFilter, clean_note, select_alerts, silence_for
+from auth.model import Permission
+from auth.web import NotAllowed, authorize, current_user
+from signs.export import CSV_MIMETYPE, csv_bytes
+from signs.store import shared_redis
+
+alerts_blueprint = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
+
+# GET /api/v1/alerts answers with at most this many alerts: a laptop's list, not a data dump.
+MAX_LISTED = 500
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify({"error": message, "status": status}), status
+
+
+@alerts_blueprint.errorhandler(NotAllowed)
+def _not_allowed(error: NotAllowed) -> tuple[Response, int]:
+    if current_user() is None:
+        return _error(401, "sign in first")
+    return _error(403, f"not allowed: {error}")
+
+
+@alerts_blueprint.errorhandler(store.AlertNotFound)
+def _no_alert(error: store.AlertNotFound) -> tuple[Response, int]:
+    return _error(404, f"no alert {error}")
+
+
+@alerts_blueprint.errorhandler(store.SilenceNotFound)
+def _no_silence(error: store.SilenceNotFound) -> tuple[Response, int]:
+    return _error(404, f"no silence {error}")
+
+
+@alerts_blueprint.errorhandler(InvalidTransition)
+def _refused(error: InvalidTransition) -> tuple[Response, int]:
+    return _error(409, str(error))
+
+
+@alerts_blueprint.errorhandler(ValueError)
+def _bad_input(error: ValueError) -> tuple[Response, int]:
+    return _error(400, str(error))
+
+
+@alerts_blueprint.errorhandler(redis.RedisError)
+def _redis_down(error: redis.RedisError) -> tuple[Response, int]:
+    return _error(503, f"Redis unavailable: {error}")
+
+
+@alerts_blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    """The request guard's refusals (cross-origin, not signed in) in the same JSON as ours."""
+    return _error(error.code or 500, error.description or error.name)
+
+
+def _body() -> Mapping[str, Any]:
+    """A JSON object or a form: scripts send the one, HTML forms the other."""
+    doc = request.get_json(silent=True)
+    return doc if isinstance(doc, dict) else request.form
+
+
+@alerts_blueprint.get("/alerts")
+def list_alerts() -> Response:
+    wanted = AlertFilter.parse(request.args)
+    alerts = select_alerts(shared_redis(), wanted)
+    return jsonify({"now": time.time(), "count": len(alerts), "alerts": [a.as_json() for a in alerts[:MAX_LISTED]]})
+
+
+@alerts_blueprint.get("/alerts/<alert_id>")
+def show_alert(alert_id: str) -> Response:
+    client = shared_redis()
+    alert = store.get_alert(client, alert_id)
+    if alert is None:
+        raise store.AlertNotFound(alert_id)
+    return jsonify({**alert.as_json(), "history": [t.as_json() for t in store.history(client, alert_id)]})
+
+
+@alerts_blueprint.post("/alerts/<alert_id>/acknowledge")
+def acknowledge(alert_id: str) -> Response:
+    user = authorize(Permission.ACT)
+    alert = store.acknowledge(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=False))
+    return jsonify(alert.as_json())
+
+
+@alerts_blueprint.post("/alerts/<alert_id>/resolve")
+def resolve(alert_id: str) -> Response:
+    user = authorize(Permission.ACT)
+    alert = store.resolve(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=True))
+    return jsonify(alert.as_json())
+
+
+@alerts_blueprint.get("/silences")
+def list_silences() -> Response:
+    return jsonify({"silences": [s.as_json() for s in store.list_silences(shared_redis())]})
+
+
+@alerts_blueprint.post("/silences")
+def add_silence() -> tuple[Response, int]:
+    user = authorize(Permission.ACT)
+    body = _body()
+    created = silence_for(
+        shared_redis(), body.get("scope"), str(body.get("target") or ""), body.get("minutes"), body.get("reason"),
+        user.username, now=time.time(),
+    )  # fmt: skip
+    return jsonify(created.as_json()), 201
+
+
+@alerts_blueprint.post("/silences/<silence_id>/lift")
+def lift_silence(silence_id: str) -> Response:
+    user = authorize(Permission.ACT)
+    return jsonify(store.lift_silence(shared_redis(), silence_id, user.username).as_json())
+
+
+@alerts_blueprint.get("/duty-log")
+def duty_log() -> Response:
+    now = time.time()
+    start, end = parse_window(request.args.get("from"), request.args.get("to"), now)
+    log = read_duty_log(shared_redis(), start, end, now=now)
+    lang = request.args.get("lang", "zh")
+    fmt = request.args.get("format", "json")
+    if fmt == "csv":
+        name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
+        response = Response(csv_bytes(duty_log_table(log, lang)), mimetype=CSV_MIMETYPE)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    if fmt != "json":
+        raise ValueError("format must be json or csv")
+    return jsonify({
+        "from": start,
+        "to": end,
+        "on_duty": [asdict(person) for person in log.on_duty],
+        "sessions": [asdict(event) for event in log.sessions],
+        "transitions": [t.as_json() for t in log.transitions],
+        "counts": log.counts,
+        "open_at_handover": [a.as_json() for a in log.open_at_handover],
+        "truncated": log.truncated,
+    })  # fmt: skip

@@ -1,0 +1,204 @@
+"""The alerts page's callbacks. A refresh every few seconds costs one Redis read and sends nothing unless an
+alert or a silence changed (the newest audit entry tells); countdowns tick in the browser (assets/alerts.js)
+in between. Officers' actions authorise server-side, as the API does, and act through the same functions, as
+the signed-in user."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+
+from alerts import store
+from alerts.lifecycle import InvalidTransition
+from alerts.model import Alert, SilenceScope, severity_counts
+from alerts.officer import clean_note, officer_order, select_alerts, silence_for
+from auth.model import Permission, User
+from auth.web import NotAllowed, authorize, current_user
+from layouts import alerts as ids
+from layouts.alerts import (
+    AlertsView,
+    beijing_time,
+    counts_children,
+    detail_children,
+    list_children,
+    may_act,
+    select_prompt,
+    silences_children,
+    text,
+    view_of,
+)
+from signs.keys import KEY_ALERTS_AUDIT
+from signs.store import shared_redis
+
+Action = Callable[[redis.Redis, User], str]
+
+
+def newest_audit(client: redis.Redis) -> str:
+    """Id of the newest audit entry: any change to any alert or silence writes one. Empty before the first."""
+    newest = client.xrevrange(KEY_ALERTS_AUDIT, count=1)
+    return newest[0][0].decode() if newest else ""
+
+
+def detail_key(alert: Alert | None, selected: str) -> str:
+    """What the drawn detail depends on: the selected alert and its version (every transition bumps it)."""
+    return f"{selected}:{alert.version if alert else 0}"
+
+
+def page_update(
+    client: redis.Redis, view: AlertsView, held_audit: str | None, held_detail: str | None, acted: bool, now: float
+) -> tuple[Any, ...]:
+    """(counts, list, silences, detail, audit seen, detail seen) for the page, no_update where nothing changed."""
+    audit = newest_audit(client)
+    if audit == held_audit and not acted:
+        return (no_update,) * 6
+    user_may_act = may_act(current_user())
+    everything_open = store.list_active(client)
+    wanted = view.filter
+    listed = (
+        select_alerts(client, wanted)
+        if wanted.wants_closed
+        else officer_order([a for a in everything_open if wanted.matches(a)])
+    )
+    counts = counts_children(severity_counts(everything_open), view.lang)
+    silences = silences_children(store.list_silences(client, now=now), user_may_act, view.lang)
+    detail: Any = no_update
+    seen_detail = held_detail
+    if not view.selected:
+        detail, seen_detail = select_prompt(view.lang), ""
+    else:
+        alert = store.get_alert(client, view.selected)
+        key = detail_key(alert, view.selected)
+        if key != held_detail or acted:
+            history = store.history(client, view.selected) if alert else []
+            detail, seen_detail = detail_children(alert, history, user_may_act, now, view.lang), key
+    return counts, list_children(listed, view, now), silences, detail, audit, seen_detail
+
+
+def run_action(action: Action, lang: str) -> html.Span:
+    """Authorise, act, and say how it went: what the server refused is said, never swallowed."""
+    t = text(lang)
+    try:
+        user = authorize(Permission.ACT)
+        done = action(shared_redis(), user)
+    except NotAllowed as error:
+        return html.Span(f"{t['refused']}: {error}", className="error")
+    except (store.AlertNotFound, store.SilenceNotFound):
+        return html.Span(f"{t['refused']}: {t['not_found']}", className="error")
+    except (InvalidTransition, ValueError, redis.RedisError) as error:
+        return html.Span(f"{t['refused']}: {error}", className="error")
+    return html.Span(f"{t['done']}: {done}", className="ok")
+
+
+def alert_action(trigger: str, alert_id: str, form: dict[str, Any], lang: str) -> Action:
+    """The action a button of the detail's forms asks for, on the selected alert; it says what it did."""
+    t = text(lang)
+
+    def acknowledge(client: redis.Redis, user: User) -> str:
+        store.acknowledge(client, alert_id, user.username, clean_note(form["ack_note"], required=False))
+        return t["acknowledged_done"]
+
+    def resolve(client: redis.Redis, user: User) -> str:
+        store.resolve(client, alert_id, user.username, clean_note(form["resolve_note"], required=True))
+        return t["resolved_done"]
+
+    def silence(client: redis.Redis, user: User) -> str:
+        alert = store.get_alert(client, alert_id)
+        if alert is None:
+            raise store.AlertNotFound(alert_id)
+        target = alert.sign_id if form["scope"] == SilenceScope.SIGN.value else alert.district
+        created = silence_for(
+            client, form["scope"], target, form["minutes"], form["reason"], user.username, now=time.time()
+        )
+        return t["silenced_done"].format(until=beijing_time(created.until))
+
+    return {ids.ACK_BUTTON: acknowledge, ids.RESOLVE_BUTTON: resolve, ids.SILENCE_BUTTON: silence}[trigger]
+
+
+def lift_action(silence_id: str, lang: str) -> Action:
+    def lift(client: redis.Redis, user: User) -> str:
+        store.lift_silence(client, silence_id, user.username)
+        return text(lang)["lifted_done"]
+
+    return lift
+
+
+def register(app: Dash) -> None:
+    @app.callback(
+        Output(ids.COUNTS, "children"),
+        Output(ids.LIST, "children"),
+        Output(ids.SILENCES, "children"),
+        Output(ids.DETAIL, "children"),
+        Output(ids.AUDIT_SEEN, "data"),
+        Output(ids.DETAIL_SEEN, "data"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.ACTED, "data"),
+        State(ids.STATE, "data"),
+        State(ids.AUDIT_SEEN, "data"),
+        State(ids.DETAIL_SEEN, "data"),
+    )
+    def refresh(
+        _n: int | None, _acted: int, href: str, held_audit: str | None, held_detail: str | None
+    ) -> tuple[Any, ...]:
+        view = view_of(href)
+        try:
+            return page_update(
+                shared_redis(), view, held_audit, held_detail, ctx.triggered_id == ids.ACTED, time.time()
+            )
+        except redis.RedisError as error:
+            # What is on screen stays, and says why it stopped changing.
+            banner = html.P(f"Redis: {error}", className="error")
+            return no_update, banner, no_update, no_update, no_update, no_update
+
+    @app.callback(
+        Output(ids.ACTION_RESULT, "children"),
+        Output(ids.ACTED, "data"),
+        Input(ids.ACK_BUTTON, "n_clicks"),
+        Input(ids.RESOLVE_BUTTON, "n_clicks"),
+        Input(ids.SILENCE_BUTTON, "n_clicks"),
+        State(ids.ACK_NOTE, "value"),
+        State(ids.RESOLVE_NOTE, "value"),
+        State(ids.SILENCE_SCOPE, "value"),
+        State(ids.SILENCE_MINUTES, "value"),
+        State(ids.SILENCE_REASON, "value"),
+        State(ids.STATE, "data"),
+        State(ids.ACTED, "data"),
+        prevent_initial_call=True,
+    )
+    def act(
+        _ack: int | None, _resolve: int | None, _silence: int | None,
+        ack_note: str | None, resolve_note: str | None, scope: str | None, minutes: object, reason: str | None,
+        href: str, acted: int | None,
+    ) -> tuple[Any, Any]:  # fmt: skip
+        if not ctx.triggered or not ctx.triggered[0]["value"]:
+            return no_update, no_update
+        view = view_of(href)
+        form = {
+            "ack_note": ack_note,
+            "resolve_note": resolve_note,
+            "scope": scope,
+            "minutes": minutes,
+            "reason": reason,
+        }
+        return run_action(alert_action(str(ctx.triggered_id), view.selected, form, view.lang), view.lang), (
+            acted or 0
+        ) + 1
+
+    @app.callback(
+        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
+        Output(ids.ACTED, "data", allow_duplicate=True),
+        Input({"type": ids.LIFT_BUTTON, "silence": ALL}, "n_clicks"),
+        State(ids.STATE, "data"),
+        State(ids.ACTED, "data"),
+        prevent_initial_call=True,
+    )
+    def lift(_clicks: list[int | None], href: str, acted: int | None) -> tuple[Any, Any]:
+        # A list redrawn with new buttons triggers this too, with nothing clicked.
+        if not ctx.triggered or not ctx.triggered[0]["value"] or not isinstance(ctx.triggered_id, dict):
+            return no_update, no_update
+        return run_action(lift_action(ctx.triggered_id["silence"], view_of(href).lang), view_of(href).lang), (
+            acted or 0
+        ) + 1

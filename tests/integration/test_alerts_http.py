@@ -1,0 +1,228 @@
+"""The officers' alerts API over HTTP against a real Redis (Flask's test client, no browser): who may act, what
+is refused and how, and that the audit records the signed-in user whatever the request says."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from flask import Flask, g
+from flask.testing import FlaskClient
+
+import api.alerts
+import auth.web
+from alerts import store
+from alerts.engine import AlertEngine
+from alerts.model import Alert, Event, RuleKind
+from alerts.rules import value_rule
+from api.alerts import alerts_blueprint
+from auth.model import Role
+from auth.store import create_wall_token, save_user
+from auth.web import init_auth
+from callbacks.alerts import alert_action, lift_action, run_action
+from config import Settings
+from layouts import alerts as ids
+from signs.catalogue import catalogue
+from signs.model import Direction, Level, MqttSource, Sign, level_of
+
+pytestmark = pytest.mark.integration
+
+ORIGIN = {"Origin": "http://localhost"}
+PASSWORD = "long enough password"
+
+
+def _red_sign() -> Sign:
+    return next(
+        s
+        for s in catalogue().signs.values()
+        if isinstance(s.source, MqttSource) and value_rule(s) is RuleKind.THRESHOLD and s.thresholds[3] is not None
+    )
+
+
+def _red_value(sign: Sign) -> float:
+    red = sign.thresholds[3]
+    assert red is not None
+    value = red * 1.5 + 1.0 if sign.direction is Direction.HIGH_IS_BAD else red * 0.5 - 1.0
+    assert level_of(value, sign.thresholds, sign.direction) is Level.RED
+    return value
+
+
+@pytest.fixture
+def raise_alert(redis_client: redis.Redis, redis_service) -> Callable[[], Alert]:
+    """An alert raised by the real engine from one red reading."""
+    engine = AlertEngine(Settings(redis_url=redis_service.url), client=redis_client)
+    engine.join_group()
+    sign = _red_sign()
+
+    def make() -> Alert:
+        engine.evaluate([(sign.id, time.time(), _red_value(sign))])
+        [alert] = [a for a in store.list_active(redis_client) if a.sign_id == sign.id]
+        return alert
+
+    return make
+
+
+@pytest.fixture
+def web(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Callable[..., FlaskClient]:
+    """The real sign-in and request guard with the real alerts API, in production mode: every request needs a
+    session or a wall token."""
+
+    def make() -> FlaskClient:
+        cfg = Settings(run_dir=tmp_path, environment="production", web_secret_key="k" * 32)
+        monkeypatch.setattr(auth.web, "shared_redis", lambda: redis_client)
+        monkeypatch.setattr(auth.web, "settings", lambda: cfg)
+        monkeypatch.setattr(api.alerts, "shared_redis", lambda: redis_client)
+        app = Flask(__name__)
+        init_auth(app, cfg)
+        app.register_blueprint(alerts_blueprint)
+        return app.test_client()
+
+    save_user(redis_client, "duty1", Role.OFFICER, PASSWORD, display_name="值班员一", by="test")
+    save_user(redis_client, "leader1", Role.LEADER, PASSWORD, district="420624", by="test")
+    return make
+
+
+def _signed_in(client: FlaskClient, username: str) -> FlaskClient:
+    response = client.post("/login", data={"username": username, "password": PASSWORD}, headers=ORIGIN)
+    assert response.status_code == 302
+    return client
+
+
+def test_an_officer_acknowledges_and_resolves_and_the_audit_names_them(
+    web, raise_alert, redis_client: redis.Redis
+) -> None:
+    alert = raise_alert()
+    officer = _signed_in(web(), "duty1")
+    listed = officer.get("/api/v1/alerts?level=red&status=raised").get_json()
+    assert alert.id in [a["id"] for a in listed["alerts"]]
+
+    # The body's "by" is ignored: the actor is whoever is signed in.
+    response = officer.post(
+        f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "crew sent", "by": "somebody else"}, headers=ORIGIN
+    )
+    assert response.status_code == 200
+    assert response.get_json()["acknowledged"]["by"] == "duty1"
+    again = officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "twice"}, headers=ORIGIN)
+    assert again.status_code == 409 and "error" in again.get_json()
+
+    no_note = officer.post(f"/api/v1/alerts/{alert.id}/resolve", data={"note": "  "}, headers=ORIGIN)
+    assert no_note.status_code == 400 and "note" in no_note.get_json()["error"]
+    resolved = officer.post(f"/api/v1/alerts/{alert.id}/resolve", data={"note": "drain cleared"}, headers=ORIGIN)
+    assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
+
+    shown = officer.get(f"/api/v1/alerts/{alert.id}").get_json()
+    assert [(h["event"], h["by"], h["note"]) for h in shown["history"]][1:] == [
+        ("acknowledged", "duty1", "crew sent"),
+        ("resolved", "duty1", "drain cleared"),
+    ]
+    audit = [(t.event, t.by) for t in store.read_audit(redis_client) if t.alert_id == alert.id]
+    assert (Event.ACKNOWLEDGED, "duty1") in audit and (Event.RESOLVED, "duty1") in audit
+    assert officer.post("/api/v1/alerts/no-such-alert/acknowledge", json={}, headers=ORIGIN).status_code == 404
+
+
+def test_an_officer_silences_a_district_within_bounds_and_lifts_it(web, raise_alert, redis_client: redis.Redis) -> None:
+    alert = raise_alert()
+    officer = _signed_in(web(), "duty1")
+    body = {"scope": "district", "target": alert.district, "minutes": 30, "reason": "pump station maintenance"}
+    assert officer.post("/api/v1/silences", json={**body, "minutes": 1}, headers=ORIGIN).status_code == 400
+    assert officer.post("/api/v1/silences", json={**body, "minutes": 2000}, headers=ORIGIN).status_code == 400
+    assert officer.post("/api/v1/silences", json={**body, "reason": ""}, headers=ORIGIN).status_code == 400
+    assert officer.post("/api/v1/silences", json={**body, "scope": "city"}, headers=ORIGIN).status_code == 400
+    created = officer.post("/api/v1/silences", json=body, headers=ORIGIN)
+    assert created.status_code == 201
+    silence = created.get_json()
+    assert silence["by"] == "duty1" and 29 * 60 < silence["until"] - time.time() <= 30 * 60
+    # Silenced alerts are still listed, marked as silenced.
+    listed = officer.get("/api/v1/alerts").get_json()["alerts"]
+    assert next(a for a in listed if a["id"] == alert.id)["silence"]["id"] == silence["id"]
+
+    assert officer.post(f"/api/v1/silences/{silence['id']}/lift", headers=ORIGIN).status_code == 200
+    assert officer.post(f"/api/v1/silences/{silence['id']}/lift", headers=ORIGIN).status_code == 404
+    assert store.get_alert(redis_client, alert.id).silence is None  # type: ignore[union-attr]
+
+
+def test_leaders_walls_and_strangers_may_not_act(web, raise_alert, redis_client: redis.Redis) -> None:
+    alert = raise_alert()
+    leader = _signed_in(web(), "leader1")
+    assert leader.get("/api/v1/alerts").status_code == 200  # reading is allowed
+    refused = leader.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "x"}, headers=ORIGIN)
+    assert refused.status_code == 403 and "not allowed" in refused.get_json()["error"]
+    assert (
+        leader.post(
+            "/api/v1/silences",
+            json={"scope": "sign", "target": alert.sign_id, "minutes": 30, "reason": "x"},
+            headers=ORIGIN,
+        ).status_code
+        == 403
+    )
+
+    wall = web()
+    token = create_wall_token(redis_client, "main-wall", by="test")
+    assert wall.get(f"/api/v1/alerts?token={token}").status_code == 200
+    assert wall.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}, headers=ORIGIN).status_code == 403
+
+    stranger = web().post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}, headers=ORIGIN)
+    assert stranger.status_code == 401 and stranger.get_json()["error"]
+    assert store.get_alert(redis_client, alert.id).acknowledged is None  # type: ignore[union-attr]
+
+
+def test_a_cross_origin_or_replayed_post_is_refused_even_for_an_officer(
+    web, raise_alert, redis_client: redis.Redis
+) -> None:
+    alert = raise_alert()
+    officer = _signed_in(web(), "duty1")
+    forged = officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}, headers={"Origin": "http://evil.example"})
+    assert forged.status_code == 403 and "cross-origin" in forged.get_json()["error"]
+    assert officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}).status_code == 403  # no Origin at all
+    assert store.get_alert(redis_client, alert.id).acknowledged is None  # type: ignore[union-attr]
+
+
+def test_the_pages_actions_authorise_on_the_server(
+    raise_alert, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts page's Dash actions refuse a leader however the request was made, and act as the officer."""
+    import callbacks.alerts
+
+    alert = raise_alert()
+    monkeypatch.setattr(callbacks.alerts, "shared_redis", lambda: redis_client)
+    leader = save_user(redis_client, "leader2", Role.LEADER, PASSWORD, by="test")
+    officer = save_user(redis_client, "duty2", Role.OFFICER, PASSWORD, by="test")
+    form = {"ack_note": "seen", "resolve_note": "", "scope": "sign", "minutes": 30, "reason": "maintenance"}
+    app = Flask(__name__)
+    with app.test_request_context():
+        g.user = leader
+        refused = run_action(alert_action(ids.ACK_BUTTON, alert.id, form, "en"), "en")
+        assert refused.className == "error"
+        assert store.get_alert(redis_client, alert.id).acknowledged is None  # type: ignore[union-attr]
+        g.user = officer
+        assert run_action(alert_action(ids.ACK_BUTTON, alert.id, form, "en"), "en").className == "ok"
+        assert run_action(alert_action(ids.RESOLVE_BUTTON, alert.id, form, "en"), "en").className == "error"  # no note
+        assert run_action(alert_action(ids.SILENCE_BUTTON, alert.id, form, "en"), "en").className == "ok"
+        [silence] = store.list_silences(redis_client)
+        assert silence.by == "duty2" and silence.target == alert.sign_id
+        assert run_action(lift_action(silence.id, "en"), "en").className == "ok"
+    assert store.get_alert(redis_client, alert.id).acknowledged.by == "duty2"  # type: ignore[union-attr]
+
+
+def test_the_duty_log_tells_the_story_and_exports_csv_with_a_bom(web, raise_alert) -> None:
+    alert = raise_alert()
+    officer = _signed_in(web(), "duty1")
+    officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "crew sent"}, headers=ORIGIN)
+    log = officer.get("/api/v1/duty-log").get_json()
+    assert log["counts"]["raised"] == 1 and log["counts"]["acknowledged"] == 1
+    assert [p["username"] for p in log["on_duty"]] == ["duty1"]
+    assert log["on_duty"][0]["display_name"] == "值班员一" and log["on_duty"][0]["actions"] == 1
+    assert [a["id"] for a in log["open_at_handover"]] == [alert.id]
+
+    exported = officer.get("/api/v1/duty-log?format=csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert exported.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["时间", "类别", "事件"]
+    assert any(row[2] == "确认" and row[3] == "duty1" and row[9] == "crew sent" for row in rows)
+    assert officer.get("/api/v1/duty-log?from=2026-05-24T20:00&to=2026-05-24T08:00").status_code == 400
+    assert officer.get("/api/v1/duty-log?format=pdf").status_code == 400

@@ -360,6 +360,7 @@
   preload(CAMERAS_URL);
 
   window.cityeye = Object.assign({}, window.cityeye, {
+    preload: preload,
     cameras: {
       clusterToLayer: clusterToLayer,
       pointToLayer: pointToLayer,

@@ -10,6 +10,12 @@
   const SPARK_WINDOW_S = 3600;
   const SPARK_BUCKET_S = 60;
   const ALERT_CARDS = 6;
+  // api/geo.DISTRICTS_URL, fetched while Dash is still booting so that the district map's own fetch of it
+  // (after the page's layout and the map have rendered) finds it downloaded; assets/camera_layer.js does the
+  // same for the cameras and defines preload.
+  const DISTRICTS_URL = "/geo/districts.json";
+  const MAP_PAGES = /^\/(district\/.*)?$/;
+  if (MAP_PAGES.test(window.location.pathname) && window.cityeye && window.cityeye.preload) window.cityeye.preload(DISTRICTS_URL);
   const TEXT = {
     zh: {
       live: "实时", notLive: "非实时", lost: (s) => `与服务器的连接已中断 ${s}，画面数据未更新`,

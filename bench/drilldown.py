@@ -24,20 +24,13 @@ Every child process is stopped at the end, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import math
-import os
 import random
-import shlex
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +41,11 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
+from bench.system import BenchError, System, percentile, running_system, verdict  # noqa: E402
 from callbacks.sign import history  # noqa: E402
-from config import PROJECT_ROOT  # noqa: E402
 from geo.admin import DISTRICTS  # noqa: E402
 from layouts import district as district_ids  # noqa: E402
 from layouts import sign as sign_ids  # noqa: E402
-from services.embedded import die_with_parent, free_port  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import HISTORY_POINT, history_day, history_key  # noqa: E402
 from signs.model import Direction, Sign  # noqa: E402
@@ -65,86 +57,9 @@ HISTORY_TARGET_BYTES = 100_000
 PAGE_TARGET_S = 1.0
 HTTP_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 180.0
-STOP_TIMEOUT_S = 30.0
 RETENTION_S = 8 * 86_400
 # Prepend synthetic history to a day key atomically, so the live points the sink appends meanwhile survive.
 PREPEND_LUA = "redis.call('SET', KEYS[1], ARGV[1] .. (redis.call('GET', KEYS[1]) or '')); return redis.call('EXPIRE', KEYS[1], ARGV[2])"
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-# The system under test --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class System:
-    run_dir: Path
-    url: str
-    process: subprocess.Popen[bytes]
-    redis_url: str = ""
-
-
-@contextlib.contextmanager
-def running_system() -> Iterator[System]:
-    with tempfile.TemporaryDirectory(prefix="cityeye-drill-bench-", ignore_cleanup_errors=True) as tmp:
-        run_dir = Path(tmp)
-        port = free_port()
-        env = dict(os.environ, RUN_DIR=str(run_dir), WEB_HOST="127.0.0.1", WEB_PORT=str(port), PYTHONUNBUFFERED="1")
-        for key in ("REDIS_URL", "MQTT_URL"):
-            env.pop(key, None)  # its own embedded Redis and broker, never one somebody uses
-        with (run_dir / "services.out").open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "services", "run"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-        system = System(run_dir, f"http://127.0.0.1:{port}", process)
-        try:
-            wait_healthy(system)
-            yield system
-        finally:
-            stop_system(system)
-
-
-def wait_healthy(system: System) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if system.process.poll() is not None:
-            raise BenchError(f"`python -m services run` exited with code {system.process.returncode}; see {system.run_dir}")
-        try:
-            response = requests.get(system.url + "/healthz", timeout=5)
-            if response.status_code == 200:
-                env = (system.run_dir / "env").read_text().splitlines()
-                pairs = dict(shlex.split(line)[1].split("=", 1) for line in env if line.startswith("export "))
-                system.redis_url = pairs["REDIS_URL"]
-                return
-            last = f"HTTP {response.status_code}"
-        except requests.RequestException as error:
-            last = str(error)
-        time.sleep(1.0)
-    raise BenchError(f"GET /healthz did not answer 200 within {START_TIMEOUT_S:.0f} s; last: {last}")
-
-
-def stop_system(system: System) -> None:
-    if system.process.poll() is None:
-        print("Stopping the system...", flush=True)
-        system.process.send_signal(signal.SIGTERM)
-        try:
-            system.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(system.process.pid, signal.SIGKILL)
-            system.process.wait()
-
-
-# Seven days of history ---------------------------------------------------------------------------------------------
 
 
 def synthetic_values(sign: Sign, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -180,14 +95,6 @@ def fill_history(client: redis.Redis, sign: Sign, now: float, rng: np.random.Gen
 
 
 # Measuring -----------------------------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 def dependencies(session: requests.Session, url: str) -> list[dict[str, Any]]:
@@ -254,8 +161,8 @@ class HistoryFigures:
     def line(self) -> str:
         return (
             f"{self.sign_id:<28} {self.readings:>8,} readings -> {self.points_sent:>4} buckets | in-process "
-            f"p50 {percentile(self.inprocess_ms, 50):6.1f} ms p95 {percentile(self.inprocess_ms, 95):6.1f} ms | HTTP "
-            f"p50 {percentile(self.http_ms, 50):6.1f} ms p95 {percentile(self.http_ms, 95):6.1f} ms | "
+            f"p50 {percentile(self.inprocess_ms, 0.5):6.1f} ms p95 {percentile(self.inprocess_ms, 0.95):6.1f} ms | HTTP "
+            f"p50 {percentile(self.http_ms, 0.5):6.1f} ms p95 {percentile(self.http_ms, 0.95):6.1f} ms | "
             f"{self.bytes_raw / 1000:5.1f} KB JSON, {self.bytes_wire / 1000:5.1f} KB gzip"
         )
 
@@ -373,10 +280,6 @@ def cold_load_seconds(system: System) -> tuple[float, int]:
     return time.perf_counter() - started, total
 
 
-def verdict(ok: bool) -> str:
-    return "OK  " if ok else "MISS"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=20, help="concurrent users loading the district page")
@@ -385,7 +288,7 @@ def main() -> int:
     args = parser.parse_args()
 
     print("Starting the system (python -m services run)...", flush=True)
-    with running_system() as system:
+    with running_system("drilldown", START_TIMEOUT_S) as system:
         client = redis.Redis.from_url(system.redis_url)
         cat = catalogue()
         rng = np.random.default_rng(5)
@@ -405,19 +308,19 @@ def main() -> int:
             raise BenchError(f"no page load succeeded: {loads.errors[:3]}")
         print(
             f"   {len(s)} page loads ({loads.requests_per_load} requests each), {len(loads.errors)} errors: "
-            f"p50 {percentile(s, 50):.3f} s  p95 {percentile(s, 95):.3f} s  max {max(s):.3f} s  mean {statistics.fmean(s):.3f} s"
+            f"p50 {percentile(s, 0.5):.3f} s  p95 {percentile(s, 0.95):.3f} s  max {max(s):.3f} s  mean {statistics.fmean(s):.3f} s"
         )
         print(f"   one cold first visit (all scripts, both geometries): {cold_s:.2f} s, {cold_bytes / 1e6:.1f} MB")
         if loads.errors:
             print(f"   first errors: {loads.errors[:3]}")
 
-        worst_ms = max(percentile(f.inprocess_ms, 95) for f in figures)
-        worst_http = max(percentile(f.http_ms, 95) for f in figures)
+        worst_ms = max(percentile(f.inprocess_ms, 0.95) for f in figures)
+        worst_http = max(percentile(f.http_ms, 0.95) for f in figures)
         worst_bytes = max(f.bytes_raw for f in figures)
         print("\nSummary against the targets of issue 5")
         print(f"   {verdict(worst_ms < HISTORY_TARGET_MS)} 7-day history server time p95 {worst_ms:.1f} ms in-process, {worst_http:.1f} ms over HTTP (target < {HISTORY_TARGET_MS:.0f} ms)")
         print(f"   {verdict(worst_bytes < HISTORY_TARGET_BYTES)} 7-day history size {worst_bytes / 1000:.1f} KB uncompressed (target < {HISTORY_TARGET_BYTES / 1000:.0f} KB)")
-        print(f"   {verdict(percentile(s, 95) < PAGE_TARGET_S)} district page p95 {percentile(s, 95):.3f} s with {args.users} users (target < {PAGE_TARGET_S:.0f} s)")
+        print(f"   {verdict(percentile(s, 0.95) < PAGE_TARGET_S)} district page p95 {percentile(s, 0.95):.3f} s with {args.users} users (target < {PAGE_TARGET_S:.0f} s)")
         client.close()
     return 0
 

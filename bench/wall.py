@@ -26,10 +26,8 @@ import json
 import logging
 import math
 import os
-import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,12 +48,13 @@ from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from bench.system import BenchError, System, log_tails, percentile, running_system, verdict  # noqa: E402
 from callbacks.wall import board_update  # noqa: E402
-from config import PROJECT_ROOT, settings  # noqa: E402
+from config import settings  # noqa: E402
 from feeds.board import Board, read_board  # noqa: E402
 from geo.admin import DISTRICTS  # noqa: E402
 from layouts import wall  # noqa: E402
-from services.embedded import die_with_parent, free_port  # noqa: E402
+from services.embedded import free_port  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import KEY_BOARD_CHANGES  # noqa: E402
 from signs.store import open_redis  # noqa: E402
@@ -87,10 +86,8 @@ NAIVE_LAYOUT = "/_dash-layout"  # carries the naive page's 71,591 cameras
 
 START_TIMEOUT_S = 180.0
 BOARD_COMPLETE_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 90.0
 HTTP_TIMEOUT_S = 10.0
 RENDER_TIMEOUT_S = 20.0
-LOG_TAIL_LINES = 12
 FULL_BOARD_SAMPLES = 10
 TICK_PAUSE_S = 0.1
 WARMUP_REQUESTS = 10
@@ -101,10 +98,6 @@ HEAP_SETTLE_S = 20.0
 RSS_SAMPLE_S = 5.0
 # A sign this close to its staleness limit may turn stale while the page loads: not counted as surely live.
 STALE_MARGIN_S = 5.0
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not measure: the message says why, with the logs that show it."""
 
 
 # Statistics ---------------------------------------------------------------------------------------------------
@@ -123,61 +116,12 @@ class Spread:
         return f"p50 {self.p50:7.1f}  p95 {self.p95:7.1f}  p99 {self.p99:7.1f}  max {self.max:7.1f}  (n={self.n})"
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
 def spread(values: list[float]) -> Spread:
     mean = statistics.fmean(values) if values else math.nan
     return Spread(len(values), mean, percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99), percentile(values, 1.0))
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 # The system under test ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class System:
-    """`python -m services run` with its own RUN_DIR and WEB_PORT."""
-
-    run_dir: Path
-    url: str
-    process: subprocess.Popen[bytes]
-    redis_url: str = ""
-
-
-@contextlib.contextmanager
-def running_system(start_timeout_s: float) -> Iterator[System]:
-    with tempfile.TemporaryDirectory(prefix="cityeye-wall-bench-", ignore_cleanup_errors=True) as tmp:
-        run_dir = Path(tmp)
-        port = free_port()
-        env = dict(os.environ, RUN_DIR=str(run_dir), WEB_HOST="127.0.0.1", WEB_PORT=str(port), PYTHONUNBUFFERED="1")
-        for key in ("REDIS_URL", "MQTT_URL"):
-            env.pop(key, None)  # always its own embedded Redis and broker, never a Redis someone uses
-        with (run_dir / "services.out").open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "services", "run"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches this script, which stops the system in order
-                preexec_fn=die_with_parent,
-            )
-        system = System(run_dir, f"http://127.0.0.1:{port}", process)
-        try:
-            wait_healthy(system, start_timeout_s)
-            yield system
-        finally:
-            stop_system(system)
 
 
 def wait_board_complete(client: redis.Redis, timeout_s: float) -> None:
@@ -190,59 +134,12 @@ def wait_board_complete(client: redis.Redis, timeout_s: float) -> None:
         print(f"   ! {len(missing)} core signs still without a value after {timeout_s:.0f} s: {', '.join(missing[:8])}")
 
 
-def wait_healthy(system: System, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if system.process.poll() is not None:
-            raise BenchError(f"`python -m services run` exited with code {system.process.returncode}{log_tails(system.run_dir)}")
-        try:
-            response = requests.get(system.url + "/healthz", timeout=HTTP_TIMEOUT_S)
-        except requests.RequestException as error:
-            last = str(error)
-        else:
-            if response.status_code == 200:
-                system.redis_url = read_env_file(system.run_dir / "env")["REDIS_URL"]
-                return
-            last = f"HTTP {response.status_code} {response.text[:600]}"
-        time.sleep(1.0)
-    raise BenchError(f"GET /healthz did not answer 200 within {timeout_s:.0f} s; last answer: {last}{log_tails(system.run_dir)}")
-
-
 def check_running(system: System, phase: str) -> None:
     """A figure measured against a system that stopped half-way means nothing: stop with its logs instead."""
     if system.process.poll() is not None:
         raise BenchError(f"the system stopped during {phase} (exit code {system.process.returncode}){log_tails(system.run_dir)}")
     if not gunicorn_worker_rss_mb(system):
         raise BenchError(f"no gunicorn worker was running after {phase}{log_tails(system.run_dir)}")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """The `export KEY=value` lines that `python -m services run` writes to RUN_DIR/env."""
-    pairs = [shlex.split(line)[1] for line in path.read_text().splitlines() if line.startswith("export ")]
-    return dict(pair.split("=", 1) for pair in pairs)
-
-
-def log_tails(run_dir: Path) -> str:
-    logs = [run_dir / "services.out", *sorted((run_dir / "logs").glob("*.log"))]
-    parts = []
-    for path in logs:
-        if path.exists():
-            lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-            parts.append(f"\n--- {path.name} (last {len(lines)} lines)\n" + "\n".join(lines))
-    return "".join(parts)
-
-
-def stop_system(system: System) -> None:
-    """SIGTERM to the orchestrator, which stops its children and services in order; SIGKILL if it hangs."""
-    if system.process.poll() is None:
-        print("Stopping the system...", flush=True)
-        system.process.send_signal(signal.SIGTERM)
-        try:
-            system.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(system.process.pid, signal.SIGKILL)  # its children die with it (PR_SET_PDEATHSIG)
-            system.process.wait()
 
 
 def cpu_elsewhere(seconds: float = 2.0) -> str:
@@ -986,7 +883,7 @@ def parse_args() -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> None:
     print(f"{os.cpu_count()} CPUs; other processes on this machine use {cpu_elsewhere()}", flush=True)
-    with running_system(args.start_timeout) as system, sync_playwright() as playwright:
+    with running_system("wall", args.start_timeout) as system, sync_playwright() as playwright:
         client = open_redis(system.redis_url)
         print(f"System healthy at {system.url} (Redis {system.redis_url}), walls poll every {settings().wall_poll_ms} ms", flush=True)
         wait_board_complete(client, BOARD_COMPLETE_TIMEOUT_S)

@@ -16,10 +16,10 @@ from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 from alerts.model import Alert, AlertStatus
 from alerts.store import list_active
 from auth.web import current_user
+from callbacks.nav import sorted_links
 from geo.admin import DISTRICTS
 from layouts import district as ids
 from layouts.district import DEFAULT_SORT, alerts_children, summary_children
-from layouts.nav import export_href
 from signs.catalogue import catalogue
 from signs.drill import ActiveAlert, CoreRow, comparison_sign_ids, core_rows, district_signs, sign_name
 from signs.keys import KEY_CAMERA_STATUS, KEY_LATEST, Latest
@@ -179,12 +179,7 @@ def on_tick(href: str | None, _n: int | None) -> tuple[Any, ...]:
 
 
 def on_sort(column_state: list[dict[str, Any]] | None, href: str | None) -> tuple[Any, Any, Any]:
-    view = view_of(href)
-    if view is None or not column_state:
-        return no_update, no_update, no_update
-    new = sorted_view(view, column_state)
-    target = new.href()
-    return target, export_href(target, "csv"), export_href(target, "xlsx")
+    return sorted_links(view_of(href), column_state, sorted_view)
 
 
 def register(app: Dash) -> None:

@@ -1,11 +1,28 @@
 """The drill-down header's callbacks, all in the browser (assets/drilldown.js): the search box answering as
-you type from an index fetched once, Enter opening the search page, and the copy-link button."""
+you type from an index fetched once, Enter opening the search page, and the copy-link button. Also what every
+drill-down grid does when it is sorted (sorted_links)."""
 
 from __future__ import annotations
 
-from dash import ClientsideFunction, Dash, Input, Output, State
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 
 from layouts import nav as ids
+from layouts.nav import export_href
+from signs.urlstate import View
+
+V = TypeVar("V", bound=View)
+ColumnState = list[dict[str, Any]] | None
+
+
+def sorted_links(view: V | None, column_state: ColumnState, sorted_view: Callable[[V, ColumnState], V]) -> tuple[Any, Any, Any]:
+    """A grid's new sort as (the page's URL, its CSV export, its Excel export): the sort is part of the view."""
+    if view is None or not column_state:
+        return no_update, no_update, no_update
+    target = sorted_view(view, column_state).href()
+    return target, export_href(target, "csv"), export_href(target, "xlsx")
 
 
 def register(app: Dash) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 import redis
 from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 
+from callbacks.nav import sorted_links
 from layouts import signlist as ids
-from layouts.nav import export_href, text
+from layouts.nav import text
 from signs.catalogue import catalogue
 from signs.drill import district_name, list_signs, sign_district, sign_name, spark_window, sparkline
 from signs.keys import Latest
@@ -119,11 +120,7 @@ def on_tick(href: str | None, _n: int | None) -> tuple[Any, Any]:
 
 
 def on_sort(column_state: list[dict[str, Any]] | None, href: str | None) -> tuple[Any, Any, Any]:
-    view = view_of(href)
-    if view is None or not column_state:
-        return no_update, no_update, no_update
-    target = sorted_view(view, column_state).href()
-    return target, export_href(target, "csv"), export_href(target, "xlsx")
+    return sorted_links(view_of(href), column_state, sorted_view)
 
 
 def register(app: Dash) -> None:

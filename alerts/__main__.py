@@ -42,6 +42,7 @@ from alerts.store import (
     resolve,
     silence,
 )
+from auth.names import InvalidUsername, check_username
 from config import settings
 from feeds.contract import CHINA_STANDARD_TIME
 from signs.store import open_redis
@@ -59,6 +60,14 @@ def _duration_s(text: str) -> float:
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 2h or 1d")
     return float(match[1]) * _UNIT_S[match[2]]
+
+
+def _username(text: str) -> str:
+    """--user NAME follows the same rule as the web's accounts: the name is shown on every wall as who acted."""
+    try:
+        return check_username(text)
+    except InvalidUsername as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _local_time(text: str) -> float:
@@ -122,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, note_required in (("ack", False), ("resolve", True)):
         act = commands.add_parser(name, help=f"{'acknowledge' if name == 'ack' else 'resolve'} an alert")
         act.add_argument("alert_id")
-        act.add_argument("--user", required=True)
+        act.add_argument("--user", required=True, type=_username)
         act.add_argument("--note", required=note_required, default="")
         act.add_argument("--json", action="store_true")
     hush = commands.add_parser("silence", help="silence a sign or a district for a while, with a reason")
@@ -132,11 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     until.add_argument("--for", dest="duration", type=_duration_s, help="e.g. 30m, 2h, 1d")
     until.add_argument("--until", type=_local_time, help="ISO-8601, local time without an offset")
     hush.add_argument("--reason", required=True)
-    hush.add_argument("--user", required=True)
+    hush.add_argument("--user", required=True, type=_username)
     hush.add_argument("--json", action="store_true")
     unhush = commands.add_parser("unsilence", help="lift a silence early")
     unhush.add_argument("silence_id")
-    unhush.add_argument("--user", required=True)
+    unhush.add_argument("--user", required=True, type=_username)
     silences = commands.add_parser("silences", help="silences in force")
     silences.add_argument("--json", action="store_true")
     audit = commands.add_parser("audit", help="transitions of the last hours, oldest first")

@@ -28,6 +28,7 @@ from alerts.model import (
     Transition,
     alert_transition,
 )
+from auth.names import check_username
 from signs.model import Level, Sign
 
 
@@ -37,11 +38,6 @@ class InvalidTransition(ValueError):
 
 def _next(alert: Alert, now: float, **changes: Any) -> Alert:
     return replace(alert, updated_at=now, version=alert.version + 1, **changes)
-
-
-def _require_user(user: str) -> None:
-    if not user.strip():
-        raise ValueError("an officer's action needs the officer's name")
 
 
 def level_bound(sign: Sign, rule: RuleKind, level: Level) -> float | None:
@@ -103,7 +99,7 @@ def clear(alert: Alert, now: float) -> tuple[Alert, Transition]:
 
 
 def acknowledge(alert: Alert, user: str, note: str, now: float) -> tuple[Alert, Transition]:
-    _require_user(user)
+    check_username(user)
     if alert.acknowledged is not None or not alert.status.is_open:
         raise InvalidTransition(f"alert {alert.id} is {alert.status.value} and was already acknowledged")
     status = AlertStatus.CLOSED if alert.status is AlertStatus.CLEARED else AlertStatus.ACKNOWLEDGED
@@ -113,7 +109,7 @@ def acknowledge(alert: Alert, user: str, note: str, now: float) -> tuple[Alert, 
 
 def resolve(alert: Alert, user: str, note: str, now: float) -> tuple[Alert, Transition]:
     """An officer closes the alert with a note; resolving counts as acknowledging when nobody had."""
-    _require_user(user)
+    check_username(user)
     if not note.strip():
         raise ValueError("resolving an alert needs a note")
     if not alert.status.is_open:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from auth.names import check_username
 from feeds.contract import TOPIC_ROOT
 from signs.model import Level
 
@@ -316,11 +317,12 @@ def _text(value: bytes | str) -> str:
 
 
 def alert_transition(alert: Alert, event: Event, at: float, by: str, note: str = "") -> Transition:
-    """The audit entry of a transition that produced `alert`."""
+    """The audit entry of a transition that produced `alert`. `by` is a user name (auth.names), checked here
+    because every record of who acted passes through here or silence_transition: none can carry markup."""
     return Transition(
         event=event,
         at=at,
-        by=by,
+        by=check_username(by),
         note=note,
         alert_id=alert.id,
         sign_id=alert.sign_id,
@@ -338,7 +340,7 @@ def silence_transition(silence: Silence, event: Event, at: float, by: str) -> Tr
     return Transition(
         event=event,
         at=at,
-        by=by,
+        by=check_username(by),
         note=silence.reason,
         sign_id=silence.target if on_sign else "",
         district="" if on_sign else silence.target,

@@ -36,6 +36,7 @@ from alerts.model import (
     covering_silence,
     silence_transition,
 )
+from auth.names import check_username
 from config import settings
 from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.catalogue import catalogue
@@ -287,8 +288,9 @@ def silence(
     now = time.time() if now is None else now
     scope = SilenceScope(scope)
     _check_silence_target(scope, target)
-    if not reason.strip() or not user.strip():
-        raise ValueError("a silence needs a reason and the officer's name")
+    check_username(user)
+    if not reason.strip():
+        raise ValueError("a silence needs a reason")
     if not now < until <= now + settings().alert_silence_max_s:
         raise ValueError(f"a silence must end in the future and within {settings().alert_silence_max_s:.0f} s")
     created = Silence(f"silence-{int(now * 1000):x}-{secrets.token_hex(3)}", scope, target, until, reason, user, now)
@@ -340,8 +342,7 @@ def _end_silences(
 
 def lift_silence(client: redis.Redis, silence_id: str, user: str, *, now: float | None = None) -> Silence:
     """End a silence before its time."""
-    if not user.strip():
-        raise ValueError("lifting a silence needs the officer's name")
+    check_username(user)
 
     def choose(silences: dict[str, Silence]) -> list[Silence]:
         if silence_id not in silences:

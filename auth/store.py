@@ -11,12 +11,12 @@ from typing import Any
 import redis
 
 from auth.model import Role, User
+from auth.names import USERNAME_RULE, is_username
 from auth.passwords import DUMMY_HASH, hash_password, verify_password
 from geo.admin import DISTRICTS
 from signs.keys import KEY_AUTH_LOG, KEY_USERS, KEY_WALL_TOKENS
 
 AUTH_LOG_KEEP = 100_000
-USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
 class AccessError(ValueError):
@@ -49,8 +49,8 @@ def save_user(
     client: redis.Redis, username: str, role: Role, password: str, *, display_name: str = "", district: str = "", by: str
 ) -> User:
     """Create or replace a user. Names are lower-case ASCII; a leader's district must be one of the city's."""
-    if not username or set(username) - USERNAME_CHARS:
-        raise AccessError("a username is lower-case letters, digits, '.', '_' or '-'")
+    if not is_username(username):
+        raise AccessError(USERNAME_RULE)
     if district and district not in DISTRICTS:
         raise AccessError(f"unknown district {district!r}")
     if role is Role.WALL:

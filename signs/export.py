@@ -4,6 +4,11 @@ CSV is UTF-8 with a byte-order mark, so that Excel opens Chinese text correctly,
 keep full precision (Python's shortest round-trip form), so a number read back equals the one in Redis.
 Times are Beijing time (Asia/Shanghai): text in CSV, real date-times in Excel. Every export names its units
 in the header and, in Excel, carries a second sheet describing what it is.
+
+Every text cell of every export, CSV or Excel, passes `inert_text` (OWASP's rule against CSV/formula injection):
+an officer's note or a name starting with `=`, `+`, `-`, `@`, a tab or a carriage return would otherwise run as
+a formula in the spreadsheet of whoever opens the file. Numbers are never text here, so a negative value stays a
+number.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from signs.model import Level, Sign
 from signs.urlstate import BEIJING
@@ -26,6 +32,10 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXCEL_TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 CSV_MIMETYPE = "text/csv"  # Flask adds "; charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A text cell starting with one of these is a formula (or becomes one once a spreadsheet trims it): OWASP's list.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Prefixed to such a cell, it makes the spreadsheet read the whole cell as text.
+TEXT_PREFIX = "'"
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,12 @@ def _beijing_naive(ts: float) -> datetime:
     return datetime.fromtimestamp(round(ts), BEIJING).replace(tzinfo=None)
 
 
+def inert_text(text: str) -> str:
+    """Text that no spreadsheet runs as a formula: prefixed with a quote when it starts like one. For text cells
+    only: numbers are written as numbers, so -3.5 stays a number."""
+    return TEXT_PREFIX + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -61,16 +77,33 @@ def _csv_cell(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return inert_text(str(value))
 
 
 def csv_bytes(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.columns)
+    writer.writerow([inert_text(name) for name in table.columns])
     for row in table.rows:
         writer.writerow([_csv_cell(v) for v in row])
     return (BOM + out.getvalue()).encode("utf-8")
+
+
+def _xlsx_text(value: Any) -> str:
+    # Control characters other than tab, LF and CR are not allowed in an .xlsx file: openpyxl refuses them.
+    return ILLEGAL_CHARACTERS_RE.sub("", inert_text(str(value)))
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A cell's value as openpyxl should store it: numbers and booleans as such, non-finite numbers as empty
+    cells, everything else as inert text."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return _xlsx_text(value)
 
 
 def xlsx_bytes(table: Table, sheet: str = "Data", about_sheet: str = "About") -> bytes:
@@ -84,7 +117,7 @@ def xlsx_bytes(table: Table, sheet: str = "Data", about_sheet: str = "About") ->
     bold = Font(bold=True)
     header = []
     for name in table.columns:
-        c = WriteOnlyCell(data, value=name)
+        c = WriteOnlyCell(data, value=_xlsx_text(name))
         c.font = bold
         header.append(c)
     data.append(header)
@@ -95,15 +128,13 @@ def xlsx_bytes(table: Table, sheet: str = "Data", about_sheet: str = "About") ->
                 c = WriteOnlyCell(data, value=_beijing_naive(value.ts))
                 c.number_format = EXCEL_TIME_FORMAT
                 cells.append(c)
-            elif isinstance(value, float) and math.isnan(value):
-                cells.append(None)
             else:
-                cells.append(value)
+                cells.append(_xlsx_value(value))
         data.append(cells)
     about = book.create_sheet(about_sheet[:31])
-    about.append([table.title])
+    about.append([_xlsx_text(table.title)])
     for key, value in table.notes:
-        about.append([key, value])
+        about.append([_xlsx_text(key), _xlsx_text(value)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -113,8 +144,8 @@ def xlsx_bytes(table: Table, sheet: str = "Data", about_sheet: str = "About") ->
 
 TEXT = {
     "zh": {
-        "id": "指标编号", "name": "指标名称", "time": "时间(北京时间)", "value": "数值", "unit": "单位", "level": "级别",
-        "district": "区县", "city": "全市", "rank": "本区排名(1=最严重)", "age": "数据时间(北京时间)",
+        "id": "指标编号", "name": "指标名称", "time": "时间(北京时间)", "value": "数值", "unit": "单位",
+        "level": "级别", "district": "区县", "city": "全市", "rank": "本区排名(1=最严重)", "age": "数据时间(北京时间)",
         "module": "模块", "stale": "陈旧", "exported": "导出时间(北京时间)", "range": "时间范围", "sign": "指标",
         "definition": "定义", "source": "数据来源", "owner": "责任部门", "thresholds": "阈值(蓝/黄/橙/红)",
         "direction": "方向", "high": "越高越严重", "low": "越低越严重", "filter": "筛选", "abnormal": "仅非正常",
@@ -220,7 +251,9 @@ def comparison_table(
     )
 
 
-def list_table(title: str, rows: Sequence[dict[str, Any]], lang: str, exported_at: float, notes: Sequence[tuple[str, str]] = ()) -> Table:
+def list_table(
+    title: str, rows: Sequence[dict[str, Any]], lang: str, exported_at: float, notes: Sequence[tuple[str, str]] = ()
+) -> Table:
     """A module's or category's signs: id, name, district, value, unit, level, reading time."""
     t = _t(lang)
     columns = [t["id"], t["name"], t["module"], t["district"], t["value"], t["unit"], t["level"], t["age"], t["stale"]]
@@ -239,4 +272,9 @@ def list_table(title: str, rows: Sequence[dict[str, Any]], lang: str, exported_a
                 bool(row.get("stale")),
             ]
         )
-    return Table(title=title, columns=columns, rows=out, notes=[*notes, (t["exported"], beijing_text(exported_at)), ("", t["redis"])])
+    return Table(
+        title=title,
+        columns=columns,
+        rows=out,
+        notes=[*notes, (t["exported"], beijing_text(exported_at)), ("", t["redis"])],
+    )

@@ -260,8 +260,9 @@
       title += ` · ${text.offline} ${off} · ${text.fault} ${flt}`;
     }
     const size = Math.round(28 + 9 * Math.log10(Math.max(1, p.point_count))); // 37 px for 10, 67 px for 22k
+    const el = window.cityeye.dom.el; // assets/dom.js, which loads after this file
     const icon = L.divIcon({
-      html: `<div style="background:${colour}"><span>${p.point_count_abbreviated}</span></div>`,
+      html: el("div", { style: { background: colour } }, el("span", {}, p.point_count_abbreviated)),
       className: "cityeye-cluster" + (hideout.stale ? " stale" : "") + (bits ? "" : " unknown"),
       iconSize: L.point(size, size),
     });

@@ -8,6 +8,7 @@
 (function () {
   "use strict";
 
+  const el = window.cityeye.dom.el; // assets/dom.js: data reaches the page as text, never as markup
   const SEARCH_LIMIT = 12;
 
   function navigate(href) {
@@ -238,7 +239,7 @@
   function districtFeature(feature, layer, context) {
     const hideout = (context && context.hideout) || {};
     const props = feature.properties;
-    layer.bindTooltip(hideout.lang === "en" ? props.name_en : props.name_zh, {
+    layer.bindTooltip(el("span", {}, hideout.lang === "en" ? props.name_en : props.name_zh), {
       permanent: hideout.selected === props.adcode, direction: "center", className: "district-label",
     });
     layer.on("click", () => {

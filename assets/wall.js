@@ -4,6 +4,7 @@
 (function () {
   "use strict";
 
+  const el = window.cityeye.dom.el; // assets/dom.js: data reaches the page as text, never as markup
   const LEVEL_COLOURS = ["#1f6f8b", "#2f7bff", "#f2c200", "#ff8a00", "#ff2d2d"];
   const NO_DATA_COLOUR = "#263246";
   const BOARD_LATE_S = 5;
@@ -79,8 +80,8 @@
 
   function indexElements() {
     const bySign = {};
-    document.querySelectorAll("[data-sign]").forEach((el) => {
-      (bySign[el.dataset.sign] = bySign[el.dataset.sign] || []).push(el);
+    document.querySelectorAll("[data-sign]").forEach((node) => {
+      (bySign[node.dataset.sign] = bySign[node.dataset.sign] || []).push(node);
     });
     state.elements = bySign;
   }
@@ -98,25 +99,25 @@
     }).join(" ");
   }
 
-  function paintSpark(el, id) {
-    const holder = el.querySelector(".spark");
+  function paintSpark(tile, id) {
+    const holder = tile.querySelector(".spark");
     if (!holder) return;
     const path = sparkPath(state.spark[id]);
-    holder.innerHTML = path
-      ? `<svg viewBox="0 0 100 24" preserveAspectRatio="none"><polyline points="${path}"/></svg>`
-      : "";
+    holder.replaceChildren(
+      ...(path ? [el("svg:svg", { viewBox: "0 0 100 24", preserveAspectRatio: "none" }, el("svg:polyline", { points: path }))] : []),
+    );
   }
 
   function paintSign(id) {
     const els = state.elements[id];
     const entry = state.board[id];
     if (!els || !entry) return;
-    els.forEach((el) => {
-      const v = el.querySelector(".v");
+    els.forEach((node) => {
+      const v = node.querySelector(".v");
       if (v) v.textContent = formatValue(entry[0]);
-      el.classList.remove("lvl-0", "lvl-1", "lvl-2", "lvl-3", "lvl-4");
-      el.classList.add("lvl-" + entry[1]);
-      if (el.classList.contains("tile")) paintSpark(el, id);
+      node.classList.remove("lvl-0", "lvl-1", "lvl-2", "lvl-3", "lvl-4");
+      node.classList.add("lvl-" + entry[1]);
+      if (node.classList.contains("tile")) paintSpark(node, id);
     });
   }
 
@@ -125,9 +126,9 @@
       if (!state.elements[id]) return;
       const age = ageOf(id);
       const stale = isStale(id);
-      state.elements[id].forEach((el) => {
-        el.classList.toggle("stale", stale);
-        const ageEl = el.querySelector(".age");
+      state.elements[id].forEach((node) => {
+        node.classList.toggle("stale", stale);
+        const ageEl = node.querySelector(".age");
         if (ageEl) ageEl.textContent = age === null ? "—" : (stale ? state.text.stale + " " : "") + formatAge(age);
       });
     });
@@ -143,9 +144,9 @@
       .map((id) => {
         const level = Math.min(4, Math.round(state.board[id][0]));
         const label = state.text.signal(state.ctx.signs[id][0], state.ctx.levelNames[level]);
-        return `<span class="signal lvl-${level}">${label}</span>`;
+        return el("span", { class: `signal lvl-${level}` }, label);
       });
-    holder.innerHTML = chips.join("");
+    holder.replaceChildren(...chips);
   }
 
   function breaches() {
@@ -174,10 +175,10 @@
 
   function paintCountdowns() {
     const now = serverNow();
-    document.querySelectorAll(".alert-strip .countdown[data-due]").forEach((el) => {
-      const left = +el.dataset.due - now;
-      el.textContent = `${el.dataset.label} ${formatCountdown(left)}`;
-      el.classList.toggle("overdue", left < 0);
+    document.querySelectorAll(".alert-strip .countdown[data-due]").forEach((node) => {
+      const left = +node.dataset.due - now;
+      node.textContent = `${node.dataset.label} ${formatCountdown(left)}`;
+      node.classList.toggle("overdue", left < 0);
     });
   }
 
@@ -186,8 +187,8 @@
     if (key === state.alertKey) return;
     state.alertKey = key;
     const { counts, list } = state.alerts;
-    document.querySelectorAll(".alert-strip .count").forEach((el) => {
-      el.querySelector(".n").textContent = counts[+el.dataset.level];
+    document.querySelectorAll(".alert-strip .count").forEach((node) => {
+      node.querySelector(".n").textContent = counts[+node.dataset.level];
     });
     const cards = list.slice(0, ALERT_CARDS).map((a) => {
       const place = a.district && state.ctx.districts[a.district] ? state.ctx.districts[a.district].name : "";
@@ -195,16 +196,18 @@
       const acknowledged = a.status === "acknowledged";
       const due = acknowledged ? a.due[1] : a.due[0];
       const label = acknowledged ? state.text.handling : state.text.response;
-      const badges = (a.escalation ? `<span class="escalation">${state.text.escalated(a.escalation)}</span>` : "") +
-        (a.silenced ? `<span class="silenced">${state.text.silenced}</span>` : "");
-      return `<div class="alert-card lvl-${a.level} ${a.status}" data-alert-sign="${a.sign}" data-alert-id="${a.id}">` +
-        `<span class="alert-level">${state.ctx.levelNames[a.level]}</span>` +
-        `<span class="alert-name">${name}</span>` +
-        `<span class="alert-value">${formatValue(a.value)} ${a.unit}</span>` +
-        `<span class="alert-status">${alertStatusText(a)}</span>${badges}` +
-        `<span class="countdown" data-due="${due}" data-label="${label}"></span></div>`;
+      return el("div", { class: `alert-card lvl-${a.level} ${a.status}`, "data-alert-sign": a.sign, "data-alert-id": a.id }, [
+        el("span", { class: "alert-level" }, state.ctx.levelNames[a.level]),
+        el("span", { class: "alert-name" }, name),
+        el("span", { class: "alert-value" }, `${formatValue(a.value)} ${a.unit}`),
+        el("span", { class: "alert-status" }, alertStatusText(a)),
+        a.escalation ? el("span", { class: "escalation" }, state.text.escalated(a.escalation)) : null,
+        a.silenced ? el("span", { class: "silenced" }, state.text.silenced) : null,
+        el("span", { class: "countdown", "data-due": due, "data-label": label }),
+      ]);
     });
-    document.querySelector(".alert-strip .alerts").innerHTML = cards.length ? cards.join("") : `<div class="no-alerts">${state.text.noAlerts}</div>`;
+    document.querySelector(".alert-strip .alerts")
+      .replaceChildren(...(cards.length ? cards : [el("div", { class: "no-alerts" }, state.text.noAlerts)]));
     paintCountdowns();
   }
 
@@ -219,20 +222,22 @@
     state.alertKey = key;
     const counts = [0, 0, 0, 0, 0];
     list.forEach((b) => { counts[b[1][1]] += 1; });
-    document.querySelectorAll(".alert-strip .count").forEach((el) => {
-      el.querySelector(".n").textContent = counts[+el.dataset.level];
+    document.querySelectorAll(".alert-strip .count").forEach((node) => {
+      node.querySelector(".n").textContent = counts[+node.dataset.level];
     });
     const meta = state.ctx.signs;
     const cards = list.slice(0, ALERT_CARDS).map(([id, entry]) => {
       const m = meta[id];
       const place = m[6] ? state.ctx.districts[m[6]].name : "";
       const district = place && !m[0].startsWith(place) ? place + " · " : "";
-      return `<div class="alert-card lvl-${entry[1]}" data-alert-sign="${id}">` +
-        `<span class="alert-level">${state.ctx.levelNames[entry[1]]}</span>` +
-        `<span class="alert-name">${district}${m[0]}</span>` +
-        `<span class="alert-value">${formatValue(entry[0])} ${m[1]}</span></div>`;
+      return el("div", { class: `alert-card lvl-${entry[1]}`, "data-alert-sign": id }, [
+        el("span", { class: "alert-level" }, state.ctx.levelNames[entry[1]]),
+        el("span", { class: "alert-name" }, district + m[0]),
+        el("span", { class: "alert-value" }, `${formatValue(entry[0])} ${m[1]}`),
+      ]);
     });
-    document.querySelector(".alert-strip .alerts").innerHTML = cards.length ? cards.join("") : `<div class="no-alerts">${state.text.none}</div>`;
+    document.querySelector(".alert-strip .alerts")
+      .replaceChildren(...(cards.length ? cards : [el("div", { class: "no-alerts" }, state.text.none)]));
   }
 
   function districtHideout() {
@@ -256,9 +261,11 @@
     const rows = Object.keys(state.ctx.districts)
       .map((adcode) => [adcode, hideout.values[adcode], hideout.levels[adcode]])
       .sort((a, b) => (b[1] ?? -Infinity) - (a[1] ?? -Infinity));
-    list.innerHTML = rows.map(([adcode, value, level]) =>
-      `<li class="lvl-${level ?? "none"}"><i style="background:${level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level]}"></i>` +
-      `<span>${state.ctx.districts[adcode].name}</span><b>${formatValue(value)}</b></li>`).join("");
+    list.replaceChildren(...rows.map(([adcode, value, level]) => el("li", { class: `lvl-${level ?? "none"}` }, [
+      el("i", { style: { background: level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level] } }),
+      el("span", {}, state.ctx.districts[adcode].name),
+      el("b", {}, formatValue(value)),
+    ])));
   }
 
   // Freshness ------------------------------------------------------------------------------------
@@ -339,7 +346,7 @@
     if (view.kind === "cameras") { title = state.text.cameras; mapSign = ctx.mapSignForView.cameras; }
     if (view.alertSign) title = `${state.text.alert} · ${title}`;
     document.querySelectorAll(".tile.flash").forEach((t) => t.classList.remove("flash"));
-    if (view.alertSign) (state.elements[view.alertSign] || []).forEach((el) => el.classList.add("flash"));
+    if (view.alertSign) (state.elements[view.alertSign] || []).forEach((node) => node.classList.add("flash"));
     document.getElementById("wall-view-title").textContent = title;
     window.dash_clientside.set_props(ctx.ids.map, { viewport: { bounds: bounds, transition: "flyToBounds" } });
     window.dash_clientside.set_props(ctx.ids.mapSign, { value: mapSign });
@@ -479,7 +486,7 @@
   }
 
   function districtLabel(feature, layer) {
-    layer.bindTooltip(state.ctx && state.ctx.lang === "en" ? feature.properties.name_en : feature.properties.name_zh, {
+    layer.bindTooltip(el("span", {}, state.ctx && state.ctx.lang === "en" ? feature.properties.name_en : feature.properties.name_zh), {
       permanent: true, direction: "center", className: "district-label",
     });
   }

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, cast
 
 import msgspec
 
@@ -38,6 +38,10 @@ class Reason(StrEnum):
     NOT_FINITE = "not_finite"
     ABSURD_TIMESTAMP = "absurd_timestamp"
     EMPTY = "empty"
+    INVALID_UTF8 = "invalid_utf8"
+    TOO_DEEP = "too_deep"
+    # A fault of City Eye's own, never of the message: the last-resort guard of parse() and of the worker.
+    INTERNAL_ERROR = "internal_error"
 
 
 # Payload schemas ---------------------------------------------------------------------------------
@@ -122,6 +126,9 @@ class Limits:
     max_payload_bytes: int = 65_536
     max_future_s: float = 300.0
     max_past_s: float = 8 * 86_400.0
+    # Every accepted payload nests two levels deep at most; msgspec recurses on nesting (and raises RecursionError
+    # near 1,000 levels, even inside a field it skips), so deeper payloads are refused before decoding.
+    max_depth: int = 32
 
 
 Routes = dict[tuple[str, str, str], dict[str, str]]
@@ -173,7 +180,7 @@ def parse_timestamp(ts: float | str) -> float:
 def _check_time(ts: float | str, now: float, limits: Limits) -> float | Rejected:
     try:
         seconds = parse_timestamp(ts)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, OSError):
         return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is neither epoch seconds nor ISO-8601")
     if not math.isfinite(seconds):
         return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is not finite")
@@ -183,6 +190,49 @@ def _check_time(ts: float | str, now: float, limits: Limits) -> float | Rejected
     if seconds < now - limits.max_past_s:
         return Rejected(Reason.ABSURD_TIMESTAMP, f"ts {ts!r} is older than {limits.max_past_s:.0f} s")
     return seconds
+
+
+_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _OPENING | _CLOSING)
+
+
+def nesting_depth_exceeds(payload: bytes, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit`, by a byte scan that does not parse.
+
+    It must cost less than the decoding it protects: the common payload (a few brackets in all) is answered by two
+    counts, and any other by one pass over its brackets only. Brackets inside strings are counted too, which can
+    only err towards refusing (no payload City Eye accepts has 32 of them in a string); one that hides real depth
+    behind "]" in strings still meets the RecursionError guard of the decoder.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in payload.translate(None, _NOT_BRACKETS):
+        if byte in _OPENING:
+            depth += 1
+            if depth > limit:
+                return True
+        elif depth:
+            depth -= 1
+    return False
+
+
+def _decode(decoder: msgspec.json.Decoder, payload: bytes, limits: Limits) -> object:
+    """The decoded payload, or Rejected: whatever msgspec raises (it raises more than its own two error types)."""
+    if nesting_depth_exceeds(payload, limits.max_depth):
+        return Rejected(Reason.TOO_DEEP, f"arrays and objects nest more than {limits.max_depth} levels deep")
+    try:
+        return decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return _decode_error(error, payload)
+    except UnicodeDecodeError as error:
+        # msgspec checks UTF-8 only inside strings, and says so with Python's own error about that string.
+        near = bytes(error.object[max(0, error.start - 16) : error.end + 16])
+        return Rejected(Reason.INVALID_UTF8, f"a string is not UTF-8 ({error.reason}) near {near!r}")
+    except RecursionError:
+        return Rejected(Reason.TOO_DEEP, "nested too deep to decode")
+    except (ValueError, TypeError, OverflowError, MemoryError) as error:
+        return Rejected(Reason.MALFORMED_JSON, f"{type(error).__name__}: {error}")
 
 
 def _decode_error(error: msgspec.DecodeError | msgspec.ValidationError, payload: bytes) -> Rejected:
@@ -197,7 +247,9 @@ def _decode_error(error: msgspec.DecodeError | msgspec.ValidationError, payload:
     return Rejected(Reason.MALFORMED_JSON, text)
 
 
-def _senml_readings(records: list[SenMLRecord], now: float, limits: Limits) -> dict[str, tuple[float, float]] | Rejected:
+def _senml_readings(
+    records: list[SenMLRecord], now: float, limits: Limits
+) -> dict[str, tuple[float, float]] | Rejected:
     """{field: (value, ts)} from a SenML pack, resolving base name and base time (RFC 8428 §4)."""
     if not records:
         return Rejected(Reason.EMPTY, "empty SenML pack")
@@ -221,7 +273,15 @@ def _senml_readings(records: list[SenMLRecord], now: float, limits: Limits) -> d
 
 
 def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits = Limits()) -> Parsed:
-    """Turn one MQTT message into typed readings or camera status, or say precisely why not."""
+    """Turn one MQTT message into typed readings or camera status, or say precisely why not. Never raises: a
+    message is input from anyone, and one that raised would stop the worker (and, redelivered, every restart)."""
+    try:
+        return _parse(topic_name, payload, routes, now, limits)
+    except Exception as error:  # a bug of ours, not the sender's: still a dead-letter record, never a crash
+        return Rejected(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"[:500])
+
+
+def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits) -> Parsed:
     if len(payload) > limits.max_payload_bytes:
         return Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {limits.max_payload_bytes}")
     parts = topic_name.split("/")
@@ -235,11 +295,12 @@ def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: L
 
     if feed == FEED_VIDEO:
         if not CAMERA_ID.match(source_id) or source_id[:6] != adcode:
-            return Rejected(Reason.UNKNOWN_TOPIC, "video source_id must be a 20-digit GB/T 28181 id starting with the adcode")
-        try:
-            status = _CAMERA_DECODER.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            return _decode_error(error, payload)
+            detail = "video source_id must be a 20-digit GB/T 28181 id starting with the adcode"
+            return Rejected(Reason.UNKNOWN_TOPIC, detail)
+        status = _decode(_CAMERA_DECODER, payload, limits)
+        if isinstance(status, Rejected):
+            return status
+        assert isinstance(status, CameraStatusPayload)
         if not (math.isfinite(status.lat) and math.isfinite(status.lon)):
             return Rejected(Reason.NOT_FINITE, "lat/lon must be finite")
         if not (-90 <= status.lat <= 90 and -180 <= status.lon <= 180):
@@ -252,10 +313,9 @@ def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: L
     fields = routes.get((feed, adcode, source_id))
     if fields is None:
         return Rejected(Reason.UNKNOWN_TOPIC, f"no sign is sourced from {feed}/{adcode}/{source_id}")
-    try:
-        decoded = _READINGS_DECODER.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
-        return _decode_error(error, payload)
+    decoded = _decode(_READINGS_DECODER, payload, limits)
+    if isinstance(decoded, Rejected):
+        return decoded
 
     if isinstance(decoded, ReadingsPayload):
         if not decoded.readings:
@@ -265,7 +325,7 @@ def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: L
             return checked
         values = {name: (value, checked) for name, value in decoded.readings.items()}
     else:
-        senml = _senml_readings(decoded, now, limits)
+        senml = _senml_readings(cast(list[SenMLRecord], decoded), now, limits)
         if isinstance(senml, Rejected):
             return senml
         values = senml

@@ -109,19 +109,27 @@ class RedisSink:
         for topic, payload, rejected in batch.rejected:
             pipe.xadd(
                 KEY_DEADLETTER,
-                {
-                    "topic": topic,
-                    "payload": payload[: self._deadletter_payload_bytes],
-                    "bytes": len(payload),
-                    "reason": rejected.reason.value,
-                    "detail": rejected.detail,
-                    "at": repr(batch.receive_ts),
-                },
+                deadletter_fields(topic, payload, rejected, batch.receive_ts, self._deadletter_payload_bytes),
                 maxlen=self._deadletter_keep,
                 approximate=True,
             )
             pipe.hincrby(KEY_DEADLETTER_COUNTS, rejected.reason.value, 1)
         pipe.execute()
+
+
+def deadletter_fields(
+    topic: str, payload: bytes, rejected: Rejected, at: float, payload_bytes: int
+) -> dict[str, bytes | str | int]:
+    """One dead-letter record, as bytes wherever the text came from outside: redis-py encodes str as strict UTF-8
+    when the pipeline executes, and one lone surrogate in a topic or detail would fail the whole batch."""
+    return {
+        "topic": topic.encode("utf-8", "backslashreplace"),
+        "payload": bytes(payload[:payload_bytes]),
+        "bytes": len(payload),
+        "reason": rejected.reason.value,
+        "detail": rejected.detail.encode("utf-8", "backslashreplace"),
+        "at": repr(at),
+    }
 
 
 def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, object]]:

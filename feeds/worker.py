@@ -26,7 +26,9 @@ from feeds.contract import (
     CameraStatus,
     Ignored,
     Limits,
+    Parsed,
     Readings,
+    Reason,
     Rejected,
     parse,
     subscription_filters,
@@ -40,6 +42,14 @@ from signs.keys import worker_key
 log = logging.getLogger("cityeye.feeds.worker")
 
 _READ_CHUNK = 256 * 1024
+
+
+def _topic_text(message: mqtt.MQTTMessage) -> str | None:
+    """The message's topic, None when it is not UTF-8 (MQTT requires it; a broker may not check)."""
+    try:
+        return message.topic
+    except UnicodeDecodeError:
+        return None
 
 
 class BatchingClient(mqtt.Client):
@@ -102,6 +112,7 @@ class WorkerStats:
     batches: int = 0
     last_flush_ms: float = 0.0
     redis_failures: int = 0
+    internal_errors: int = 0  # messages or batches our own code failed on: dead-lettered as internal_error
 
 
 class FeedWorker:
@@ -148,7 +159,9 @@ class FeedWorker:
         client.on_message = self._on_message
         return client
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object
+    ) -> None:
         if getattr(reason_code, "is_failure", False):
             log.error("broker refused connection: %s", reason_code)
             return
@@ -157,11 +170,14 @@ class FeedWorker:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         filters = subscription_filters(self._feeds, self._settings.mqtt_shared_group)
         client.subscribe([(f, 1) for f in filters])
-        client.publish(worker_status_topic(self.worker_id), json.dumps({"state": "online", "pid": os.getpid()}), qos=1, retain=True)
+        online = json.dumps({"state": "online", "pid": os.getpid()})
+        client.publish(worker_status_topic(self.worker_id), online, qos=1, retain=True)
         self._connected = True
         log.info("connected as %s, subscribed to %s", self.worker_id, ", ".join(filters))
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object) -> None:
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object
+    ) -> None:
         self._connected = False
         # The broker redelivers unacknowledged messages to the persistent session after reconnect;
         # acknowledging their old packet ids on the new connection would be wrong.
@@ -169,13 +185,36 @@ class FeedWorker:
         log.warning("disconnected from broker: %s", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        """Never raises: paho would re-raise and end the worker, and the broker would hand the message to the next
+        worker (and to this one restarted) for ever. A message we fail on is dead-lettered and acknowledged."""
+        try:
+            self._take(message)
+        except Exception as error:
+            self.stats.internal_errors += 1
+            log.exception("internal error on a message, dead-lettered as internal_error")
+            try:
+                rejected = Rejected(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"[:500])
+                self._batch.rejected.append((_topic_text(message), bytes(message.payload), rejected))
+                self.stats.rejected += 1
+            except Exception:
+                log.exception("could not even dead-letter it")
+        finally:
+            if message.qos > 0:
+                self._pending_acks.append(message.mid)
+
+    def _take(self, message: mqtt.MQTTMessage) -> None:
         now = time.time()
         if not self._batch:
             self._batch_started = now
             self._batch.receive_ts = now
         self.stats.received += 1
         payload = message.payload
-        parsed = parse(message.topic, payload, self._routes, now, self._limits)
+        topic = _topic_text(message)
+        if topic is None:
+            topic = bytes(message._topic).decode("utf-8", "backslashreplace")
+            parsed: Parsed = Rejected(Reason.INVALID_UTF8, "the topic is not UTF-8")
+        else:
+            parsed = parse(topic, payload, self._routes, now, self._limits)
         if not isinstance(parsed, Ignored):
             self._batch.messages += 1
         if isinstance(parsed, Readings):
@@ -183,11 +222,9 @@ class FeedWorker:
         elif isinstance(parsed, CameraStatus):
             self._batch.cameras.append(parsed)
         elif isinstance(parsed, Rejected):
-            self._batch.rejected.append((message.topic, payload, parsed))
+            self._batch.rejected.append((topic, payload, parsed))
             self.stats.rejected += 1
-            log.warning("dead-letter %s on %s: %s", parsed.reason.value, message.topic, parsed.detail)
-        if message.qos > 0:
-            self._pending_acks.append(message.mid)
+            log.warning("dead-letter %s on %s: %s", parsed.reason.value, topic, parsed.detail)
 
     # Redis ---------------------------------------------------------------------------------------
 
@@ -203,6 +240,13 @@ class FeedWorker:
             self.stats.redis_failures += 1
             log.error("Redis write failed, holding %d messages unacknowledged: %s", len(self._batch), error)
             return False
+        except Exception as error:
+            # Not Redis failing but our own code: holding the batch would fail the same way for ever, and a restart
+            # would be handed the same messages. Record what was lost, then acknowledge as usual.
+            self.stats.internal_errors += 1
+            log.exception("batch of %d messages could not be written; recorded as internal_error", len(self._batch))
+            if not self._write_internal_error(error):
+                return False
         self.stats.written += len(self._batch)
         self.stats.batches += 1
         self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
@@ -211,6 +255,18 @@ class FeedWorker:
         self._pending_acks.clear()
         self._batch = Batch()
         self._client.send_outbox()
+        return True
+
+    def _write_internal_error(self, error: Exception) -> bool:
+        """One dead-letter record for a batch our code could not write; False if Redis failed too (try again)."""
+        lost = Batch(receive_ts=self._batch.receive_ts or time.time())
+        detail = f"a batch of {len(self._batch)} messages was lost: {type(error).__name__}: {error}"[:500]
+        lost.rejected.append(("(batch)", b"", Rejected(Reason.INTERNAL_ERROR, detail)))
+        try:
+            self._sink.write(lost)
+        except redis.RedisError as redis_error:
+            log.error("Redis write failed, holding the batch unacknowledged: %s", redis_error)
+            return False
         return True
 
     def _heartbeat(self) -> None:
@@ -227,6 +283,7 @@ class FeedWorker:
             "batches": stats.batches,
             "last_flush_ms": round(stats.last_flush_ms, 3),
             "redis_failures": stats.redis_failures,
+            "internal_errors": stats.internal_errors,
         }
         ttl = max(3, int(self._settings.worker_heartbeat_s * 5))
         try:
@@ -344,7 +401,8 @@ class FeedWorker:
             self._redis.delete(worker_key(self.worker_id))
         except redis.RedisError:
             pass
-        log.info("stopped: %d received, %d written, %d rejected", self.stats.received, self.stats.written, self.stats.rejected)
+        stats = self.stats
+        log.info("stopped: %d received, %d written, %d rejected", stats.received, stats.written, stats.rejected)
 
 
 def run_worker(settings: Settings, worker_name: str, feeds: tuple[str, ...]) -> None:

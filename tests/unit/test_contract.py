@@ -27,7 +27,8 @@ CAMERA = "cityeye/v1/video/420624/42062400081326000123"
 def test_json_readings_map_fields_to_signs() -> None:
     parsed = parse(STATION, encode_readings(NOW - 5, {"precipitation_1h": 32.5, "temperature": 21}), ROUTES, NOW)
     assert isinstance(parsed, Readings)
-    assert {(r.sign_id, r.value, r.source_ts) for r in parsed.readings} == {("RAIN", 32.5, NOW - 5), ("TEMP", 21.0, NOW - 5)}
+    got = {(r.sign_id, r.value, r.source_ts) for r in parsed.readings}
+    assert got == {("RAIN", 32.5, NOW - 5), ("TEMP", 21.0, NOW - 5)}
 
 
 def test_iso_timestamp_without_offset_is_xiangyang_local_time() -> None:
@@ -42,7 +43,8 @@ def test_senml_pack_resolves_base_name_and_time() -> None:
     )
     parsed = parse(STATION, payload, ROUTES, NOW)
     assert isinstance(parsed, Readings)
-    assert {(r.sign_id, r.value, r.source_ts) for r in parsed.readings} == {("RAIN", 3.5, NOW - 10), ("TEMP", 20.5, NOW - 70)}
+    got = {(r.sign_id, r.value, r.source_ts) for r in parsed.readings}
+    assert got == {("RAIN", 3.5, NOW - 10), ("TEMP", 20.5, NOW - 70)}
 
 
 def test_senml_relative_time_is_relative_to_now() -> None:
@@ -90,6 +92,11 @@ def test_reserved_namespaces_are_ignored_not_rejected() -> None:
         (STATION, b'{"ts": "yesterday", "readings": {"temperature": 1}}', Reason.ABSURD_TIMESTAMP),
         (CAMERA, b'{"ts": %d, "status": "sleeping", "kind": "fixed", "lat": 1, "lon": 1}' % NOW, Reason.WRONG_TYPE),
         (CAMERA, b'{"ts": %d, "status": "online", "kind": "fixed", "lat": 91, "lon": 1}' % NOW, Reason.WRONG_TYPE),
+        (STATION, b'{"ts": %d, "readings": {"temperature\xed\xa0\x80": 1}}' % NOW, Reason.INVALID_UTF8),
+        (STATION, b'[{"n": "temperature", "u": "\xc9\xe3\xca\xcf\xb6\xc8", "v": 1}]', Reason.INVALID_UTF8),
+        (CAMERA, b'{"ts": %d, "status": "on\xfflne", "kind": "fixed", "lat": 1, "lon": 1}' % NOW, Reason.INVALID_UTF8),
+        (STATION, b'[{"n": "temperature", "v": 1, "x": ' + b"[" * 33 + b"]" * 33 + b"}]", Reason.TOO_DEEP),
+        (STATION, b'{"ts": %d, "readings": {"t": %s}}' % (NOW, b'{"a":' * 40 + b"1" + b"}" * 40), Reason.TOO_DEEP),
     ],
 )
 def test_bad_input_is_rejected_with_its_reason(topic: str, payload: bytes, reason: Reason) -> None:
@@ -97,6 +104,14 @@ def test_bad_input_is_rejected_with_its_reason(topic: str, payload: bytes, reaso
     assert isinstance(parsed, Rejected), parsed
     assert parsed.reason is reason, parsed.detail
     assert parsed.detail
+
+
+def test_nesting_within_the_limit_is_decoded_not_refused() -> None:
+    payload = b'[{"n": "temperature", "v": 1, "x": ' + b"[" * 30 + b"]" * 30 + b', "s": 0}]'
+    assert isinstance(parse(STATION, payload, ROUTES, NOW), Readings)
+    # Brackets inside strings count, so a long run there is refused: no accepted payload has one.
+    many = b'{"ts": %d, "readings": {"temperature": 1}, "note": "%s"}' % (NOW, b"[" * 40)
+    assert parse(STATION, many, ROUTES, NOW).reason is Reason.TOO_DEEP
 
 
 def test_millisecond_timestamps_get_a_hint() -> None:

@@ -259,9 +259,12 @@ def _senml_readings(
         base_name = record.bn or base_name
         base_time = record.bt or base_time
         name = (base_name + record.n).rsplit(":", 1)[-1].rsplit("/", 1)[-1]
-        if record.v is None:
-            kind = "vs" if record.vs is not None else "vb" if record.vb is not None else "vd" if record.vd else "none"
-            return Rejected(Reason.WRONG_TYPE, f"SenML record {name!r} has no numeric value v (got {kind})")
+        # RFC 8428 §4.3: a record carries at most one value; City Eye takes the numeric one only.
+        values = {"v": record.v, "vs": record.vs, "vb": record.vb, "vd": record.vd}
+        kinds = [kind for kind, value in values.items() if value is not None]
+        if record.v is None or len(kinds) > 1:
+            got = " and ".join(kinds) or "no value"
+            return Rejected(Reason.WRONG_TYPE, f"SenML record {name!r} must carry exactly one value, v (got {got})")
         when = base_time + record.t
         if when < 2**28:  # RFC 8428 §4.5.3: small times are relative to now
             when += now

@@ -44,6 +44,8 @@ def _poison(station: str, field: str, now: float) -> list[tuple[str, bytes, Reas
         (station, b'{"ts":%d,"readings":{"%s":%s}}' % (now, f, b"1" + b"0" * 400), Reason.NOT_FINITE),
         (station, b'{"ts":%d,"readings":{"\\ud800":1}}' % now, Reason.MALFORMED_JSON),
         (station, b"\xff\xfe\x00{\x80", Reason.MALFORMED_JSON),
+        # Two values in one record (RFC 8428 allows one): the whole pack is refused.
+        (station, b'[{"n":"%s","v":1,"vs":"1"}]' % f, Reason.WRONG_TYPE),
     ]
 
 

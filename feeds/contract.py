@@ -15,6 +15,7 @@ import msgspec
 
 # The feed names are defined with the sign catalogue, whose loader checks every source against them and must
 # not import feeds (feeds imports signs). They are part of this contract, so they are re-exported here.
+from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.model import FEED_VIDEO as FEED_VIDEO
 from signs.model import FEEDS as FEEDS
 
@@ -22,8 +23,11 @@ TOPIC_ROOT = "cityeye/v1"
 # Namespaces under the root that are not feeds: worker status and (later) alerts. Never ingested.
 RESERVED_NAMESPACES = ("status", "alerts")
 
-CAMERA_ID = re.compile(r"^\d{20}$")
-ADCODE = re.compile(r"^\d{6}$")
+# ASCII digits only, matched whole (fullmatch): \d would take full-width and Arabic-Indic digits too, and $ would
+# let a trailing newline through.
+CAMERA_ID = re.compile(r"[0-9]{20}")
+# The adcodes a topic may carry: the city's own (city-wide sources) and its districts', nothing from outside.
+CITY_ADCODES = frozenset({CITY_ADCODE, *DISTRICTS})
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
@@ -290,14 +294,16 @@ def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: 
     parts = topic_name.split("/")
     if len(parts) >= 3 and "/".join(parts[:2]) == TOPIC_ROOT and parts[2] in RESERVED_NAMESPACES:
         return Ignored()
-    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] not in FEEDS or not ADCODE.match(parts[3]):
+    if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] not in FEEDS:
         return Rejected(Reason.UNKNOWN_TOPIC, f"expected {TOPIC_ROOT}/{{feed}}/{{adcode}}/{{source_id}}")
     _, _, feed, adcode, source_id = parts
+    if adcode not in CITY_ADCODES:
+        return Rejected(Reason.UNKNOWN_TOPIC, f"{adcode!r} is not the adcode of the city or of one of its districts")
     if not payload:
         return Rejected(Reason.EMPTY, "empty payload")
 
     if feed == FEED_VIDEO:
-        if not CAMERA_ID.match(source_id) or source_id[:6] != adcode:
+        if not CAMERA_ID.fullmatch(source_id) or source_id[:6] != adcode:
             detail = "video source_id must be a 20-digit GB/T 28181 id starting with the adcode"
             return Rejected(Reason.UNKNOWN_TOPIC, detail)
         status = _decode(_CAMERA_DECODER, payload, limits)

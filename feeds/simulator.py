@@ -358,7 +358,7 @@ def _sign_text(sign: Sign) -> str:
     return f"{sign.id} {sign.name_en} {sign.name_zh}{extra}".lower()
 
 
-_WINDOW = re.compile(r"(?<![\d.])(\d{1,2})\s*(?:h\b|h_|hr|hour|小时|-hour)")
+_WINDOW = re.compile(r"(?<![0-9.])([0-9]{1,2})\s*(?:h\b|h_|hr|hour|小时|-hour)")
 
 
 def _rain_window(sign: Sign) -> float:

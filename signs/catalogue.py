@@ -34,8 +34,11 @@ SIGN_COLUMNS = (
     "direction", "blue", "yellow", "orange", "red", "definition", "owner", "source",
 )  # fmt: skip
 
-_MQTT_SOURCE = re.compile(r"^mqtt:(?P<feed>[a-z]+)/(?P<adcode>\d{6})/(?P<source_id>[A-Za-z0-9_.-]+)#(?P<field>\w+)$")
-_DERIVATION = re.compile(r"^(?P<op>[a-z_]+)\((?P<args>.*)\)$")
+# Matched whole (fullmatch) with ASCII classes: \d and \w take any script's digits and letters, $ a trailing newline.
+_MQTT_SOURCE = re.compile(
+    r"mqtt:(?P<feed>[a-z]+)/(?P<adcode>[0-9]{6})/(?P<source_id>[A-Za-z0-9_.-]+)#(?P<field>[A-Za-z0-9_]+)"
+)
+_DERIVATION = re.compile(r"(?P<op>[a-z_]+)\((?P<args>.*)\)")
 
 
 class CatalogueError(ValueError):
@@ -75,7 +78,7 @@ def _check_monotonic(thresholds: tuple[float | None, ...], direction: Direction,
 
 def _parse_source(text: str, where: str) -> MqttSource | Derivation:
     if text.startswith("mqtt:"):
-        match = _MQTT_SOURCE.match(text)
+        match = _MQTT_SOURCE.fullmatch(text)
         if not match:
             raise CatalogueError(f"{where}: source {text!r} is not mqtt:feed/adcode/source_id#field")
         feed = match["feed"]
@@ -88,7 +91,7 @@ def _parse_source(text: str, where: str) -> MqttSource | Derivation:
                 "use camera_online_rate(...) or camera_online_count(...)"
             )
         return MqttSource(**match.groupdict())
-    match = _DERIVATION.match(text)
+    match = _DERIVATION.fullmatch(text)
     if not match:
         raise CatalogueError(f"{where}: source {text!r} is neither mqtt:... nor a derivation like sum(...)")
     try:
@@ -98,7 +101,7 @@ def _parse_source(text: str, where: str) -> MqttSource | Derivation:
     args = match["args"].strip()
     if op in (DeriveOp.CAMERA_ONLINE_RATE, DeriveOp.CAMERA_ONLINE_COUNT):
         kind, _, adcode = (part.strip() for part in args.partition(","))
-        if kind not in CAMERA_KINDS or not re.fullmatch(r"\d{6}", adcode):
+        if kind not in CAMERA_KINDS or not re.fullmatch(r"[0-9]{6}", adcode):
             raise CatalogueError(f"{where}: {op.value} takes (fixed|mobile|all, adcode), got ({args})")
         return Derivation(op=op, expression=text, camera_kind=kind, adcode=adcode)
     # Sign patterns stay unresolved here; _resolve_derivations expands them once every id is known.
@@ -119,7 +122,7 @@ def _resolve_derivation(sign: Sign, ids: list[str], where: str) -> Sign:
     assert isinstance(derivation, Derivation)
     if derivation.op in (DeriveOp.CAMERA_ONLINE_RATE, DeriveOp.CAMERA_ONLINE_COUNT):
         return sign
-    args = _DERIVATION.match(derivation.expression)["args"]  # type: ignore[index]
+    args = _DERIVATION.fullmatch(derivation.expression)["args"]  # type: ignore[index]
     values_part, _, weights_part = args.partition(" by ")
     inputs = tuple(i for p in values_part.split(",") for i in _expand(p.strip(), ids, where))
     weights: tuple[str, ...] = ()

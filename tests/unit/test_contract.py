@@ -22,6 +22,7 @@ NOW = 1_795_300_000.0
 ROUTES = {("weather", "420624", "AWS07"): {"precipitation_1h": "RAIN", "temperature": "TEMP"}}
 STATION = "cityeye/v1/weather/420624/AWS07"
 CAMERA = "cityeye/v1/video/420624/42062400081326000123"
+CAMERA_OK = b'{"ts": %d, "status": "online", "kind": "fixed", "lat": 32.0, "lon": 112.1}' % NOW
 
 
 def test_json_readings_map_fields_to_signs() -> None:
@@ -77,6 +78,14 @@ def test_reserved_namespaces_are_ignored_not_rejected() -> None:
         ("other/v1/weather/420624/AWS07", b"{}", Reason.UNKNOWN_TOPIC),
         ("cityeye/v1/video/420624/12345", b"{}", Reason.UNKNOWN_TOPIC),
         ("cityeye/v1/video/420602/42062400081326000123", b"{}", Reason.UNKNOWN_TOPIC),
+        # Cameras from outside the city, and digits that are not ASCII (full-width, Arabic-Indic), trailing newlines.
+        ("cityeye/v1/video/999999/99999900081326000123", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420100/42010000081326000123", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/４２０６０２/４２０６０２00081326000123", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420602/420602000813260001٢٣", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420602/42060200081326000123\n", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/video/420602\n/42060200081326000123", CAMERA_OK, Reason.UNKNOWN_TOPIC),
+        ("cityeye/v1/weather/４２０６２４/AWS07", encode_readings(NOW, {"temperature": 1}), Reason.UNKNOWN_TOPIC),
         (STATION, b'{"ts": %d, "readings": {"humidity": 40}}' % NOW, Reason.UNKNOWN_FIELD),
         (STATION, b'{"ts": %d, "readings": {"temperature": "21"}}' % NOW, Reason.WRONG_TYPE),
         (STATION, b'{"ts": %d, "readings": {"temperature": true}}' % NOW, Reason.WRONG_TYPE),
@@ -118,6 +127,18 @@ def test_nesting_within_the_limit_is_decoded_not_refused() -> None:
     # Brackets inside strings count, so a long run there is refused: no accepted payload has one.
     many = b'{"ts": %d, "readings": {"temperature": 1}, "note": "%s"}' % (NOW, b"[" * 40)
     assert parse(STATION, many, ROUTES, NOW).reason is Reason.TOO_DEEP
+
+
+def test_every_district_and_the_city_are_accepted_adcodes_and_the_catalogue_uses_no_other() -> None:
+    from feeds.contract import CITY_ADCODES
+    from geo.admin import CITY_ADCODE, DISTRICTS
+    from signs.catalogue import catalogue
+
+    assert CITY_ADCODES == {CITY_ADCODE, *DISTRICTS}
+    for adcode in DISTRICTS:
+        device = adcode + "00081326000123"
+        assert isinstance(parse(f"cityeye/v1/video/{adcode}/{device}", CAMERA_OK, ROUTES, NOW), CameraStatus)
+    assert {adcode for _, adcode, _ in catalogue().routes} <= CITY_ADCODES
 
 
 def test_millisecond_timestamps_get_a_hint() -> None:

@@ -2,7 +2,8 @@
 
 GET /api/v1/signs/{id}                         one sign: catalogue entry and its latest value
 GET /api/v1/snapshot?category=&district=       every sign of a category and/or district with its value
-GET /healthz                                   Redis, the MQTT broker, feed workers and the board; 503 when not all well
+GET /healthz                                   Redis, the MQTT broker (and what it dropped), feed workers and the board;
+                                               503 when not all well
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import Blueprint, Response, abort, request
 from config import settings
 from feeds.board import read_board
 from feeds.mqtt import broker_address
+from feeds.sink import read_broker_drops
 from geo.admin import CITY_ADCODE
 from services.embedded import mqtt_connect_ok
 from signs.catalogue import catalogue
@@ -133,5 +135,13 @@ def healthz() -> Response:
         checks["redis"] = {"ok": False, "error": str(error)}
         checks["feeds"] = {"ok": False, "error": "unknown while Redis is down"}
     checks["broker"] = _broker_check()
+    # Whether the broker dropped messages (its $SYS counters, as the feed workers heard them): "known" false when the
+    # broker publishes no counters; drops within the hour make the broker unwell, as the wall's banner says.
+    try:
+        checks["broker"]["dropped"] = read_broker_drops(client, now).as_json()
+    except redis.RedisError:
+        checks["broker"]["dropped"] = {"known": False, "error": "unknown while Redis is down"}
+    if checks["broker"]["dropped"].get("recent"):
+        checks["broker"]["ok"] = False
     healthy = all(check["ok"] for check in checks.values())
     return _json({"ok": healthy, "at": now, **checks}, status=200 if healthy else 503)

@@ -21,6 +21,7 @@
     zh: {
       live: "实时", notLive: "非实时", lost: (s) => `与服务器的连接已中断 ${s}，画面数据未更新`,
       stalled: (s) => `数据汇聚已停止 ${s}，数值不再更新`, noWorkers: "采集进程全部离线",
+      dropped: (n) => `消息代理近1小时丢弃 ${n} 条消息，数据有缺失`,
       silent: (names) => `数据源中断：${names.join("、")}`, error: (e) => `数据服务异常：${e}`,
       stale: "陈旧", overview: "城市总览", cameras: "城市之眼 · 视频监控", alert: "告警",
       signal: (name, level) => `${name.replace("预警信号", "")}${level}预警`, none: "暂无越限指标",
@@ -30,6 +31,7 @@
     en: {
       live: "LIVE", notLive: "NOT LIVE", lost: (s) => `Connection to the server lost ${s} ago: values are not updating`,
       stalled: (s) => `Data roll-up stopped ${s} ago: values are not updating`, noWorkers: "All feed workers are offline",
+      dropped: (n) => `The MQTT broker dropped ${n} messages in the last hour: data is missing`,
       silent: (names) => `Silent feeds: ${names.join(", ")}`, error: (e) => `Data service error: ${e}`,
       stale: "stale", overview: "City overview", cameras: "City Eye · cameras", alert: "Alert",
       signal: (name, level) => `${name.replace(" warning signal", "")} ${level}`, none: "No sign over its thresholds",
@@ -41,7 +43,7 @@
 
   const state = {
     ctx: null, text: TEXT.zh, board: {}, spark: {}, seq: 0, serverOffsetMs: 0, lastOkMs: Date.now(),
-    boardAt: null, silent: [], workers: null, error: null, mapSign: null, focus: null,
+    boardAt: null, silent: [], workers: null, dropped: null, error: null, mapSign: null, focus: null,
     elements: null, alertKey: "", rotation: null, started: false, alerts: null, alertsSeen: null,
   };
 
@@ -280,6 +282,7 @@
     }
     if (state.boardAt === null && sinceOk < 5) problems.push(state.text.stalled("—"));
     if (state.workers === 0) problems.push(state.text.noWorkers);
+    if (state.dropped) problems.push(state.text.dropped(state.dropped));
     if (state.silent.length) problems.push(state.text.silent(state.silent.map((f) => state.ctx.feedNames[f] || f)));
     return problems;
   }
@@ -433,6 +436,7 @@
       state.boardAt = changes.at;
       state.silent = changes.silent || [];
       state.workers = changes.workers;
+      state.dropped = changes.dropped;
     }
     return reds;
   }

@@ -2,7 +2,8 @@
 
 Walls poll for what changed since the board sequence they hold (KEY_BOARD_CHANGES), so a tick costs a
 client a few hundred bytes and the app's work per poll does not grow with the number of signs. The board
-also says which feeds have gone silent, so that a wall never looks live while its data has stopped.
+also says which feeds have gone silent and whether the broker dropped messages, so that a wall never looks live while
+its data has stopped or has gaps.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import redis
 
 from feeds.contract import FEED_VIDEO
+from feeds.sink import read_broker_drops
 from signs.keys import KEY_BOARD, KEY_BOARD_CHANGES, KEY_CAMERA_HEARD, KEY_WORKER_PATTERN, Latest
 from signs.model import Catalogue, MqttSource, level_of
 from signs.store import read_all_latest
@@ -37,6 +39,8 @@ class Board:
     feeds: dict[str, float | None]  # feed -> seconds since its newest message, None when never heard
     silent: list[str]
     workers: int
+    # Messages the broker dropped in the last hour (feeds.sink.BROKER_DROPS_RECENT_S); None when it does not say.
+    dropped: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,7 @@ class Board:
             "feeds": self.feeds,
             "silent": self.silent,
             "workers": self.workers,
+            "dropped": self.dropped,
         }
 
     @classmethod
@@ -57,6 +62,7 @@ class Board:
             feeds=doc.get("feeds", {}),
             silent=list(doc.get("silent", [])),
             workers=int(doc.get("workers", 0)),
+            dropped=doc.get("dropped"),
         )
 
 
@@ -86,7 +92,9 @@ def feed_silence_limits(cat: Catalogue) -> dict[str, float]:
     return limits
 
 
-def feed_ages(cat: Catalogue, latest: dict[str, Latest], camera_heard: float | None, now: float) -> dict[str, float | None]:
+def feed_ages(
+    cat: Catalogue, latest: dict[str, Latest], camera_heard: float | None, now: float
+) -> dict[str, float | None]:
     """Seconds since each feed's newest message, judged by receive time (source clocks may be wrong)."""
     newest: dict[str, float] = {}
     for sign_id, value in latest.items():
@@ -113,6 +121,7 @@ def next_board(
     camera_heard: float | None,
     workers: int,
     now: float,
+    dropped: int | None = None,
 ) -> tuple[Board, dict[str, BoardEntry]]:
     """The new board and the entries that changed since `previous` (all of them when there is none)."""
     entries = board_entries(cat, latest)
@@ -125,6 +134,7 @@ def next_board(
         feeds=ages,
         silent=silent_feeds(ages, feed_silence_limits(cat)),
         workers=workers,
+        dropped=dropped,
     )
     return board, changes
 
@@ -138,6 +148,7 @@ def change_record(board: Board, changes: dict[str, BoardEntry]) -> dict[str, Any
         "feeds": board.feeds,
         "silent": board.silent,
         "workers": board.workers,
+        "dropped": board.dropped,
     }
 
 
@@ -152,7 +163,11 @@ def publish_board(client: redis.Redis, cat: Catalogue, now: float | None = None)
     previous = read_board(client)
     heard = client.get(KEY_CAMERA_HEARD)
     workers = sum(1 for _ in client.scan_iter(match=KEY_WORKER_PATTERN, count=100))
-    board, changes = next_board(cat, previous, read_all_latest(client), float(heard) if heard else None, workers, now)
+    drops = read_broker_drops(client, now)
+    camera_heard = float(heard) if heard else None
+    latest = read_all_latest(client)
+    dropped = drops.recent if drops.known else None
+    board, changes = next_board(cat, previous, latest, camera_heard, workers, now, dropped)
     pipe = client.pipeline(transaction=True)
     if previous is None:
         pipe.delete(KEY_BOARD_CHANGES)  # a board started afresh numbers its ticks from 1 again

@@ -150,6 +150,46 @@ def worker_status_topic(worker_id: str) -> str:
     return f"{TOPIC_ROOT}/status/worker/{worker_id}"
 
 
+# The broker's own counters, where it publishes them ($SYS), so that messages it dropped (a full queue of a worker's
+# session) are noticed: Mosquitto 2 (`$SYS/broker/...`, sys_interval) and EMQX 5 (`$SYS/brokers/{node}/...`,
+# sys_msg_interval). Subscribed plainly, never shared: every worker hears them, and writing them twice is harmless.
+SYS_FILTERS = (
+    "$SYS/broker/version",
+    "$SYS/broker/uptime",
+    "$SYS/broker/publish/messages/dropped",
+    "$SYS/brokers/+/version",
+    "$SYS/brokers/+/uptime",
+    "$SYS/brokers/+/metrics/delivery/dropped",
+)
+_SYS_TOPIC = re.compile(
+    r"\$SYS/(?:broker|brokers/(?P<node>[^/]+))/(?P<what>version|uptime|publish/messages/dropped|metrics/delivery/dropped)"
+)
+_COUNT = re.compile(rb"[0-9]{1,19}")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCounter:
+    """One $SYS message: which broker node ("" for a single Mosquitto) said what. `kind` is "version" (value: the
+    broker's name and version), "uptime" (value unused: it says the broker publishes its tree) or "dropped" (value:
+    the node's count of messages dropped since it started, in ASCII digits)."""
+
+    node: str
+    kind: Literal["version", "uptime", "dropped"]
+    value: str
+
+
+def parse_broker_counter(topic_name: str, payload: bytes) -> BrokerCounter | None:
+    """The broker counter a $SYS message carries; None for any other topic or an unreadable value."""
+    match = _SYS_TOPIC.fullmatch(topic_name)
+    if match is None:
+        return None
+    node, what = match["node"] or "", match["what"]
+    if what.endswith("dropped"):
+        return BrokerCounter(node, "dropped", payload.decode()) if _COUNT.fullmatch(payload) else None
+    kind: Literal["version", "uptime"] = "version" if what == "version" else "uptime"
+    return BrokerCounter(node, kind, payload[:80].decode("utf-8", "replace"))
+
+
 def subscription_filters(feeds: tuple[str, ...], shared_group: str) -> list[str]:
     """One filter for the whole tree when every feed is wanted, so that a misspelt feed is dead-lettered
     rather than silently unheard; otherwise one filter per feed."""

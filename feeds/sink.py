@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 
 import redis
 
-from feeds.contract import CameraStatus, Reading, Rejected
+from feeds.contract import BrokerCounter, CameraStatus, Reading, Rejected
 from signs.keys import (
+    BROKER_COUNTERS_LUA,
     HISTORY_POINT,
+    KEY_BROKER,
+    KEY_BROKER_DROPS,
     KEY_CAMERA_HEARD,
     KEY_DEADLETTER,
     KEY_DEADLETTER_COUNTS,
@@ -42,9 +45,14 @@ class Batch:
     rejected: list[tuple[str, bytes, Rejected]] = field(default_factory=list)
     receive_ts: float = 0.0
     messages: int = 0  # MQTT messages in the batch; one may carry many readings
+    # The broker's $SYS counters heard, with when: not feed messages (never counted as such), but written alike.
+    broker: list[tuple[BrokerCounter, float]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.messages
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.broker)
 
 
 class RedisSink:
@@ -59,6 +67,7 @@ class RedisSink:
     ) -> None:
         self._client = client
         self._newest_wins = client.register_script(NEWEST_WINS_LUA)
+        self._broker_counters = client.register_script(BROKER_COUNTERS_LUA)
         self._history_ttl_s = retention_days * 86_400
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
@@ -114,6 +123,11 @@ class RedisSink:
                 approximate=True,
             )
             pipe.hincrby(KEY_DEADLETTER_COUNTS, rejected.reason.value, 1)
+        if batch.broker:
+            args: list[object] = [landed_minid(batch.receive_ts or time.time(), BROKER_DROPS_KEEP_S)]
+            for counter, heard_at in batch.broker:
+                args += (counter.kind, counter.node, counter.value, repr(heard_at))
+            self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=args, client=pipe)
         pipe.execute()
 
 
@@ -146,3 +160,60 @@ def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, obj
 
 def read_deadletter_counts(client: redis.Redis) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in client.hgetall(KEY_DEADLETTER_COUNTS).items()}
+
+
+# Drops are news for an hour (the wall's banner, /healthz); the record of each is kept a day.
+BROKER_DROPS_RECENT_S = 3_600.0
+BROKER_DROPS_KEEP_S = 86_400.0
+# The broker's counters are current while some $SYS message came this recently: Mosquitto publishes its uptime every
+# sys_interval (10 s by default), EMQX every sys_heartbeat_interval (30 s).
+BROKER_COUNTERS_STALE_S = 120.0
+# Brokers known to publish a dropped count, recognised by their version message before any count is heard (Mosquitto
+# publishes the count only when it changes, and its retained copy expires after a minute).
+_COUNTING_BROKERS = ("mosquitto",)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerDrops:
+    """Messages the broker acknowledged and then dropped, as its own counters tell. `known` is False when the broker
+    publishes no such counter (amqtt; Mosquitto with sys_interval 0) or none was heard for BROKER_COUNTERS_STALE_S:
+    then nobody can say whether messages were dropped."""
+
+    known: bool
+    recent: int  # in the last BROKER_DROPS_RECENT_S
+    total: int  # since City Eye first heard the broker
+    last_at: float | None  # when a rise was last heard
+    heard_at: float | None  # newest $SYS message
+    broker: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "known": self.known,
+            "recent": self.recent if self.known else None,
+            "recent_window_s": BROKER_DROPS_RECENT_S,
+            "total": self.total,
+            "last_at": self.last_at,
+            "heard_at": self.heard_at,
+            "broker": self.broker or None,
+        }
+
+
+def read_broker_drops(client: redis.Redis, now: float) -> BrokerDrops:
+    with client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(KEY_BROKER)
+        pipe.xrange(KEY_BROKER_DROPS, min=f"{int((now - BROKER_DROPS_RECENT_S) * 1000)}-0")
+        pipe.xrevrange(KEY_BROKER_DROPS, count=1)
+        fields, recent_entries, last = pipe.execute()
+    state = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
+    heard_at = float(state["heard"]) if "heard" in state else None
+    broker = state.get("version", "")
+    counts = any(key.startswith("dropped:") for key in state) or broker.lower().startswith(_COUNTING_BROKERS)
+    fresh = heard_at is not None and now - heard_at <= BROKER_COUNTERS_STALE_S
+    return BrokerDrops(
+        known=counts and fresh,
+        recent=sum(int(entry[b"n"]) for _, entry in recent_entries),
+        total=int(state.get("dropped_total", 0)),
+        last_at=int(last[0][0].split(b"-")[0]) / 1000 if last else None,
+        heard_at=heard_at,
+        broker=broker,
+    )

@@ -23,6 +23,7 @@ import redis
 
 from config import Settings
 from feeds.contract import (
+    SYS_FILTERS,
     CameraStatus,
     Ignored,
     Limits,
@@ -31,6 +32,7 @@ from feeds.contract import (
     Reason,
     Rejected,
     parse,
+    parse_broker_counter,
     subscription_filters,
     worker_status_topic,
 )
@@ -169,7 +171,7 @@ class FeedWorker:
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         filters = subscription_filters(self._feeds, self._settings.mqtt_shared_group)
-        client.subscribe([(f, 1) for f in filters])
+        client.subscribe([(f, 1) for f in filters] + [(f, 0) for f in SYS_FILTERS])
         online = json.dumps({"state": "online", "pid": os.getpid()})
         client.publish(worker_status_topic(self.worker_id), online, qos=1, retain=True)
         self._connected = True
@@ -207,9 +209,14 @@ class FeedWorker:
         if not self._batch:
             self._batch_started = now
             self._batch.receive_ts = now
-        self.stats.received += 1
         payload = message.payload
         topic = _topic_text(message)
+        if topic is not None and topic.startswith("$SYS/"):
+            counter = parse_broker_counter(topic, payload)
+            if counter is not None:
+                self._batch.broker.append((counter, now))
+            return
+        self.stats.received += 1
         if topic is None:
             topic = bytes(message._topic).decode("utf-8", "backslashreplace")
             parsed: Parsed = Rejected(Reason.INVALID_UTF8, "the topic is not UTF-8")

@@ -34,7 +34,12 @@ STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 20
 
 # Mosquitto as City Eye ships it (perf-baselines "Five things" 1 and 2): workers ack QoS 1 per batch, so the
-# default in-flight window of 20 would stall them; Nagle adds 10-18 ms median latency at our rates.
+# default in-flight window of 20 would stall them; Nagle adds 10-18 ms median latency at our rates. The default queue
+# of 1000 messages per offline session drops the rest of a worker's backlog without telling the publisher, so the
+# queue is large; what it still drops shows on the $SYS counters the workers watch, published every SYS_INTERVAL_S.
+# docs/mqtt.md and the README give the same settings for a broker of one's own.
+MOSQUITTO_MAX_QUEUED_MESSAGES = 1_000_000
+SYS_INTERVAL_S = 2
 MOSQUITTO_CONF = """\
 # Written by services/embedded.py; regenerated at every start.
 per_listener_settings false
@@ -46,8 +51,9 @@ persistence_file mosquitto.db
 # Mosquitto persists by snapshot: at shutdown and every autosave_interval seconds.
 autosave_interval 30
 max_inflight_messages 1000
-max_queued_messages 1000000
+max_queued_messages {max_queued_messages}
 set_tcp_nodelay true
+sys_interval {sys_interval}
 log_dest stderr
 log_type error
 log_type warning
@@ -213,8 +219,15 @@ def start_redis(
     return service
 
 
-def start_broker(data_dir: Path, *, prefer_system: bool = True, port: int | None = None) -> EmbeddedService:
-    """mosquitto with City Eye's configuration, else amqtt; accepts an MQTT CONNECT before this returns."""
+def start_broker(
+    data_dir: Path,
+    *,
+    prefer_system: bool = True,
+    port: int | None = None,
+    max_queued_messages: int = MOSQUITTO_MAX_QUEUED_MESSAGES,
+) -> EmbeddedService:
+    """mosquitto with City Eye's configuration, else amqtt; accepts an MQTT CONNECT before this returns.
+    `max_queued_messages` is for tests that make the broker drop messages."""
     mosquitto, _ = find_broker(prefer_system)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +235,16 @@ def start_broker(data_dir: Path, *, prefer_system: bool = True, port: int | None
     log_path = data_dir / "broker.log"
     if mosquitto is not None:
         conf = data_dir / "mosquitto.conf"
-        conf.write_text(MOSQUITTO_CONF.format(host=HOST, port=port, data_dir=data_dir, user=getpass.getuser()))
+        conf.write_text(
+            MOSQUITTO_CONF.format(
+                host=HOST,
+                port=port,
+                data_dir=data_dir,
+                user=getpass.getuser(),
+                max_queued_messages=max_queued_messages,
+                sys_interval=SYS_INTERVAL_S,
+            )
+        )
         argv = [str(mosquitto), "-c", str(conf)]
         kind: Kind = "mosquitto"
     else:

@@ -52,6 +52,13 @@ KEY_USERS = f"{PREFIX}:{{auth}}:users"
 KEY_WALL_TOKENS = f"{PREFIX}:{{auth}}:wall-tokens"
 # Stream, capped: logins, failed logins, logouts, user and token changes (at, event, username, detail, remote).
 KEY_AUTH_LOG = f"{PREFIX}:{{auth}}:log"
+# The MQTT broker's own counters as the feed workers hear them on $SYS (feeds.contract.SYS_FILTERS). Hash: "heard"
+# (epoch s of the newest $SYS message), "version" (the broker's name and version), per broker node ("" for one
+# Mosquitto) "dropped:{node}" (the node's own count of dropped messages, since it started) and "dropped_at:{node}"
+# (when that count was heard), and "dropped_total" (messages dropped since City Eye first heard the broker).
+KEY_BROKER = f"{PREFIX}:{{broker}}"
+# Stream, one entry per rise of a node's dropped count: "n" (messages dropped), "node"; trimmed by age to a day.
+KEY_BROKER_DROPS = f"{PREFIX}:{{broker}}:drops"
 # Short-lived locks so that one of several workers runs each periodic roll-up.
 KEY_LOCK = PREFIX + ":lock:{{{name}}}"
 
@@ -164,6 +171,40 @@ for i = 1, #ARGV, 3 do
   end
 end
 return written
+"""
+
+# Broker counters into KEY_BROKER (KEYS[1]) and KEY_BROKER_DROPS (KEYS[2]). ARGV[1] is the drops stream's MINID, then
+# (kind, node, value, heard_at) quadruples in the order heard. A node's dropped count only grows while it runs, so a
+# rise is that many new drops and a fall is a restart (every message of the new count is new); a count heard before
+# the one kept (two workers flushing out of order) is ignored, and the first count of a node is only its baseline.
+# Returns the messages newly counted as dropped.
+BROKER_COUNTERS_LUA = """
+local counted = 0
+for i = 2, #ARGV, 4 do
+  local kind, node, value, at = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local heard = tonumber(redis.call('HGET', KEYS[1], 'heard') or '0')
+  if at > heard then redis.call('HSET', KEYS[1], 'heard', ARGV[i + 3]) end
+  if kind == 'version' then
+    redis.call('HSET', KEYS[1], 'version', value)
+  elseif kind == 'dropped' then
+    local count = tonumber(value)
+    local kept = redis.call('HMGET', KEYS[1], 'dropped:' .. node, 'dropped_at:' .. node)
+    if not kept[2] or tonumber(kept[2]) <= at then
+      local new = 0
+      if kept[1] then
+        local previous = tonumber(kept[1])
+        if count > previous then new = count - previous elseif count < previous then new = count end
+      end
+      redis.call('HSET', KEYS[1], 'dropped:' .. node, value, 'dropped_at:' .. node, ARGV[i + 3])
+      if new > 0 then
+        redis.call('HINCRBY', KEYS[1], 'dropped_total', new)
+        redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[1], '*', 'n', tostring(new), 'node', node)
+        counted = counted + new
+      end
+    end
+  end
+end
+return counted
 """
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from feeds.contract import (
+    BrokerCounter,
     CameraStatus,
     Ignored,
     Limits,
@@ -14,6 +16,7 @@ from feeds.contract import (
     encode_camera_status,
     encode_readings,
     parse,
+    parse_broker_counter,
     parse_timestamp,
     subscription_filters,
 )
@@ -151,3 +154,29 @@ def test_subscriptions_cover_everything_or_each_feed_and_share_when_asked() -> N
 
     assert subscription_filters(FEEDS, "ingest") == ["$share/ingest/cityeye/v1/#"]
     assert subscription_filters(("weather", "video"), "") == ["cityeye/v1/weather/#", "cityeye/v1/video/#"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "expected"),
+    [
+        ("$SYS/broker/publish/messages/dropped", b"15", BrokerCounter("", "dropped", "15")),
+        ("$SYS/broker/version", b"mosquitto version 2.0.11", BrokerCounter("", "version", "mosquitto version 2.0.11")),
+        ("$SYS/broker/uptime", b"724 seconds", BrokerCounter("", "uptime", "724 seconds")),
+        ("$SYS/brokers/emqx@10.0.0.5/metrics/delivery/dropped", b"3", BrokerCounter("emqx@10.0.0.5", "dropped", "3")),
+        ("$SYS/broker/publish/messages/dropped", b"15.0", None),
+        ("$SYS/broker/publish/messages/dropped", "１５".encode(), None),
+        ("$SYS/broker/publish/messages/dropped", b"", None),
+        ("$SYS/broker/publish/messages/received", b"15", None),
+        ("cityeye/v1/status/worker/x", b"15", None),
+    ],
+)
+def test_broker_counters_from_sys_topics(topic: str, payload: bytes, expected: BrokerCounter | None) -> None:
+    assert parse_broker_counter(topic, payload) == expected
+
+
+def test_every_broker_counter_topic_is_subscribed() -> None:
+    from feeds.contract import SYS_FILTERS
+
+    topics = ("$SYS/broker/publish/messages/dropped", "$SYS/brokers/n1/metrics/delivery/dropped", "$SYS/broker/uptime")
+    for topic in topics:
+        assert any(mqtt.topic_matches_sub(f, topic) for f in SYS_FILTERS), topic

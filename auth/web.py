@@ -12,7 +12,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, g, redirect, request, session
 
@@ -28,8 +28,11 @@ SESSION_COOKIE = "cityeye_session"
 SESSION_USER = "user"
 SESSION_WALL = "wall"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Reachable without a session even where reading needs one: sign-in, health, and the app's static files.
-PUBLIC_PREFIXES = ("/login", "/healthz", "/assets/", "/_dash-component-suites/", "/_favicon", "/favicon")
+# Reachable without a session even where reading needs one: exactly these paths, and the static files under
+# these prefixes (the sign-in page's stylesheet, the app's scripts), which hold nothing of the city's.
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
+NEXT_MAX_LENGTH = 2048
 
 
 class NotAllowed(PermissionError):
@@ -62,6 +65,41 @@ def request_origin_ok(method: str, origin: str | None, referer: str | None, host
         return True
     claimed = origin or referer
     return claimed is not None and same_origin(claimed, host_url)
+
+
+def is_public(path: str) -> bool:
+    """Exact paths, not prefixes: /loginx or /login/../alerts is not the sign-in page. A static prefix counts only
+    for a path without dot segments or backslashes, which could climb out of it."""
+    if path in PUBLIC_PATHS:
+        return True
+    return path.startswith(PUBLIC_PREFIXES) and "\\" not in path and not {".", ".."} & set(path.split("/"))
+
+
+def _single_slash_path(path: str) -> bool:
+    return path.startswith("/") and not path.startswith("//")
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None: the one rule for where a sign-in may lead.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as '/', so "/\\t/evil.example" becomes
+    "//evil.example", another site: only printable ASCII without a backslash is accepted, with no scheme, no host
+    and a path starting with exactly one '/', and the path must still be such once percent-decoded."""
+    if not target or len(target) > NEXT_MAX_LENGTH or not all("!" <= c <= "~" and c != "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    decoded = unquote(parts.path)
+    # The raw text too: urlsplit reads "///evil.example" as an empty host and the path "/evil.example".
+    if parts.scheme or parts.netloc or not all(_single_slash_path(p) for p in (target, parts.path, decoded)):
+        return None
+    if any(not c.isprintable() or c.isspace() or c == "\\" for c in decoded) or parts.path == "/login":
+        return None
+    return target
+
+
+def login_url(full_path: str) -> str:
+    """The sign-in page, coming back to `full_path` (path and query) afterwards."""
+    return "/login?next=" + quote(full_path.rstrip("?"), safe="/")
 
 
 def current_user() -> User | None:
@@ -105,9 +143,9 @@ def _guard() -> Response | None:
     if not request_origin_ok(request.method, request.headers.get("Origin"), request.headers.get("Referer"), request.host_url):
         abort(403, description="cross-origin request refused")
     g.user = _resolve_user()
-    if g.user is None and not settings().reads_are_open and not request.path.startswith(PUBLIC_PREFIXES):
+    if g.user is None and not settings().reads_are_open and not is_public(request.path):
         if request.method in SAFE_METHODS and not request.path.startswith(("/api/", "/_")):
-            return redirect(f"/login?next={request.full_path.rstrip('?')}")
+            return redirect(login_url(request.full_path))
         abort(401, description="sign in first")
     return None
 
@@ -123,13 +161,6 @@ def init_auth(server: Flask, cfg: Settings) -> None:
     )
     server.before_request(_guard)
     server.register_blueprint(auth_blueprint)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only paths on this site: never redirect a signed-in officer to somebody else's page."""
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 LOGIN_PAGE = """<!doctype html>
@@ -152,19 +183,20 @@ def _login_page(error: str = "", username: str = "", next_path: str = "", status
 
 @auth_blueprint.get("/login")
 def login_form() -> Response:
-    return _login_page(next_path=_safe_next(request.args.get("next")) or "")
+    return _login_page(next_path=safe_next(request.args.get("next")) or "")
 
 
 @auth_blueprint.post("/login")
 def login() -> Response:
     username = request.form.get("username", "").strip().lower()
+    next_path = safe_next(request.form.get("next"))  # checked here, where it is followed, whatever the form held
     user = authenticate(shared_redis(), username, request.form.get("password", ""), remote=request.remote_addr or "")
     if user is None:
-        return _login_page("用户名或密码错误 / Wrong username or password", username, request.form.get("next", ""), 401)
+        return _login_page("用户名或密码错误 / Wrong username or password", username, next_path or "", 401)
     session.clear()
     session[SESSION_USER] = user.username
     session.permanent = True
-    return redirect(_safe_next(request.form.get("next")) or landing_page(user))
+    return redirect(next_path or landing_page(user))
 
 
 @auth_blueprint.post("/logout")

@@ -6,7 +6,7 @@ import pytest
 
 from auth.model import Permission, Role, User
 from auth.passwords import DUMMY_HASH, WeakPassword, hash_password, verify_password
-from auth.web import _safe_next, landing_page, request_origin_ok
+from auth.web import is_public, landing_page, login_url, request_origin_ok, safe_next
 
 HOST = "http://wall.example:8050/"
 
@@ -52,11 +52,55 @@ def test_state_changing_requests_must_come_from_our_origin() -> None:
     assert not request_origin_ok("POST", None, None, HOST)
 
 
-def test_after_sign_in_only_local_paths_are_followed() -> None:
-    assert _safe_next("/district/420602?range=7d") == "/district/420602?range=7d"
-    assert _safe_next("//evil.example/") is None
-    assert _safe_next("https://evil.example/") is None
-    assert _safe_next(None) is None
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/district/420602?range=7d",
+        "/search?q=%E9%99%8D%E6%B0%B4",  # 降水, percent-encoded as the guard's redirect writes it
+        "/sign/XY.S.M13.S45.stn:AWS07?range=24h&lang=en",
+        "/",
+        "/alerts#top",
+    ],
+)
+def test_after_sign_in_paths_on_this_site_are_followed(target: str) -> None:
+    assert safe_next(target) == target
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        None, "", "//evil.example/", "///evil.example", "/\\evil.example", "\\evil.example", "/\t/evil.example/phish",
+        "\t//evil.example", "/%09/evil.example/phish", "/%2F%2Fevil.example", "/%2f/evil.example", "/%5Cevil.example",
+        "https://evil.example/", "http:evil.example", "HTTPS://evil.example",
+        "javascript:alert(1)", "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>", "evil.example", "./evil", "/ok\r\nSet-Cookie: x=1",
+        "/ok%0d%0aSet-Cookie:%20x=1", "/ok\nLocation: https://evil.example", " /alerts", "/alerts ", "/\x00/evil",
+        "/\u3000/evil", "/\uff0f/evil.example", "/login", "/" + "a" * 3000,
+    ],
+)  # fmt: skip
+def test_after_sign_in_nothing_that_can_leave_the_site_is_followed(target: str | None) -> None:
+    assert safe_next(target) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        ("/login", True), ("/healthz", True), ("/favicon.ico", True), ("/_favicon.ico", True),
+        ("/assets/auth.css", True), ("/_dash-component-suites/dash/dash-renderer/build/dash_renderer.v4.min.js", True),
+        ("/loginx", False), ("/login/", False), ("/login/../alerts", False), ("/healthzz", False),
+        ("/healthz/x", False), ("/assets", False), ("/assets/../alerts", False), ("/assets/./x/../../alerts", False),
+        ("/assets\\..\\alerts", False),
+        ("/_dash-component-suites", False), ("/_dash-layout", False), ("/_dash-update-component", False),
+        ("/api/v1/snapshot", False), ("/", False), ("/LOGIN", False), ("/static/x", False),
+    ],
+)  # fmt: skip
+def test_public_paths_are_exact(path: str, public: bool) -> None:
+    assert is_public(path) is public
+
+
+def test_the_sign_in_page_comes_back_to_the_whole_path_and_query() -> None:
+    assert login_url("/district/420602?range=7d&lang=en") == "/login?next=/district/420602%3Frange%3D7d%26lang%3Den"
+    assert login_url("/alerts?") == "/login?next=/alerts"
 
 
 def test_each_role_lands_where_it_works() -> None:

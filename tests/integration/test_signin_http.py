@@ -1,0 +1,166 @@
+"""The web tier over real HTTP as gunicorn serves it (two workers, production mode, the session's Redis): where a
+sign-in may lead, and which paths are public.
+
+Requests go through http.client, which sends the path exactly as written (no dot-segment clean-up, no
+redirect following), so the server sees what an attacker's client would send.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import pytest
+import redis
+
+from auth.model import Role
+from auth.store import save_user
+from config import Settings
+from services.embedded import EmbeddedService, free_port
+from services.web import gunicorn_command
+from tests.browser.live import http_ok
+from tests.processes import ChildProcess, feed_env, wait_for
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "long enough password"
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def request(
+        self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response, response.read()
+        finally:
+            connection.close()
+
+    def sign_in(
+        self,
+        username: str,
+        password: str = PASSWORD,
+        next_path: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        form = {"username": username, "password": password} | ({"next": next_path} if next_path is not None else {})
+        return self.request(
+            "POST", "/login", urlencode(form),
+            {"Origin": self.origin, "Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(redis_service: EmbeddedService) -> Iterator[Server]:
+    port = free_port()
+    env = feed_env(
+        redis_service.url, "mqtt://127.0.0.1:1",  # no broker here: /healthz says so with a 503
+        ENVIRONMENT="production", WEB_SECRET_KEY="s" * 40,
+    )  # fmt: skip
+    web = ChildProcess(gunicorn_command(Settings(web_workers=2), port=port), env, "signin-http-web")
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/login"), 60, "gunicorn serving the sign-in page")
+        yield Server("127.0.0.1", port)
+    finally:
+        web.stop()
+
+
+@pytest.fixture
+def accounts(redis_client: redis.Redis) -> redis.Redis:
+    """An empty Redis with one officer and one leader."""
+    save_user(redis_client, "duty1", Role.OFFICER, PASSWORD, by="test")
+    save_user(redis_client, "leader1", Role.LEADER, PASSWORD, district="420624", by="test")
+    return redis_client
+
+
+# --- where a sign-in may lead ---------------------------------------------------------------------------------
+
+ON_SITE = ["/district/420602?range=7d", "/alerts", "/search?q=%E9%99%8D%E6%B0%B4", "/sign/XY.P.M02.P06?lang=en"]
+TRICKY = [
+    "/\t/evil.example/phish", "//evil.example", "///evil.example", "////evil.example", "/\\evil.example",
+    "\\/evil.example", "\\\\evil.example", "/%09/evil.example", "\t//evil.example", " //evil.example",
+    "https://evil.example", "http:evil.example", "https:/evil.example", "//evil.example@127.0.0.1",
+    "/%2F%2Fevil.example", "/%2f%2fevil.example", "/%5C%5Cevil.example", "/%5cevil.example", "%2F%2Fevil.example",
+    "javascript:alert(document.domain)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>",
+    "/\r\nLocation: https://evil.example", "/%0d%0aSet-Cookie:%20x=1", "/\nSet-Cookie: x=1", "/\u2028//evil.example",
+    "/\uff0f\uff0fevil.example", "evil.example", "", "/login",
+]  # fmt: skip
+
+
+def _lands_on_site(server: Server, location: str) -> bool:
+    """Where a browser would go, read the way browsers read it: tabs and newlines dropped, backslashes as '/'."""
+    if any(c in location for c in "\r\n"):
+        return False
+    cleaned = re.sub(r"[\t\n\r]", "", location).replace("\\", "/")
+    target = urlsplit(urljoin(server.origin + "/login", cleaned))
+    return (target.scheme, target.netloc) == ("http", f"{server.host}:{server.port}")
+
+
+@pytest.mark.parametrize("next_path", ON_SITE)
+def test_a_sign_in_leads_back_to_the_page_on_this_site_it_came_from(server: Server, accounts, next_path: str) -> None:
+    form, body = server.request("GET", "/login?next=" + quote(next_path, safe=""))
+    assert form.status == 200 and f'name="next" value="{next_path}"' in body.decode()
+    response, _ = server.sign_in("duty1", next_path=next_path)
+    assert response.status == 302 and response.getheader("Location") == next_path
+
+
+@pytest.mark.parametrize("next_path", TRICKY, ids=[repr(t) for t in TRICKY])
+def test_a_sign_in_never_leads_off_the_site(server: Server, accounts, next_path: str) -> None:
+    # The form drops what it would not follow...
+    form, body = server.request("GET", "/login?next=" + quote(next_path, safe=""))
+    assert form.status == 200 and 'name="next" value=""' in body.decode()
+    # ...and the redirect checks again, whatever a forged form posts.
+    response, _ = server.sign_in("duty1", next_path=next_path)
+    location = response.getheader("Location") or ""
+    assert response.status == 302 and location == "/alerts", location  # the officer's landing page
+    assert _lands_on_site(server, location)
+    assert not [value for name, value in response.getheaders() if name.lower() == "set-cookie" and "x=1" in value]
+
+
+def test_the_sign_in_page_is_offered_for_the_page_asked_with_its_query(server: Server, accounts) -> None:
+    response, _ = server.request("GET", "/district/420602?range=7d&lang=en")
+    assert response.status == 302
+    location = response.getheader("Location") or ""
+    assert location == "/login?next=/district/420602%3Frange%3D7d%26lang%3Den"
+    signed, _ = server.sign_in("duty1", next_path="/district/420602?range=7d&lang=en")
+    assert signed.getheader("Location") == "/district/420602?range=7d&lang=en"
+
+
+# --- public paths ----------------------------------------------------------------------------------------------
+
+PUBLIC = ["/login", "/login?next=/alerts", "/healthz", "/assets/auth.css", "/_favicon.ico"]
+CLOSED = [
+    "/loginx", "/login/", "/login/../alerts", "/login/..%2Falerts", "/healthzz", "/healthz/", "/healthz/../alerts",
+    "/assets/../alerts", "/assets/%2e%2e/alerts", "/assets", "/_dash-component-suites", "/_dash-layout",
+    "/_dash-dependencies", "/alerts", "/", "/district/420602", "/LOGIN", "/favicon.icox", "/geo/districts.json",
+    "/api/v1/snapshot?district=420600", "/export/district/420602.csv", "/static/x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_exactly_the_public_paths_answer_anonymous_requests(server: Server, accounts, path: str) -> None:
+    response, _ = server.request("GET", path)
+    assert response.status in (200, 503), (path, response.status)  # /healthz says 503 with no feed worker up
+
+
+@pytest.mark.parametrize("path", CLOSED)
+def test_every_other_path_is_closed_to_anonymous_requests(server: Server, accounts, path: str) -> None:
+    response, body = server.request("GET", path)
+    if response.status == 302:
+        assert (response.getheader("Location") or "").startswith("/login?next=")
+    else:
+        assert response.status in (401, 404), (path, response.status)
+    assert b"react-entry-point" not in body and b"_dash-config" not in body  # never the page shell

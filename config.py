@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     mqtt_client_prefix: str = "cityeye-feed"
     mqtt_keepalive_s: int = 30
     mqtt_max_payload_bytes: int = 65_536
+    # HMAC-SHA256 key of City Eye's own publications on the topics it owns (cityeye/v1/status/#, cityeye/v1/alerts/#):
+    # workers and the alert engine take nothing there that it does not sign (docs/mqtt.md). Every process of one
+    # installation needs the same key; in development an empty one is a random key kept in RUN_DIR.
+    internal_signing_key: str = ""
 
     # Batching: flush on size or age, whichever comes first (perf-baselines §3.5/§3.6).
     ingest_batch_max: int = 500
@@ -156,3 +162,34 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return Settings()
+
+
+# The shortest secret accepted in production: 32 characters, as many as a token_urlsafe(24).
+SECRET_MIN_LENGTH = 32
+
+
+def run_dir_secret(run_dir: Path, name: str) -> str:
+    """A random secret kept in the run directory (created once, readable by its owner only), so that what a
+    development machine signs with it stays valid across restarts and every process started there agrees."""
+    path = Path(run_dir) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the same run made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def internal_signing_key(cfg: Settings) -> bytes:
+    """INTERNAL_SIGNING_KEY; required in production, a run-directory secret in development."""
+    if cfg.internal_signing_key:
+        if cfg.environment == "production" and len(cfg.internal_signing_key) < SECRET_MIN_LENGTH:
+            raise RuntimeError(f"INTERNAL_SIGNING_KEY must have at least {SECRET_MIN_LENGTH} characters in production")
+        return cfg.internal_signing_key.encode()
+    if cfg.environment == "production":
+        raise RuntimeError("INTERNAL_SIGNING_KEY must be set when ENVIRONMENT=production")
+    return run_dir_secret(cfg.run_dir, "internal-signing-key").encode()

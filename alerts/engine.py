@@ -31,6 +31,7 @@ from alerts import lifecycle
 from alerts.escalation import EscalationPolicy
 from alerts.model import (
     ENGINE_USER,
+    TOPIC_ALERTS,
     Alert,
     Event,
     RuleKind,
@@ -68,9 +69,10 @@ from alerts.store import (
     watch_silences,
     watch_states,
 )
-from config import Settings
-from feeds.contract import TOPIC_ROOT
+from config import Settings, internal_signing_key
+from feeds.contract import TOPIC_ROOT, Reason, Rejected, sign_owned
 from feeds.mqtt import broker_address, new_client
+from feeds.sink import write_deadletter
 from signs.catalogue import catalogue
 from signs.keys import (
     KEY_ALERTS_AUDIT,
@@ -147,18 +149,46 @@ class RetainedPublisher(Protocol):
         ...
 
 
-class MqttPublisher:
-    """The engine's MQTT client, with a retained online/offline status of its own like the feed workers'."""
+class RetainedGuard(Protocol):
+    """What the engine knows of the alert states it keeps retained, for MqttPublisher to repair forged ones."""
 
-    def __init__(self, mqtt_url: str, engine_id: str) -> None:
+    def retained_truth(self, topic: str) -> bytes:
+        """The unsigned payload that belongs on an alert's topic now: its state while open, else nothing (b"")."""
+        ...
+
+    def record_forged(self, topic: str, payload: bytes, detail: str) -> None:
+        """Dead-letter a forged message that only the engine can recognise (an empty payload on an open alert)."""
+        ...
+
+
+class MqttPublisher:
+    """The engine's MQTT client, with a retained online/offline status of its own like the feed workers'.
+
+    Everything it publishes on City Eye's owned topics is signed (feeds.contract.sign_owned). With a guard it also
+    follows cityeye/v1/alerts/# and its own status topic, and puts back what anyone else publishes there: a forged or
+    replayed alert state, a deletion of an open alert's state, a forged status. Followers are repaired at once."""
+
+    def __init__(self, mqtt_url: str, engine_id: str, key: bytes, guard: RetainedGuard | None = None) -> None:
+        self._key = key
+        self._guard = guard
         self._status_topic = f"{TOPIC_ROOT}/status/alerts/{engine_id}"
+        self._online = b""
+        self._closing = False
         # The pid keeps two engines started with the same name from taking each other's connection.
         self._client = new_client(f"{engine_id}-{os.getpid()}")
-        self._client.will_set(self._status_topic, json.dumps({"state": "offline"}), qos=1, retain=True)
+        self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
         host, port = broker_address(mqtt_url)
         self._client.connect_async(host, port)
         self._client.loop_start()
+
+    def _status(self, state: str, **extra: object) -> bytes:
+        return self._signed(self._status_topic, json.dumps({"state": state, **extra}).encode())
+
+    def _signed(self, topic: str, payload: bytes) -> bytes:
+        """An empty payload (a retained state deleted) cannot carry a signature and stays empty."""
+        return sign_owned(self._key, topic, payload) if payload else b""
 
     def _on_connect(
         self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: Any, _props: object
@@ -166,7 +196,33 @@ class MqttPublisher:
         if reason_code.is_failure:
             log.warning("MQTT connection refused: %s", reason_code)
             return
-        client.publish(self._status_topic, json.dumps({"state": "online", "pid": os.getpid()}), qos=1, retain=True)
+        self._online = self._status("online", pid=os.getpid())
+        client.publish(self._status_topic, self._online, qos=1, retain=True)
+        if self._guard is not None:
+            client.subscribe([(f"{TOPIC_ALERTS}/#", 1), (self._status_topic, 1)])
+
+    def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        """Runs on paho's thread and never raises (paho would stop the client's loop)."""
+        try:
+            self._check(client, message.topic, message.payload)
+        except Exception:
+            log.exception("could not check %s", message.topic)
+
+    def _check(self, client: mqtt.Client, topic: str, payload: bytes) -> None:
+        if self._guard is None or self._closing:
+            return
+        if topic == self._status_topic:
+            if payload != self._online:
+                log.warning("status topic %s was overwritten by someone else; republishing it", topic)
+                client.publish(topic, self._online, qos=1, retain=True)
+            return
+        expected = self._signed(topic, self._guard.retained_truth(topic))
+        if payload == expected:
+            return
+        if not payload:
+            self._guard.record_forged(topic, payload, "the retained state of an open alert was deleted by someone else")
+        log.warning("alert state on %s is not the engine's (%d bytes); republishing the true one", topic, len(payload))
+        client.publish(topic, expected, qos=1, retain=True)
 
     @property
     def connected(self) -> bool:
@@ -175,7 +231,8 @@ class MqttPublisher:
     def publish_retained(self, messages: list[tuple[str, bytes]]) -> bool:
         if not self.connected:
             return False
-        infos = [self._client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages]
+        signed = [(topic, self._signed(topic, payload)) for topic, payload in messages]
+        infos = [self._client.publish(topic, payload, qos=1, retain=True) for topic, payload in signed]
         for info in infos:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 return False
@@ -184,8 +241,9 @@ class MqttPublisher:
 
     def close(self) -> None:
         """Say offline before leaving: a clean disconnect does not fire the will."""
+        self._closing = True
         if self.connected:
-            offline = self._client.publish(self._status_topic, json.dumps({"state": "offline"}), qos=1, retain=True)
+            offline = self._client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
             offline.wait_for_publish(_PUBACK_TIMEOUT_S)
         self._client.loop_stop()
         self._client.disconnect()
@@ -427,6 +485,25 @@ class AlertEngine:
         self._redis.set(KEY_ALERTS_PUBLISHED, entries[-1][0])
         return len(messages)
 
+    def attach_publisher(self, publisher: RetainedPublisher) -> None:
+        """For run_engine: the publisher is made after the engine, which it asks about the states it guards."""
+        self._publisher = publisher
+
+    # Guarding the retained alert states (RetainedGuard) -------------------------------------------------------
+
+    def retained_truth(self, topic: str) -> bytes:
+        alert_id = topic.removeprefix(f"{TOPIC_ALERTS}/")
+        if not alert_id or "/" in alert_id or alert_id == topic:
+            return b""  # no alert lives there: nothing may be retained on it
+        alerts = get_alerts(self._redis, [alert_id])
+        return retained_payload(alerts[0]) if alerts else b""
+
+    def record_forged(self, topic: str, payload: bytes, detail: str) -> None:
+        settings = self._settings
+        rejected = Rejected(Reason.FORBIDDEN_TOPIC, detail)
+        keep, payload_bytes = settings.deadletter_keep, settings.deadletter_payload_bytes
+        write_deadletter(self._redis, topic, payload, rejected, time.time(), keep, payload_bytes)
+
     def heartbeat(self) -> None:
         doc = {
             "engine_id": self.engine_id,
@@ -489,10 +566,14 @@ class AlertEngine:
 
 
 def run_engine(settings: Settings, name: str) -> None:
-    publisher = MqttPublisher(settings.mqtt_url, f"{ENGINE_PREFIX}-{name}") if settings.mqtt_url else None
-    if publisher is None:
+    engine = AlertEngine(settings, name)
+    publisher = None
+    if settings.mqtt_url:
+        engine_id = f"{ENGINE_PREFIX}-{name}"
+        publisher = MqttPublisher(settings.mqtt_url, engine_id, internal_signing_key(settings), guard=engine)
+        engine.attach_publisher(publisher)
+    else:
         log.warning("MQTT_URL is not set: alert transitions will not be published on MQTT")
-    engine = AlertEngine(settings, name, publisher=publisher)
 
     def _stop(_signum: int, _frame: object) -> None:
         engine.stop_event.set()

@@ -8,17 +8,14 @@ what is checked again where it is done (`authorize`), never only by hiding a but
 from __future__ import annotations
 
 import html
-import os
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, g, redirect, request, session
 
 from auth.model import Permission, Role, User
 from auth.store import authenticate, get_user, log_event, wall_for_token
-from config import Settings, settings
+from config import Settings, run_dir_secret, settings
 from geo.admin import DISTRICTS
 from signs.store import shared_redis
 
@@ -45,13 +42,7 @@ def secret_key(cfg: Settings) -> str:
         return cfg.web_secret_key
     if cfg.environment == "production":
         raise RuntimeError("WEB_SECRET_KEY must be set when ENVIRONMENT=production")
-    path = Path(cfg.run_dir) / "web-secret-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    return run_dir_secret(cfg.run_dir, "web-secret-key")
 
 
 def same_origin(origin_or_referer: str, host_url: str) -> bool:

@@ -4,6 +4,8 @@ simulator and the tests share. docs/mqtt.md is its description for outside integ
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 from dataclasses import dataclass
@@ -20,8 +22,13 @@ from signs.model import FEED_VIDEO as FEED_VIDEO
 from signs.model import FEEDS as FEEDS
 
 TOPIC_ROOT = "cityeye/v1"
-# Namespaces under the root that are not feeds: worker status and (later) alerts. Never ingested.
-RESERVED_NAMESPACES = ("status", "alerts")
+# Namespaces under the root that City Eye itself publishes (worker and engine status, alert states; later event
+# states): never ingested, and nobody else may publish there. Each of City Eye's messages on them is signed
+# (sign_owned); a message without a good signature is forged and dead-lettered as forbidden_topic.
+OWNED_NAMESPACES = ("status", "alerts")
+# Where an empty payload is City Eye's own too: it deletes a closed alert's retained state. It cannot carry a
+# signature, so the alert engine, which knows every alert's state, checks each one and restores a forged deletion.
+EMPTY_ALLOWED_NAMESPACES = ("alerts",)
 
 # ASCII digits only, matched whole (fullmatch): \d would take full-width and Arabic-Indic digits too, and $ would
 # let a trailing newline through.
@@ -42,6 +49,7 @@ class Reason(StrEnum):
     NOT_FINITE = "not_finite"
     ABSURD_TIMESTAMP = "absurd_timestamp"
     EMPTY = "empty"
+    FORBIDDEN_TOPIC = "forbidden_topic"
     INVALID_UTF8 = "invalid_utf8"
     TOO_DEEP = "too_deep"
     # A fault of City Eye's own, never of the message: the last-resort guard of parse() and of the worker.
@@ -122,7 +130,7 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """A message under a reserved namespace (worker status, alerts): not input, not an error."""
+    """City Eye's own message under an owned namespace (worker status, alerts): not input, not an error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +203,42 @@ def subscription_filters(feeds: tuple[str, ...], shared_group: str) -> list[str]
     rather than silently unheard; otherwise one filter per feed."""
     filters = [f"{TOPIC_ROOT}/#"] if set(feeds) == set(FEEDS) else [f"{TOPIC_ROOT}/{f}/#" for f in feeds]
     return [f"$share/{shared_group}/{f}" for f in filters] if shared_group else filters
+
+
+# Signing City Eye's own publications -------------------------------------------------------------
+
+_SIGNATURE = re.compile(rb',?"sig":"([0-9a-f]{64})"\}\Z')
+
+
+def _mac(key: bytes, topic_name: str, unsigned: bytes) -> str:
+    # The topic is signed too, so that a signed message cannot be replayed onto another worker's or alert's topic.
+    return hmac.new(key, topic_name.encode() + b"\n" + unsigned, hashlib.sha256).hexdigest()
+
+
+def sign_owned(key: bytes, topic_name: str, payload: bytes) -> bytes:
+    """A JSON object with its HMAC-SHA256 (over topic and object) added as its last key, "sig": what every City Eye
+    process publishes on an owned topic. Followers read it as the same document with one more key."""
+    if not (payload.startswith(b"{") and payload.endswith(b"}")):
+        raise ValueError("only a JSON object can be signed")
+    signature = _mac(key, topic_name, payload).encode()
+    return payload[:-1] + (b"," if payload != b"{}" else b"") + b'"sig":"' + signature + b'"}'
+
+
+def owned_signature_ok(key: bytes, topic_name: str, payload: bytes) -> bool:
+    """Whether a payload on an owned topic was signed by City Eye (with this key, for this topic)."""
+    match = _SIGNATURE.search(payload) if key else None
+    if match is None:
+        return False
+    unsigned = payload[: match.start()] + b"}"
+    return hmac.compare_digest(match.group(1).decode(), _mac(key, topic_name, unsigned))
+
+
+def owned_namespace(topic_name: str) -> str | None:
+    """The owned namespace a topic is under (cityeye/v1/status/... -> "status"), None when it is not."""
+    parts = topic_name.split("/", 3)
+    if len(parts) >= 3 and f"{parts[0]}/{parts[1]}" == TOPIC_ROOT and parts[2] in OWNED_NAMESPACES:
+        return parts[2]
+    return None
 
 
 # Encoding (publishers: the simulator, tests, benchmarks) ------------------------------------------
@@ -319,21 +363,30 @@ def _senml_readings(
     return out
 
 
-def parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits = Limits()) -> Parsed:
+def parse(
+    topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits = Limits(), owner_key: bytes = b""
+) -> Parsed:
     """Turn one MQTT message into typed readings or camera status, or say precisely why not. Never raises: a
-    message is input from anyone, and one that raised would stop the worker (and, redelivered, every restart)."""
+    message is input from anyone, and one that raised would stop the worker (and, redelivered, every restart).
+    `owner_key` verifies City Eye's own messages on the topics it owns (without it, every one there is forbidden)."""
     try:
-        return _parse(topic_name, payload, routes, now, limits)
+        return _parse(topic_name, payload, routes, now, limits, owner_key)
     except Exception as error:  # a bug of ours, not the sender's: still a dead-letter record, never a crash
         return Rejected(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"[:500])
 
 
-def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits) -> Parsed:
+def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: Limits, owner_key: bytes) -> Parsed:
     if len(payload) > limits.max_payload_bytes:
         return Rejected(Reason.OVERSIZED, f"{len(payload)} bytes > {limits.max_payload_bytes}")
+    namespace = owned_namespace(topic_name)
+    if namespace is not None:
+        if owned_signature_ok(owner_key, topic_name, payload):
+            return Ignored()
+        if not payload and namespace in EMPTY_ALLOWED_NAMESPACES:
+            return Ignored()  # a retained alert state deleted: the alert engine judges it against its own record
+        detail = f"{TOPIC_ROOT}/{namespace}/ is City Eye's own, and this message is not signed by it"
+        return Rejected(Reason.FORBIDDEN_TOPIC, detail)
     parts = topic_name.split("/")
-    if len(parts) >= 3 and "/".join(parts[:2]) == TOPIC_ROOT and parts[2] in RESERVED_NAMESPACES:
-        return Ignored()
     if len(parts) != 5 or "/".join(parts[:2]) != TOPIC_ROOT or parts[2] not in FEEDS:
         return Rejected(Reason.UNKNOWN_TOPIC, f"expected {TOPIC_ROOT}/{{feed}}/{{adcode}}/{{source_id}}")
     _, _, feed, adcode, source_id = parts

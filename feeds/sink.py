@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import redis
+from redis.client import Pipeline
 
 from feeds.contract import BrokerCounter, CameraStatus, Reading, Rejected
 from signs.keys import (
@@ -116,19 +117,35 @@ class RedisSink:
             pipe.hincrby(KEY_INGEST_COUNTS, "camera_heartbeats", len(batch.cameras))
             pipe.set(KEY_CAMERA_HEARD, receive)
         for topic, payload, rejected in batch.rejected:
-            pipe.xadd(
-                KEY_DEADLETTER,
-                deadletter_fields(topic, payload, rejected, batch.receive_ts, self._deadletter_payload_bytes),
-                maxlen=self._deadletter_keep,
-                approximate=True,
+            queue_deadletter(
+                pipe, topic, payload, rejected, batch.receive_ts, self._deadletter_keep, self._deadletter_payload_bytes
             )
-            pipe.hincrby(KEY_DEADLETTER_COUNTS, rejected.reason.value, 1)
         if batch.broker:
             args: list[object] = [landed_minid(batch.receive_ts or time.time(), BROKER_DROPS_KEEP_S)]
             for counter, heard_at in batch.broker:
                 args += (counter.kind, counter.node, counter.value, repr(heard_at))
             self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=args, client=pipe)
         pipe.execute()
+
+
+def queue_deadletter(
+    pipe: Pipeline, topic: str, payload: bytes, rejected: Rejected, at: float, keep: int, payload_bytes: int
+) -> None:
+    """One dead-letter record and its count, queued on a pipeline."""
+    pipe.xadd(
+        KEY_DEADLETTER, deadletter_fields(topic, payload, rejected, at, payload_bytes), maxlen=keep, approximate=True
+    )
+    pipe.hincrby(KEY_DEADLETTER_COUNTS, rejected.reason.value, 1)
+
+
+def write_deadletter(
+    client: redis.Redis, topic: str, payload: bytes, rejected: Rejected, at: float, keep: int, payload_bytes: int
+) -> None:
+    """One dead-letter record written on its own: for what City Eye rejects outside a worker's batch (the alert
+    engine, on a forged deletion of an alert's retained state)."""
+    pipe = client.pipeline(transaction=False)
+    queue_deadletter(pipe, topic, payload, rejected, at, keep, payload_bytes)
+    pipe.execute()
 
 
 def deadletter_fields(

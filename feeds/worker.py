@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import redis
 
-from config import Settings
+from config import Settings, internal_signing_key
 from feeds.contract import (
     SYS_FILTERS,
     CameraStatus,
@@ -33,6 +33,7 @@ from feeds.contract import (
     Rejected,
     parse,
     parse_broker_counter,
+    sign_owned,
     subscription_filters,
     worker_status_topic,
 )
@@ -128,6 +129,9 @@ class FeedWorker:
             max_future_s=settings.ingest_max_future_s,
             max_past_s=settings.ingest_max_past_s,
         )
+        self._owner_key = internal_signing_key(settings)
+        self._status_topic = worker_status_topic(self.worker_id)
+        self._online = b""  # the status this worker last published: anything else on its topic is repaired
         self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
         self._sink = RedisSink(
             self._redis,
@@ -154,8 +158,7 @@ class FeedWorker:
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
-        status = worker_status_topic(self.worker_id)
-        client.will_set(status, json.dumps({"state": "offline"}), qos=1, retain=True)
+        client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -171,9 +174,10 @@ class FeedWorker:
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         filters = subscription_filters(self._feeds, self._settings.mqtt_shared_group)
-        client.subscribe([(f, 1) for f in filters] + [(f, 0) for f in SYS_FILTERS])
-        online = json.dumps({"state": "online", "pid": os.getpid()})
-        client.publish(worker_status_topic(self.worker_id), online, qos=1, retain=True)
+        own = [(self._status_topic, 1)] if self._settings.mqtt_shared_group else []  # else the tree's filter has it
+        client.subscribe([(f, 1) for f in filters] + own + [(f, 0) for f in SYS_FILTERS])
+        self._online = self._status("online", pid=os.getpid())
+        client.publish(self._status_topic, self._online, qos=1, retain=True)
         self._connected = True
         log.info("connected as %s, subscribed to %s", self.worker_id, ", ".join(filters))
 
@@ -221,7 +225,9 @@ class FeedWorker:
             topic = bytes(message._topic).decode("utf-8", "backslashreplace")
             parsed: Parsed = Rejected(Reason.INVALID_UTF8, "the topic is not UTF-8")
         else:
-            parsed = parse(topic, payload, self._routes, now, self._limits)
+            parsed = parse(topic, payload, self._routes, now, self._limits, self._owner_key)
+            if topic == self._status_topic and payload != self._online:
+                self._repair_status()
         if not isinstance(parsed, Ignored):
             self._batch.messages += 1
         if isinstance(parsed, Readings):
@@ -232,6 +238,18 @@ class FeedWorker:
             self._batch.rejected.append((topic, payload, parsed))
             self.stats.rejected += 1
             log.warning("dead-letter %s on %s: %s", parsed.reason.value, topic, parsed.detail)
+
+    def _status(self, state: str, **extra: object) -> bytes:
+        topic = self._status_topic
+        return sign_owned(self._owner_key, topic, json.dumps({"state": state, **extra}).encode())
+
+    def _repair_status(self) -> None:
+        """Someone else published on this worker's status topic (a forged "offline", a replayed old status): say
+        again what is true, retained, so that whoever follows it is put right. Not while stopping: then the worker's
+        own "offline" is the truth."""
+        if self._online and self._connected and not self.stop_event.is_set():
+            log.warning("status topic %s was overwritten by someone else; republishing it", self._status_topic)
+            self._client.publish(self._status_topic, self._online, qos=1, retain=True)
 
     # Redis ---------------------------------------------------------------------------------------
 
@@ -396,7 +414,7 @@ class FeedWorker:
     def _shutdown(self) -> None:
         self._flush()
         client = self._client
-        info = client.publish(worker_status_topic(self.worker_id), json.dumps({"state": "offline"}), qos=1, retain=True)
+        info = client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
         client.send_outbox()
         deadline = time.time() + 2
         while not info.is_published() and time.time() < deadline and client.socket() is not None:

@@ -18,7 +18,7 @@ from typing import IO
 import redis
 
 from auth.demo import DEMO_ACCOUNTS, ensure_demo_accounts
-from config import PROJECT_ROOT, Settings, settings
+from config import PROJECT_ROOT, Settings, internal_signing_key, settings
 from services.embedded import (
     EmbeddedService,
     die_with_parent,
@@ -154,8 +154,16 @@ def resolve_services(cfg: Settings) -> tuple[EmbeddedService, EmbeddedService]:
     return redis_service, mqtt_service
 
 
-def child_env(redis_service: EmbeddedService, mqtt_service: EmbeddedService) -> dict[str, str]:
-    env = dict(os.environ, REDIS_URL=redis_service.url, MQTT_URL=mqtt_service.url, PYTHONUNBUFFERED="1")
+def child_env(redis_service: EmbeddedService, mqtt_service: EmbeddedService, cfg: Settings) -> dict[str, str]:
+    """Every child gets the same services and the same signing key (resolved here once: the run directory's in
+    development), so that workers and the alert engine agree on what City Eye itself published."""
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_service.url,
+        MQTT_URL=mqtt_service.url,
+        INTERNAL_SIGNING_KEY=internal_signing_key(cfg).decode(),
+        PYTHONUNBUFFERED="1",
+    )
     if mqtt_service.kind == "amqtt":
         env["MQTT_SHARED_GROUP"] = ""  # amqtt has no $share/ subscriptions
     return env
@@ -288,7 +296,13 @@ def run(args: argparse.Namespace) -> int:
         # Without $share/ every worker would receive every message: more workers only duplicate work.
         _say(f"amqtt has no shared subscriptions: starting 1 feed worker, not {args.workers}")
         args.workers = 1
-    env = child_env(redis_service, mqtt_service)
+    try:
+        env = child_env(redis_service, mqtt_service, cfg)
+    except RuntimeError as exc:  # INTERNAL_SIGNING_KEY missing in production
+        _say(str(exc))
+        for service in reversed(services):
+            service.stop()
+        return 1
     if args.workers > 1 and not env.get("MQTT_SHARED_GROUP"):
         env["MQTT_SHARED_GROUP"] = "ingest"  # several workers split the feeds through one shared subscription
     env_path = cfg.run_dir / "env"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,9 +24,20 @@ from signs.keys import worker_key
 LOG_DIR = PROJECT_ROOT / "test-artifacts" / "logs"
 
 
+# One key for every process a test run starts, so that workers, the alert engine and the test's own followers agree
+# on what City Eye signed (and never on what a test forges without it).
+TEST_SIGNING_KEY = os.environ.get("INTERNAL_SIGNING_KEY") or secrets.token_urlsafe(32)
+
+
 def feed_env(redis_url: str, mqtt_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(REDIS_URL=redis_url, MQTT_URL=mqtt_url, PYTHONPATH=str(PROJECT_ROOT), **extra)
+    env.update(
+        REDIS_URL=redis_url,
+        MQTT_URL=mqtt_url,
+        PYTHONPATH=str(PROJECT_ROOT),
+        INTERNAL_SIGNING_KEY=TEST_SIGNING_KEY,
+        **extra,
+    )
     return env
 
 

@@ -15,9 +15,11 @@ from feeds.contract import (
     Rejected,
     encode_camera_status,
     encode_readings,
+    owned_signature_ok,
     parse,
     parse_broker_counter,
     parse_timestamp,
+    sign_owned,
     subscription_filters,
 )
 
@@ -61,9 +63,58 @@ def test_camera_status() -> None:
     assert parsed == CameraStatus("420624", "42062400081326000123", NOW, "fault", "mobile", 31.74, 111.84)
 
 
-def test_reserved_namespaces_are_ignored_not_rejected() -> None:
-    assert isinstance(parse("cityeye/v1/status/worker/x", b'{"state":"online"}', ROUTES, NOW), Ignored)
-    assert isinstance(parse("cityeye/v1/alerts/a1", b"{}", ROUTES, NOW), Ignored)
+KEY = b"k" * 32
+
+
+def test_city_eyes_own_signed_messages_on_owned_topics_are_ignored_not_rejected() -> None:
+    status, alert = "cityeye/v1/status/worker/x", "cityeye/v1/alerts/a1"
+    signed = sign_owned(KEY, status, b'{"state":"online"}')
+    assert isinstance(parse(status, signed, ROUTES, NOW, owner_key=KEY), Ignored)
+    assert isinstance(parse(alert, sign_owned(KEY, alert, b'{"id":"a1"}'), ROUTES, NOW, owner_key=KEY), Ignored)
+    # A deleted retained alert state cannot be signed: the alert engine, not the worker, judges it.
+    assert isinstance(parse(alert, b"", ROUTES, NOW, owner_key=KEY), Ignored)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("cityeye/v1/status/worker/x", b'{"state":"offline"}'),
+        ("cityeye/v1/status/worker/x", b""),
+        ("cityeye/v1/status/alerts/cityeye-alerts-1", b'{"state":"offline"}'),
+        ("cityeye/v1/alerts/a1", b'{"id":"a1","status":"resolved"}'),
+        ("cityeye/v1/alerts/a1", b'{"id":"a1","sig":"' + b"0" * 64 + b'"}'),
+        ("cityeye/v1/alerts", b"{}"),
+        ("cityeye/v1/status", b"\xff"),
+        # Signed, but for another topic (replayed from one worker onto another) or with another key.
+        ("cityeye/v1/status/worker/y", sign_owned(KEY, "cityeye/v1/status/worker/x", b'{"state":"offline"}')),
+        ("cityeye/v1/status/worker/x", sign_owned(b"other", "cityeye/v1/status/worker/x", b'{"state":"offline"}')),
+    ],
+)
+def test_anything_else_on_an_owned_topic_is_forbidden(topic: str, payload: bytes) -> None:
+    parsed = parse(topic, payload, ROUTES, NOW, owner_key=KEY)
+    assert isinstance(parsed, Rejected) and parsed.reason is Reason.FORBIDDEN_TOPIC, parsed
+
+
+def test_without_the_key_nothing_on_an_owned_topic_is_taken() -> None:
+    signed = sign_owned(KEY, "cityeye/v1/status/worker/x", b'{"state":"online"}')
+    assert parse("cityeye/v1/status/worker/x", signed, ROUTES, NOW).reason is Reason.FORBIDDEN_TOPIC
+
+
+def test_a_signature_covers_topic_and_every_byte_and_reads_as_one_more_json_key() -> None:
+    import json
+
+    topic = "cityeye/v1/alerts/a1"
+    for document in (b"{}", b'{"id":"a1","level":"red"}'):
+        signed = sign_owned(KEY, topic, document)
+        assert owned_signature_ok(KEY, topic, signed)
+        assert {k: v for k, v in json.loads(signed).items() if k != "sig"} == json.loads(document)
+        assert not owned_signature_ok(KEY, topic + "x", signed)
+        assert not owned_signature_ok(b"", topic, signed)
+        for i in range(len(signed)):
+            tampered = signed[:i] + bytes([signed[i] ^ 1]) + signed[i + 1 :]
+            assert not owned_signature_ok(KEY, topic, tampered)
+    with pytest.raises(ValueError):
+        sign_owned(KEY, topic, b"")
 
 
 @pytest.mark.parametrize(

@@ -79,12 +79,26 @@ class Settings(BaseSettings):
     web_access_log: bool = False
 
     # People and access. In production every page needs a session or a wall token and WEB_SECRET_KEY must be set;
-    # in development reading is open (AUTH_OPEN_READ) so that `make run` shows the wall at once.
+    # in development reading is open (AUTH_OPEN_READ) so that `make run` shows the wall at once. Sessions live in
+    # Redis (docs/access.md): a user's lasts WEB_SESSION_HOURS from sign-in, never longer; a wall's lasts while it
+    # polls, ending WEB_WALL_SESSION_IDLE_HOURS after its last request.
     environment: Literal["development", "production"] = "development"
     web_secret_key: str = ""
     web_secure_cookies: bool = False
-    web_session_hours: float = 12.0
+    web_session_hours: float = Field(default=12.0, gt=0.0)
+    web_wall_session_idle_hours: float = Field(default=72.0, gt=0.0)
+    # Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client's address is the entry this
+    # many from the end. 0 (no proxy) trusts no such header, so nobody can choose the address they are throttled by.
+    web_proxy_hops: int = Field(default=0, ge=0)
     auth_open_read: bool = True
+    # Sign-in throttling, shared by every web worker through Redis: this many failed sign-ins within the window
+    # lock the account (or the remote address) for the lock-out time; even the right password is refused then.
+    auth_account_max_failures: int = Field(default=5, ge=1)
+    auth_account_window_s: float = Field(default=900.0, gt=0.0)
+    auth_account_lockout_s: float = Field(default=900.0, gt=0.0)
+    auth_address_max_failures: int = Field(default=20, ge=1)
+    auth_address_window_s: float = Field(default=600.0, gt=0.0)
+    auth_address_lockout_s: float = Field(default=600.0, gt=0.0)
 
     # The wall. The canvas is the design size in pixels, scaled to whatever screen shows it.
     wall_canvas: str = Field(default="1920x1080", pattern=r"^\d{3,5}x\d{3,5}$")

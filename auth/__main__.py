@@ -1,11 +1,13 @@
 """`python -m auth`: manage who may use City Eye. The first admin is created here; there is no default password.
 
     python -m auth create-user NAME --role admin|officer|leader [--district ADCODE] [--display-name TEXT]
-        (the password is read from the terminal, or from stdin with --password-stdin)
+        (the password is read from the terminal, or from stdin with --password-stdin); on an existing user it
+        replaces the record, password included, and ends every session of theirs
+    python -m auth set-password NAME [--password-stdin]   a new password; every session of the user ends
     python -m auth delete-user NAME
     python -m auth list [--json]
     python -m auth wall-token WALL_NAME      prints a new token for one wall display (shown once)
-    python -m auth revoke-wall WALL_NAME
+    python -m auth revoke-wall WALL_NAME     every wall showing with its tokens stops at its next poll
     python -m auth log [--count N]          recent sign-ins and access changes
 """
 
@@ -19,8 +21,16 @@ import time
 
 from auth.model import Role
 from auth.passwords import WeakPassword
-from auth.store import AccessError, create_wall_token, delete_user, list_users, revoke_wall_tokens, save_user
-from signs.keys import KEY_AUTH_LOG
+from auth.store import (
+    AccessError,
+    create_wall_token,
+    delete_user,
+    list_users,
+    read_auth_log,
+    revoke_wall_tokens,
+    save_user,
+    set_password,
+)
 from signs.store import open_redis
 
 OPERATOR = "cli"
@@ -36,7 +46,9 @@ def _password(from_stdin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m auth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m auth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-user")
     create.add_argument("username")
@@ -44,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--district", default="")
     create.add_argument("--display-name", default="")
     create.add_argument("--password-stdin", action="store_true")
+    new_password = commands.add_parser("set-password")
+    new_password.add_argument("username")
+    new_password.add_argument("--password-stdin", action="store_true")
     commands.add_parser("delete-user").add_argument("username")
     commands.add_parser("list").add_argument("--json", action="store_true")
     commands.add_parser("wall-token").add_argument("wall_name")
@@ -58,18 +73,21 @@ def main(argv: list[str] | None = None) -> int:
                 display_name=args.display_name, district=args.district, by=OPERATOR,
             )
             print(f"saved {user.username} ({user.role.value})")
+        elif args.command == "set-password":
+            user = set_password(client, args.username, _password(args.password_stdin), by=OPERATOR)
+            print(f"new password for {user.username}; their sessions are ended")
         elif args.command == "delete-user":
             print("deleted" if delete_user(client, args.username, by=OPERATOR) else f"no user {args.username!r}")
         elif args.command == "list":
             users = [u.public() for u in list_users(client)]
-            print(json.dumps(users, ensure_ascii=False, indent=2) if args.json else "\n".join(f"{u['username']}\t{u['role']}\t{u['district'] or 'city'}" for u in users))
+            rows = (f"{u['username']}\t{u['role']}\t{u['district'] or 'city'}" for u in users)
+            print(json.dumps(users, ensure_ascii=False, indent=2) if args.json else "\n".join(rows))
         elif args.command == "wall-token":
             print(create_wall_token(client, args.wall_name, by=OPERATOR))
         elif args.command == "revoke-wall":
             print(f"revoked {revoke_wall_tokens(client, args.wall_name, by=OPERATOR)} token(s)")
         elif args.command == "log":
-            for _, fields in client.xrevrange(KEY_AUTH_LOG, count=args.count):
-                row = {k.decode(): v.decode() for k, v in fields.items()}
+            for row in reversed(read_auth_log(client, args.count)):
                 at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(row["at"])))
                 print(f"{at}\t{row['event']}\t{row['username']}\t{row['detail']}\t{row['remote']}")
     except (AccessError, WeakPassword) as error:

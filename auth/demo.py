@@ -32,7 +32,9 @@ def ensure_demo_accounts(client: redis.Redis, run_dir: Path) -> dict[str, str]:
     for username, role, district, display_name in DEMO_ACCOUNTS:
         if username not in known or get_user(client, username) is None:
             known[username] = secrets.token_urlsafe(9)
-            save_user(client, username, role, known[username], display_name=display_name, district=district, by="make-run")
+            save_user(
+                client, username, role, known[username], display_name=display_name, district=district, by="make-run"
+            )
     if "wall-token" not in known:
         known["wall-token"] = create_wall_token(client, DEMO_WALL, by="make-run")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -44,7 +45,27 @@ class User:
 
     def public(self) -> dict[str, Any]:
         """What screens may show about a user: never the hash."""
-        return {"username": self.username, "role": self.role.value, "display_name": self.display_name, "district": self.district}
+        return {
+            "username": self.username,
+            "role": self.role.value,
+            "display_name": self.display_name,
+            "district": self.district,
+        }
+
+    @classmethod
+    def wall(cls, name: str) -> User:
+        """A wall display, known by the name its token was made for."""
+        return cls(username=f"wall:{name}", role=Role.WALL, display_name=name)
+
+    @classmethod
+    def from_record(cls, raw: str | bytes) -> User:
+        """A user as stored in KEY_USERS."""
+        return cls.from_json(json.loads(raw))
+
+    @classmethod
+    def wall_from_record(cls, raw: str | bytes) -> User:
+        """The wall a KEY_WALL_TOKENS record was made for."""
+        return cls.wall(json.loads(raw)["name"])
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> User:

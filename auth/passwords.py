@@ -47,4 +47,6 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 # Checked against when the user does not exist, so that a login takes as long for a wrong name as for a wrong password.
-DUMMY_HASH = "$".join([SCHEME, str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(b"\0" * SALT_BYTES), _b64(b"\0" * KEY_BYTES)])
+DUMMY_HASH = "$".join(
+    [SCHEME, str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(b"\0" * SALT_BYTES), _b64(b"\0" * KEY_BYTES)]
+)

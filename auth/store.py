@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
-from typing import Any
+from dataclasses import replace
 
 import redis
 
 from auth.model import Role, User
 from auth.names import USERNAME_RULE, is_username
 from auth.passwords import DUMMY_HASH, hash_password, verify_password
+from auth.sessions import Credential, SessionKind, end_sessions_of, record_revision, secret_digest
 from geo.admin import DISTRICTS
 from signs.keys import KEY_AUTH_LOG, KEY_USERS, KEY_WALL_TOKENS
 
@@ -23,10 +23,6 @@ class AccessError(ValueError):
     pass
 
 
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def log_event(client: redis.Redis, event: str, username: str, detail: str = "", remote: str = "") -> None:
     client.xadd(
         KEY_AUTH_LOG,
@@ -34,6 +30,12 @@ def log_event(client: redis.Redis, event: str, username: str, detail: str = "", 
         maxlen=AUTH_LOG_KEEP,
         approximate=True,
     )
+
+
+def read_auth_log(client: redis.Redis, count: int | None = None) -> list[dict[str, str]]:
+    """The newest `count` entries (all without), oldest first: at, event, username, detail, remote."""
+    entries = client.xrevrange(KEY_AUTH_LOG, count=count)
+    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in reversed(entries)]
 
 
 def get_user(client: redis.Redis, username: str) -> User | None:
@@ -46,7 +48,14 @@ def list_users(client: redis.Redis) -> list[User]:
 
 
 def save_user(
-    client: redis.Redis, username: str, role: Role, password: str, *, display_name: str = "", district: str = "", by: str
+    client: redis.Redis,
+    username: str,
+    role: Role,
+    password: str,
+    *,
+    display_name: str = "",
+    district: str = "",
+    by: str,
 ) -> User:
     """Create or replace a user. Names are lower-case ASCII; a leader's district must be one of the city's."""
     if not is_username(username):
@@ -56,8 +65,22 @@ def save_user(
     if role is Role.WALL:
         raise AccessError("walls sign in with a token (create-wall-token), not a password")
     user = User(username, role, display_name or username, district, hash_password(password))
-    client.hset(KEY_USERS, username, json.dumps(user.as_json(), ensure_ascii=False))
+    replaced = _write_user(client, user)
     log_event(client, "user-saved", username, f"role={role.value} district={district or 'city'} by={by}")
+    if replaced:  # a new password, and perhaps a new role or district: sessions of the old record end
+        _end_user_sessions(client, username, reason="user-saved", by=by)
+    return user
+
+
+def set_password(client: redis.Redis, username: str, password: str, *, by: str) -> User:
+    """A new password for an existing user, who keeps role and district; every session of theirs ends."""
+    user = get_user(client, username)
+    if user is None:
+        raise AccessError(f"no user {username!r}")
+    user = replace(user, password_hash=hash_password(password))
+    _write_user(client, user)
+    log_event(client, "password-changed", username, f"by={by}")
+    _end_user_sessions(client, username, reason="password-changed", by=by)
     return user
 
 
@@ -65,37 +88,53 @@ def delete_user(client: redis.Redis, username: str, *, by: str) -> bool:
     removed = bool(client.hdel(KEY_USERS, username))
     if removed:
         log_event(client, "user-deleted", username, f"by={by}")
+        _end_user_sessions(client, username, reason="user-deleted", by=by)
     return removed
 
 
-def authenticate(client: redis.Redis, username: str, password: str, remote: str = "") -> User | None:
-    """The user when the password matches; a failure is logged and costs the same time either way."""
-    user = get_user(client, username)
-    ok = verify_password(password, user.password_hash if user else DUMMY_HASH) and user is not None
-    log_event(client, "login" if ok else "login-failed", username, remote=remote)
-    return user if ok else None
+def _write_user(client: redis.Redis, user: User) -> bool:
+    """Stores the record; True when it replaced one (HSET counts only new fields)."""
+    return not client.hset(KEY_USERS, user.username, json.dumps(user.as_json(), ensure_ascii=False))
+
+
+def _end_user_sessions(client: redis.Redis, username: str, *, reason: str, by: str) -> None:
+    # Sessions bound to the old record are already refused (auth/sessions.py); this deletes them and says how many.
+    ended = end_sessions_of(client, SessionKind.USER, username)
+    log_event(client, "sessions-ended", username, f"reason={reason} count={ended} by={by}")
+
+
+def check_password(client: redis.Redis, username: str, password: str) -> Credential | None:
+    """The user's credential when the password matches; it costs the same time for an unknown user."""
+    raw = client.hget(KEY_USERS, username) if username else None
+    user = User.from_record(raw) if raw else None
+    ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
+    if not ok or user is None or raw is None:
+        return None
+    return Credential(SessionKind.USER, user, username, record_revision(raw))
 
 
 def create_wall_token(client: redis.Redis, name: str, *, by: str) -> str:
     """A new secret for one wall display; only its digest is kept, so it is shown once."""
     token = secrets.token_urlsafe(24)
     record = {"name": name, "created": time.time(), "created_by": by}
-    client.hset(KEY_WALL_TOKENS, _token_digest(token), json.dumps(record, ensure_ascii=False))
+    client.hset(KEY_WALL_TOKENS, secret_digest(token), json.dumps(record, ensure_ascii=False))
     log_event(client, "wall-token-created", by, f"wall={name}")
     return token
 
 
-def wall_for_token(client: redis.Redis, token: str) -> User | None:
-    raw = client.hget(KEY_WALL_TOKENS, _token_digest(token)) if token else None
+def wall_for_token(client: redis.Redis, token: str) -> Credential | None:
+    digest = secret_digest(token)
+    raw = client.hget(KEY_WALL_TOKENS, digest) if token else None
     if raw is None:
         return None
-    record: dict[str, Any] = json.loads(raw)
-    return User(username=f"wall:{record['name']}", role=Role.WALL, display_name=record["name"])
+    return Credential(SessionKind.WALL, User.wall_from_record(raw), digest, record_revision(raw))
 
 
 def revoke_wall_tokens(client: redis.Redis, name: str, *, by: str) -> int:
-    digests = [d for d, raw in client.hgetall(KEY_WALL_TOKENS).items() if json.loads(raw)["name"] == name]
+    """Revokes every token of one wall; each wall showing with one of them is refused at its next poll."""
+    digests = [d.decode() for d, raw in client.hgetall(KEY_WALL_TOKENS).items() if json.loads(raw)["name"] == name]
     if digests:
         client.hdel(KEY_WALL_TOKENS, *digests)
-        log_event(client, "wall-token-revoked", by, f"wall={name} count={len(digests)}")
+        ended = sum(end_sessions_of(client, SessionKind.WALL, digest) for digest in digests)
+        log_event(client, "wall-token-revoked", by, f"wall={name} count={len(digests)} sessions-ended={ended}")
     return len(digests)

@@ -1,20 +1,26 @@
 """Sessions, sign-in and the checks every request passes, for the Flask server under the Dash app.
 
-Cookies are HttpOnly and SameSite=Strict; every state-changing request must come from our own origin (Origin
-or Referer), so a forged or replayed request from another site is refused before any callback runs. Who may do
-what is checked again where it is done (`authorize`), never only by hiding a button.
+The session cookie carries only a random id (HttpOnly, SameSite=Strict, Secure if asked); the session is in
+Redis (auth/sessions.py) and is checked on every request, so signing out, a changed or deleted user and a revoked
+wall token end it at its next request. Signing in is throttled per account and per address (auth/signin.py).
+Every state-changing request must come from our own origin (Origin or Referer), so a forged or replayed request
+from another site is refused before any callback runs. Who may do what is checked again where it is done
+(`authorize`), never only by hiding a button.
 """
 
 from __future__ import annotations
 
 import html
-from datetime import timedelta
+import math
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Blueprint, Flask, Response, abort, g, redirect, request, session
+from flask import Blueprint, Flask, Response, abort, g, redirect, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from auth.model import Permission, Role, User
-from auth.store import authenticate, get_user, log_event, wall_for_token
+from auth.sessions import Credential, Session, SessionKind, end_session, lookup_session, open_session, secret_digest
+from auth.signin import Limits, Outcome, Scope, sign_in, sign_in_wall
+from auth.store import log_event
 from config import Settings, run_dir_secret, settings
 from geo.admin import DISTRICTS
 from signs.store import shared_redis
@@ -22,8 +28,6 @@ from signs.store import shared_redis
 auth_blueprint = Blueprint("auth", __name__)
 
 SESSION_COOKIE = "cityeye_session"
-SESSION_USER = "user"
-SESSION_WALL = "wall"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reachable without a session even where reading needs one: exactly these paths, and the static files under
 # these prefixes (the sign-in page's stylesheet, the app's scripts), which hold nothing of the city's.
@@ -113,25 +117,48 @@ def landing_page(user: User) -> str:
     return "/"
 
 
+def _remote() -> str:
+    return request.remote_addr or ""
+
+
+def _lifetime_s(kind: SessionKind, cfg: Settings) -> float:
+    if kind is SessionKind.USER:
+        return cfg.web_session_hours * 3_600
+    return cfg.web_wall_session_idle_hours * 3_600
+
+
+def _start_session(credential: Credential) -> bool:
+    """Opens a session for the credential, to be set as this response's cookie; ends the one it replaces."""
+    client, cfg = shared_redis(), settings()
+    opened = open_session(client, credential, lifetime_s=_lifetime_s(credential.kind, cfg), remote=_remote())
+    if opened is None:
+        return False
+    previous: Session | None = g.get("session")
+    if previous is not None:
+        end_session(client, previous)
+    g.session_id, g.session = opened
+    g.user = credential.user
+    return True
+
+
 def _resolve_user() -> User | None:
-    client = shared_redis()
+    client, cfg = shared_redis(), settings()
+    session_id = request.cookies.get(SESSION_COOKIE)
+    session = lookup_session(client, session_id, wall_idle_s=_lifetime_s(SessionKind.WALL, cfg)) if session_id else None
+    g.session = session
+    g.drop_cookie = bool(session_id) and session is None
     token = request.args.get("token")
-    if token:
-        wall = wall_for_token(client, token)
-        if wall is not None:
-            session.clear()
-            session[SESSION_WALL] = wall.display_name
-            session.permanent = True
-            return wall
-    if SESSION_WALL in session:
-        return User(username=f"wall:{session[SESSION_WALL]}", role=Role.WALL, display_name=session[SESSION_WALL])
-    username = session.get(SESSION_USER)
-    # Read from Redis on every request, so a deleted user or a changed role takes effect at once.
-    return get_user(client, username) if username else None
+    same_wall = session is not None and session.kind is SessionKind.WALL and session.field == secret_digest(token or "")
+    if token and not same_wall:
+        outcome = sign_in_wall(client, token, _remote(), Limits.from_settings(cfg))
+        if outcome.credential is not None and _start_session(outcome.credential):
+            return outcome.credential.user
+    return session.user if session is not None else None
 
 
 def _guard() -> Response | None:
-    if not request_origin_ok(request.method, request.headers.get("Origin"), request.headers.get("Referer"), request.host_url):
+    headers = request.headers
+    if not request_origin_ok(request.method, headers.get("Origin"), headers.get("Referer"), request.host_url):
         abort(403, description="cross-origin request refused")
     g.user = _resolve_user()
     if g.user is None and not settings().reads_are_open and not is_public(request.path):
@@ -141,16 +168,34 @@ def _guard() -> Response | None:
     return None
 
 
+def _session_cookie(response: Response) -> Response:
+    """Sets the cookie of a session opened by this request, or clears one naming a session that is no more.
+    A live session's cookie is never re-sent: it is only an id."""
+    secure = settings().web_secure_cookies
+    new_id: str | None = g.get("session_id")
+    if new_id is not None:
+        session: Session = g.session
+        # A user's cookie ends with the session; a wall's lasts while its browser runs (the session slides).
+        max_age = math.ceil(_lifetime_s(SessionKind.USER, settings())) if session.kind is SessionKind.USER else None
+        response.set_cookie(
+            SESSION_COOKIE, new_id, max_age=max_age, path="/", secure=secure, httponly=True, samesite="Strict"
+        )
+    elif g.get("drop_cookie"):
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="Strict")
+    return response
+
+
 def init_auth(server: Flask, cfg: Settings) -> None:
     server.secret_key = secret_key(cfg)
+    # Flask's own signed-cookie session holds nothing of ours; hardened all the same in case an extension uses it.
     server.config.update(
-        SESSION_COOKIE_NAME=SESSION_COOKIE,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=cfg.web_secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=cfg.web_session_hours),
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=cfg.web_secure_cookies
     )
+    if cfg.web_proxy_hops:
+        # The address sign-ins are throttled by, and the scheme the origin check compares, as the proxies saw them.
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=cfg.web_proxy_hops, x_proto=cfg.web_proxy_hops)  # type: ignore[method-assign]
     server.before_request(_guard)
+    server.after_request(_session_cookie)
     server.register_blueprint(auth_blueprint)
 
 
@@ -165,11 +210,27 @@ LOGIN_PAGE = """<!doctype html>
 <input type="hidden" name="next" value="{next}">
 <button type="submit">登录 Sign in</button>
 </form></body></html>"""
+WRONG_PASSWORD = "用户名或密码错误 / Wrong username or password"
+LOCKED = {
+    Scope.ACCOUNT: "登录失败次数过多，该账户已锁定，请 {minutes} 分钟后再试 / "
+    "Too many failed sign-ins: this account is locked, try again in {minutes} min",
+    Scope.ADDRESS: "此地址登录失败次数过多，已锁定，请 {minutes} 分钟后再试 / "
+    "Too many failed sign-ins from this address: locked, try again in {minutes} min",
+}
 
 
 def _login_page(error: str = "", username: str = "", next_path: str = "", status: int = 200) -> Response:
     body = LOGIN_PAGE.format(error=html.escape(error), username=html.escape(username), next=html.escape(next_path))
     return Response(body, status=status, mimetype="text/html")
+
+
+def _refused_page(outcome: Outcome, username: str, next_path: str) -> Response:
+    if outcome.locked is None:
+        return _login_page(WRONG_PASSWORD, username, next_path, 401)
+    seconds = math.ceil(outcome.locked_for_s)
+    response = _login_page(LOCKED[outcome.locked].format(minutes=math.ceil(seconds / 60)), username, next_path, 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @auth_blueprint.get("/login")
@@ -181,21 +242,20 @@ def login_form() -> Response:
 def login() -> Response:
     username = request.form.get("username", "").strip().lower()
     next_path = safe_next(request.form.get("next"))  # checked here, where it is followed, whatever the form held
-    user = authenticate(shared_redis(), username, request.form.get("password", ""), remote=request.remote_addr or "")
-    if user is None:
-        return _login_page("用户名或密码错误 / Wrong username or password", username, next_path or "", 401)
-    session.clear()
-    session[SESSION_USER] = user.username
-    session.permanent = True
-    return redirect(next_path or landing_page(user))
+    password = request.form.get("password", "")
+    outcome = sign_in(shared_redis(), username, password, _remote(), Limits.from_settings(settings()))
+    if outcome.credential is None or not _start_session(outcome.credential):
+        return _refused_page(outcome, username, next_path or "")
+    return redirect(next_path or landing_page(outcome.credential.user))
 
 
 @auth_blueprint.post("/logout")
 def logout() -> Response:
-    user = current_user()
-    if user is not None:
-        log_event(shared_redis(), "logout", user.username, remote=request.remote_addr or "")
-    session.clear()
+    session: Session | None = g.get("session")
+    if session is not None:
+        end_session(shared_redis(), session)
+        log_event(shared_redis(), "logout", session.user.username, remote=_remote())
+    g.drop_cookie = True
     return redirect("/login")
 
 

@@ -52,6 +52,21 @@ KEY_USERS = f"{PREFIX}:{{auth}}:users"
 KEY_WALL_TOKENS = f"{PREFIX}:{{auth}}:wall-tokens"
 # Stream, capped: logins, failed logins, logouts, user and token changes (at, event, username, detail, remote).
 KEY_AUTH_LOG = f"{PREFIX}:{{auth}}:log"
+# Hash, one per open web session, keyed by the SHA-256 (hex) of the id in the browser's cookie (the id itself is
+# never stored): kind ("user"|"wall"), principal (username, or the wall's "wall:<name>"), field (the record the
+# session is bound to: the username in KEY_USERS, the token's SHA-256 in KEY_WALL_TOKENS), revision (SHA-1 of that
+# record's stored bytes when the session opened: any change to the record ends the session), created, expires
+# (epoch s; 0 for walls), remote. PEXPIRE: a user's session at its absolute end, a wall's
+# WEB_WALL_SESSION_IDLE_HOURS after its latest request (auth/sessions.py).
+KEY_SESSION = PREFIX + ":{{auth}}:session:{digest}"
+# Set of the session digests opened by one principal, so that all of them can be ended at once: kind "user" with a
+# username, kind "wall-token" with a token digest. Members may outlive their session; the set is pruned on use.
+KEY_SESSIONS_OF = PREFIX + ":{{auth}}:sessions:{kind}:{name}"
+# Failed sign-ins: a counter per account or remote address ("account"|"address", subject) living one window from
+# its first failure, and the lock (string, the failure count) set when the counter reaches its maximum, living
+# for the lock-out time.
+KEY_SIGNIN_FAILURES = PREFIX + ":{{auth}}:signin-failures:{scope}:{subject}"
+KEY_SIGNIN_LOCK = PREFIX + ":{{auth}}:signin-lock:{scope}:{subject}"
 # The MQTT broker's own counters as the feed workers hear them on $SYS (feeds.contract.SYS_FILTERS). Hash: "heard"
 # (epoch s of the newest $SYS message), "version" (the broker's name and version), per broker node ("" for one
 # Mosquitto) "dropped:{node}" (the node's own count of dropped messages, since it started) and "dropped_at:{node}"
@@ -116,6 +131,22 @@ def worker_key(worker_id: str) -> str:
 
 def lock_key(name: str) -> str:
     return KEY_LOCK.format(name=name)
+
+
+def session_key(digest: str) -> str:
+    return KEY_SESSION.format(digest=digest)
+
+
+def sessions_of_key(kind: str, name: str) -> str:
+    return KEY_SESSIONS_OF.format(kind=kind, name=name)
+
+
+def signin_failures_key(scope: str, subject: str) -> str:
+    return KEY_SIGNIN_FAILURES.format(scope=scope, subject=subject)
+
+
+def signin_lock_key(scope: str, subject: str) -> str:
+    return KEY_SIGNIN_LOCK.format(scope=scope, subject=subject)
 
 
 def alert_key(alert_id: str) -> str:

@@ -1,5 +1,5 @@
 """The web tier over real HTTP as gunicorn serves it (two workers, production mode, the session's Redis): where a
-sign-in may lead, and which paths are public.
+sign-in may lead, sign-in throttling shared by the workers, and which paths are public.
 
 Requests go through http.client, which sends the path exactly as written (no dot-segment clean-up, no
 redirect following), so the server sees what an attacker's client would send.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -17,7 +18,7 @@ import pytest
 import redis
 
 from auth.model import Role
-from auth.store import save_user
+from auth.store import read_auth_log, save_user
 from config import Settings
 from services.embedded import EmbeddedService, free_port
 from services.web import gunicorn_command
@@ -27,6 +28,8 @@ from tests.processes import ChildProcess, feed_env, wait_for
 pytestmark = pytest.mark.integration
 
 PASSWORD = "long enough password"
+# Short limits, so that lock-out and unlock take seconds: 3 failures lock an account, 6 an address, for 2 s.
+ACCOUNT_MAX, ADDRESS_MAX, LOCKOUT_S = 3, 6, 2
 
 
 @dataclass
@@ -69,6 +72,8 @@ def server(redis_service: EmbeddedService) -> Iterator[Server]:
     env = feed_env(
         redis_service.url, "mqtt://127.0.0.1:1",  # no broker here: /healthz says so with a 503
         ENVIRONMENT="production", WEB_SECRET_KEY="s" * 40,
+        AUTH_ACCOUNT_MAX_FAILURES=str(ACCOUNT_MAX), AUTH_ACCOUNT_WINDOW_S="60", AUTH_ACCOUNT_LOCKOUT_S=str(LOCKOUT_S),
+        AUTH_ADDRESS_MAX_FAILURES=str(ADDRESS_MAX), AUTH_ADDRESS_WINDOW_S="60", AUTH_ADDRESS_LOCKOUT_S=str(LOCKOUT_S),
     )  # fmt: skip
     web = ChildProcess(gunicorn_command(Settings(web_workers=2), port=port), env, "signin-http-web")
     try:
@@ -80,10 +85,14 @@ def server(redis_service: EmbeddedService) -> Iterator[Server]:
 
 @pytest.fixture
 def accounts(redis_client: redis.Redis) -> redis.Redis:
-    """An empty Redis with one officer and one leader."""
+    """An empty Redis (sessions, counters and locks of earlier tests gone) with one officer and one leader."""
     save_user(redis_client, "duty1", Role.OFFICER, PASSWORD, by="test")
     save_user(redis_client, "leader1", Role.LEADER, PASSWORD, district="420624", by="test")
     return redis_client
+
+
+def _audit(client: redis.Redis) -> list[tuple[str, str, str]]:
+    return [(e["event"], e["username"], e["detail"]) for e in read_auth_log(client)]
 
 
 # --- where a sign-in may lead ---------------------------------------------------------------------------------
@@ -137,6 +146,51 @@ def test_the_sign_in_page_is_offered_for_the_page_asked_with_its_query(server: S
     assert location == "/login?next=/district/420602%3Frange%3D7d%26lang%3Den"
     signed, _ = server.sign_in("duty1", next_path="/district/420602?range=7d&lang=en")
     assert signed.getheader("Location") == "/district/420602?range=7d&lang=en"
+
+
+# --- throttling and lock-out ------------------------------------------------------------------------------------
+
+
+def test_an_account_locks_after_repeated_failures_and_refuses_even_the_right_password(server: Server, accounts) -> None:
+    for _ in range(ACCOUNT_MAX - 1):
+        assert server.sign_in("duty1", "wrong password!")[0].status == 401
+    locked, body = server.sign_in("duty1", "wrong password!")
+    assert locked.status == 429 and "this account is locked" in body.decode()
+    assert 1 <= int(locked.getheader("Retry-After") or 0) <= LOCKOUT_S
+    refused, body = server.sign_in("duty1")  # the right password
+    assert refused.status == 429 and "this account is locked" in body.decode() and not refused.getheader("Set-Cookie")
+    assert server.sign_in("leader1")[0].status == 302  # another account from the same address is not locked
+    events = _audit(accounts)
+    assert [e for e in events if e[0] == "login-failed" and e[1] == "duty1"] and len(
+        [e for e in events if e[0] == "login-failed" and e[1] == "duty1"]
+    ) == ACCOUNT_MAX
+    assert any(e[0] == "login-locked" and e[1] == "duty1" and e[2].startswith("account duty1 locked") for e in events)
+    assert any(e[0] == "login-refused" and e[1] == "duty1" and e[2].startswith("account locked") for e in events)
+    assert not any(e[0] == "login" and e[1] == "duty1" for e in events)
+
+    time.sleep(LOCKOUT_S + 0.2)  # the lock-out ends, and the failures count afresh
+    assert server.sign_in("duty1")[0].status == 302
+    assert server.sign_in("duty1", "wrong password!")[0].status == 401
+
+
+def test_an_unknown_account_is_counted_and_locked_like_a_real_one(server: Server, accounts) -> None:
+    answers = [server.sign_in("nobody", "wrong password!")[0].status for _ in range(ACCOUNT_MAX + 1)]
+    assert answers == [401] * (ACCOUNT_MAX - 1) + [429, 429]
+    assert any(e[0] == "login-locked" and e[1] == "nobody" for e in _audit(accounts))
+
+
+def test_an_address_locks_after_failures_across_usernames(server: Server, accounts) -> None:
+    # One failure each for many names, with a forged X-Forwarded-For that must not change the address counted.
+    for i in range(ADDRESS_MAX):
+        response, _ = server.sign_in(f"guess{i}", "wrong password!", headers={"X-Forwarded-For": f"10.0.0.{i}"})
+        assert response.status == (429 if i == ADDRESS_MAX - 1 else 401)
+    refused, body = server.sign_in("duty1")
+    assert refused.status == 429 and "from this address" in body.decode()
+    events = _audit(accounts)
+    assert any(e[0] == "login-locked" and e[2].startswith("address 127.0.0.1 locked") for e in events)
+    assert any(e[0] == "login-refused" and e[1] == "duty1" and e[2].startswith("address locked") for e in events)
+    time.sleep(LOCKOUT_S + 0.2)
+    assert server.sign_in("duty1")[0].status == 302
 
 
 # --- public paths ----------------------------------------------------------------------------------------------

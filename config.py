@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Retention and freshness.
     history_retention_days: int = 8
     camera_offline_after_s: float = 180.0
+    # How often every camera reports (the simulator's SIM_CAMERA_HEARTBEAT_S): camera signs are "warming up", and
+    # raise nothing, until the ingest has been up this long, since before that a camera may just not have reported.
+    camera_heartbeat_s: float = Field(default=60.0, gt=0.0)
     derive_interval_s: float = 1.0
     camera_rollup_interval_s: float = 5.0
     # The wall's board: a value landing in Redis reaches a wall within this plus WALL_POLL_MS.

@@ -76,18 +76,17 @@ from feeds.sink import write_deadletter
 from signs.catalogue import catalogue
 from signs.keys import (
     KEY_ALERTS_AUDIT,
-    KEY_ALERTS_INGEST_UP,
     KEY_ALERTS_PUBLISHED,
     KEY_READINGS,
-    KEY_WORKER_PATTERN,
     LANDED_READINGS_FIELD,
+    Quality,
     alert_engine_key,
     alert_state_key,
     lock_key,
     unpack_landed,
 )
 from signs.model import Sign
-from signs.store import read_all_latest
+from signs.store import ingest_up_since, read_all_latest
 
 log = logging.getLogger("cityeye.alerts.engine")
 
@@ -298,14 +297,10 @@ class AlertEngine:
         self._apply(list(routed), decide, now)
 
     def ingest_up_since(self, now: float) -> float | None:
-        """Since when feed workers have been alive without a break (kept in Redis, so that it survives a change of
-        leader); None while none is: an ingest outage is one problem, on the wall's banner, not a no-data alert
-        per sensor."""
-        if next(self._redis.scan_iter(match=KEY_WORKER_PATTERN, count=100), None) is None:
-            self._redis.delete(KEY_ALERTS_INGEST_UP)
-            return None
-        previous = self._redis.set(KEY_ALERTS_INGEST_UP, repr(now), nx=True, get=True)
-        return float(cast(bytes, previous)) if previous is not None else now
+        """Since when feed workers have been alive without a break (signs.store.ingest_up_since, shared with the
+        camera roll-up's warm-up); None while none is: an ingest outage is one problem, on the wall's banner, not a
+        no-data alert per sensor."""
+        return ingest_up_since(self._redis, now)
 
     def check_silence(self) -> None:
         """The no-data rule over every sensor heard at least once (a sensor never heard is not yet connected)."""
@@ -390,8 +385,10 @@ class AlertEngine:
                 raise
             return
         log.info("created consumer group %r; evaluating the latest values once", READINGS_GROUP)
-        self.evaluate(
-            (sign_id, latest.source_ts, latest.value) for sign_id, latest in read_all_latest(self._redis).items()
+        self.evaluate(  # values warming up or incomplete are not evaluated: they never land in the stream either
+            (sign_id, latest.source_ts, latest.value)
+            for sign_id, latest in read_all_latest(self._redis).items()
+            if latest.quality is Quality.OK
         )
 
     def handle(self, entries: list[StreamEntry]) -> None:

@@ -1,5 +1,11 @@
 """Roll-ups over what the workers wrote: derived signs (district and city aggregates) every second,
-and the camera registry (online rates, counts, the offline list) every few seconds.
+and the camera registry (status per inventory camera, online rates and counts) every few seconds.
+
+A camera's status is judged once, here, per row of the camera inventory (camera_status_codes): never heard or
+silent past CAMERA_OFFLINE_AFTER_S is offline. The map's bitmaps, the rates, the camera signs, the summary and so
+the district cards and the alerts all read that one judgement. Camera signs are "warming up" until the ingest
+has been up for one camera heartbeat period, derived signs "incomplete" until all their inputs have reported:
+such values are stored with their Quality but never reach the alert engine.
 
 It runs as its own process so that a 71,591-camera scan never pauses ingest. Several may run for
 availability: a short Redis lock lets one of them do each tick.
@@ -15,10 +21,10 @@ import math
 import signal
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import redis
@@ -39,6 +45,7 @@ from signs.keys import (
     NEWEST_WINS_LUA,
     CameraState,
     Latest,
+    Quality,
     history_day,
     history_key,
     landed_minid,
@@ -46,72 +53,21 @@ from signs.keys import (
     pack_landed,
 )
 from signs.model import Catalogue, Derivation, DeriveOp, Sign, derive_value
-from signs.store import read_all_latest
+from signs.store import ingest_up_since, read_all_latest
 
 log = logging.getLogger("cityeye.feeds.rollup")
 
 _CAMERA_OPS = (DeriveOp.CAMERA_ONLINE_RATE, DeriveOp.CAMERA_ONLINE_COUNT)
 
 
-@dataclass
-class CameraCounts:
-    total: int = 0
-    online: int = 0
-    fault: int = 0
+# Camera status per inventory row: what every consumer of camera status reads ------------------------------
 
-    def add(self, other: CameraCounts) -> None:
-        self.total += other.total
-        self.online += other.online
-        self.fault += other.fault
-
-
-@dataclass
-class CameraRollup:
-    """Per district and kind, plus the whole city under CITY_ADCODE; kind "all" sums fixed and mobile."""
-
-    counts: dict[str, dict[str, CameraCounts]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(CameraCounts)))
-    offline_ids: list[str] = field(default_factory=list)
-
-    def value(self, op: DeriveOp, kind: str, adcode: str) -> float | None:
-        counts = self.counts.get(adcode, {}).get(kind)
-        if counts is None or counts.total == 0:
-            return None
-        if op is DeriveOp.CAMERA_ONLINE_COUNT:
-            return float(counts.online)
-        return round(100.0 * counts.online / counts.total, 3)
-
-    def as_json(self, at: float) -> dict[str, object]:
-        return {
-            "at": at,
-            "districts": {
-                adcode: {kind: vars(c) for kind, c in kinds.items()} for adcode, kinds in sorted(self.counts.items())
-            },
-            "offline_ids": self.offline_ids,
-        }
-
-
-def roll_up_cameras(states: list[CameraState], now: float, offline_after_s: float) -> CameraRollup:
-    """Counts by district and kind; a camera silent for longer than offline_after_s counts as offline."""
-    rollup = CameraRollup()
-    for state in states:
-        adcode = state.device_id[:6]
-        status = state.effective_status(now, offline_after_s)
-        for where in (adcode, CITY_ADCODE):
-            for kind in (state.kind, "all"):
-                counts = rollup.counts[where][kind]
-                counts.total += 1
-                counts.online += status == "online"
-                counts.fault += status == "fault"
-        if status != "online":
-            rollup.offline_ids.append(state.device_id)
-    rollup.offline_ids.sort()
-    return rollup
-
-
-# The wall's camera layer: status per inventory row, as bitmaps (KEY_CAMERA_STATUS) ------------------------
-
-CAMERA_ONLINE, CAMERA_OFFLINE, CAMERA_FAULT = 0, 1, 2
+# A camera never heard is offline like a silent one (the "offline" bitmap and every count say so); it has a code
+# of its own only so that the summary can tell how many were never heard.
+CAMERA_ONLINE, CAMERA_OFFLINE, CAMERA_FAULT, CAMERA_NEVER_HEARD = 0, 1, 2, 3
 CAMERA_KINDS = ("fixed", "mobile", "all")
+# The summary lists at most this many cameras heard that the inventory does not hold (it counts them all).
+UNREGISTERED_LISTED = 100
 
 
 @dataclass(frozen=True)
@@ -119,6 +75,7 @@ class CameraRows:
     """The inventory's row order (what the map's geometry is indexed by) and what each row is."""
 
     row_of: Mapping[str, int]  # device id -> row
+    ids: np.ndarray  # str, one per row
     adcodes: np.ndarray  # str, one per row
     mobile: np.ndarray  # bool, one per row
 
@@ -136,6 +93,7 @@ def inventory_rows() -> CameraRows:
     ids = inventory["device_id"].tolist()
     return CameraRows(
         row_of={device_id: row for row, device_id in enumerate(ids)},
+        ids=np.asarray(ids, dtype=str),
         adcodes=inventory["adcode"].to_numpy(dtype=str),
         mobile=inventory["kind"].to_numpy() == "mobile",
     )
@@ -144,9 +102,9 @@ def inventory_rows() -> CameraRows:
 def camera_status_codes(
     row_of: Mapping[str, int], n: int, states: Iterable[CameraState], now: float, offline_after_s: float
 ) -> np.ndarray:
-    """Status code per row (CAMERA_ONLINE/OFFLINE/FAULT). Rows never heard from are offline, so are silent
-    cameras; any status other than online and fault counts as offline. Devices outside the rows are ignored."""
-    codes = np.full(n, CAMERA_OFFLINE, dtype=np.uint8)
+    """Status code per row (CAMERA_ONLINE/OFFLINE/FAULT/NEVER_HEARD). Silent cameras are offline, and any status
+    other than online and fault counts as offline. Devices outside the rows are ignored (see camera_summary)."""
+    codes = np.full(n, CAMERA_NEVER_HEARD, dtype=np.uint8)
     rows: list[int] = []
     values: list[int] = []
     for state in states:
@@ -160,6 +118,15 @@ def camera_status_codes(
     return codes
 
 
+def camera_quality(up_since: float | None, now: float, heartbeat_s: float) -> Quality:
+    """Camera signs warm up until the ingest has been up for one full heartbeat period (CAMERA_HEARTBEAT_S): before
+    that a camera not heard yet may just not have had its turn, and its district's rate would be a false alarm.
+    While no feed worker is alive (up_since None) nothing is known of the cameras either."""
+    if up_since is None or now - up_since < heartbeat_s:
+        return Quality.WARMING_UP
+    return Quality.OK
+
+
 def encode_bitmap(mask: np.ndarray) -> str:
     """Base64 of the bits, row i at bit i % 8 (least significant first) of byte i // 8; padding bits are 0."""
     return base64.b64encode(np.packbits(mask.astype(bool), bitorder="little").tobytes()).decode("ascii")
@@ -171,18 +138,25 @@ def decode_bitmap(text: str, n: int) -> np.ndarray:
     return np.unpackbits(packed, count=n, bitorder="little").astype(bool)
 
 
-def camera_status_doc(codes: np.ndarray, adcodes: np.ndarray, mobile: np.ndarray, at: float) -> dict[str, object]:
+def camera_status_doc(
+    codes: np.ndarray,
+    adcodes: np.ndarray,
+    mobile: np.ndarray,
+    at: float,
+    quality: Quality = Quality.OK,
+    unregistered: int = 0,
+) -> dict[str, Any]:
     """The KEY_CAMERA_STATUS document (encoding in signs/keys.py): bitmaps, version and online rates over the
     whole inventory, per district and for the city, for fixed, mobile and all cameras."""
-    offline_bits = np.packbits(codes == CAMERA_OFFLINE, bitorder="little").tobytes()
+    offline_bits = np.packbits((codes == CAMERA_OFFLINE) | (codes == CAMERA_NEVER_HEARD), bitorder="little").tobytes()
     fault_bits = np.packbits(codes == CAMERA_FAULT, bitorder="little").tobytes()
     digest = hashlib.blake2b(len(codes).to_bytes(8, "little"), digest_size=8)
     digest.update(offline_bits)
     digest.update(fault_bits)
     areas, area_of = np.unique(adcodes, return_inverse=True)
-    # Counts per (area, kind, code) in one pass: bin = (area * 2 + mobile) * 3 + code.
-    bins = (area_of.astype(np.int64) * 2 + mobile.astype(np.int64)) * 3 + codes.astype(np.int64)
-    counts = np.bincount(bins, minlength=len(areas) * 6).reshape(len(areas), 2, 3)  # area, fixed|mobile, code
+    # Counts per (area, kind, code) in one pass: bin = (area * 2 + mobile) * 4 + code.
+    bins = (area_of.astype(np.int64) * 2 + mobile.astype(np.int64)) * 4 + codes.astype(np.int64)
+    counts = np.bincount(bins, minlength=len(areas) * 8).reshape(len(areas), 2, 4)  # area, fixed|mobile, code
     by_area = {str(a): counts[i] for i, a in enumerate(areas)}
     by_area[CITY_ADCODE] = counts.sum(axis=0)
     rates: dict[str, dict[str, dict[str, object]]] = {}
@@ -195,6 +169,7 @@ def camera_status_doc(codes: np.ndarray, adcodes: np.ndarray, mobile: np.ndarray
                 "n": total,
                 "online": n_online,
                 "fault": int(per_kind[kind][CAMERA_FAULT]),
+                "never_heard": int(per_kind[kind][CAMERA_NEVER_HEARD]),
                 "rate": round(100.0 * n_online / total, 2) if total else None,
             }
     return {
@@ -204,26 +179,51 @@ def camera_status_doc(codes: np.ndarray, adcodes: np.ndarray, mobile: np.ndarray
         "offline": base64.b64encode(offline_bits).decode("ascii"),
         "fault": base64.b64encode(fault_bits).decode("ascii"),
         "rates": rates,
+        "quality": quality.value,
+        "unregistered": unregistered,
     }
 
 
-def camera_signs(cat: Catalogue, rollup: CameraRollup, now: float) -> dict[str, Latest]:
-    """Values of the signs computed from the camera registry, stamped with the roll-up time."""
+def unregistered_ids(row_of: Mapping[str, int], states: Iterable[CameraState]) -> list[str]:
+    """Cameras heard that the inventory does not hold, sorted. They count in no total or rate of the city: its
+    cameras are the inventory's, and a device nobody registered is a question for the video platform's owners."""
+    return sorted(state.device_id for state in states if state.device_id not in row_of)
+
+
+def camera_summary(status: Mapping[str, Any], ids: np.ndarray, codes: np.ndarray, unregistered: list[str]) -> dict:
+    """The KEY_CAMERA_SUMMARY document: the status document's counts, the heard cameras that are not online, and
+    the unregistered cameras."""
+    not_online = ids[(codes == CAMERA_OFFLINE) | (codes == CAMERA_FAULT)]
+    return {
+        "at": status["at"],
+        "quality": status["quality"],
+        "districts": status["rates"],
+        "offline_ids": sorted(not_online.tolist()),
+        "unregistered": {"n": len(unregistered), "ids": unregistered[:UNREGISTERED_LISTED]},
+    }
+
+
+def camera_signs(cat: Catalogue, rates: Mapping[str, Any], now: float, quality: Quality) -> dict[str, Latest]:
+    """Values of the signs computed from the camera registry: the status document's rates and online counts over
+    the inventory, stamped with the roll-up time and the camera quality."""
     out = {}
     for sign in cat.signs.values():
         source = sign.source
         if isinstance(source, Derivation) and source.op in _CAMERA_OPS:
-            value = rollup.value(source.op, source.camera_kind, source.adcode)
-            if value is not None:
-                out[sign.id] = Latest(value=value, source_ts=now, receive_ts=now)
+            counts = rates.get(source.adcode, {}).get(source.camera_kind)
+            if not counts or not counts["n"]:
+                continue
+            value = counts["online"] if source.op is DeriveOp.CAMERA_ONLINE_COUNT else counts["rate"]
+            out[sign.id] = Latest(value=float(value), source_ts=now, receive_ts=now, quality=quality)
     return out
 
 
 def derive_signs(cat: Catalogue, order: list[str], latest: dict[str, Latest], now: float) -> dict[str, Latest]:
     """New values of derived signs, computed in dependency order from the latest values.
 
-    A derived value carries the newest source time of its inputs. Only values that changed (or got
-    newer) are returned. Camera-registry signs come from camera_signs() and are inputs here.
+    A derived value carries the newest source time of its inputs. It is computed from the inputs that have
+    values, and is INCOMPLETE unless every input has reported and is itself OK. Only values that changed (or
+    got newer, or complete) are returned. Camera-registry signs come from camera_signs() and are inputs here.
     """
     current = dict(latest)
     changed: dict[str, Latest] = {}
@@ -232,34 +232,46 @@ def derive_signs(cat: Catalogue, order: list[str], latest: dict[str, Latest], no
         assert isinstance(source, Derivation)
         if source.op in _CAMERA_OPS:
             continue
-        value, source_ts = _aggregate(source, current)
+        value, source_ts, quality = _aggregate(source, current)
         if value is None or not math.isfinite(value):
             continue
         held = current.get(sign_id)
-        if held is not None and held.value == value and held.source_ts >= source_ts:
+        if held is not None and held.value == value and held.source_ts >= source_ts and held.quality is quality:
             continue
-        new = Latest(value=value, source_ts=source_ts, receive_ts=now)
+        new = Latest(value=value, source_ts=source_ts, receive_ts=now, quality=quality)
         current[sign_id] = changed[sign_id] = new
     return changed
 
 
-def _aggregate(source: Derivation, latest: dict[str, Latest]) -> tuple[float | None, float]:
+def _aggregate(source: Derivation, latest: dict[str, Latest]) -> tuple[float | None, float, Quality]:
+    """(value, newest source time, quality) of a derivation over the inputs present."""
+    inputs = [*source.inputs, *source.weights]
+    complete = all(i in latest and latest[i].quality is Quality.OK for i in inputs)
+    quality = Quality.OK if complete else Quality.INCOMPLETE
     if source.op is DeriveOp.WEIGHTED_MEAN:
-        pairs = [(latest[v], latest[w]) for v, w in zip(source.inputs, source.weights, strict=True) if v in latest and w in latest]
+        pairs = [
+            (latest[v], latest[w])
+            for v, w in zip(source.inputs, source.weights, strict=True)
+            if v in latest and w in latest
+        ]
         if not pairs:
-            return None, 0.0
+            return None, 0.0, quality
         values = [v.value for v, _ in pairs]
         weights = [w.value for _, w in pairs]
-        return derive_value(source.op, values, weights), max(max(v.source_ts, w.source_ts) for v, w in pairs)
+        newest = max(max(v.source_ts, w.source_ts) for v, w in pairs)
+        return derive_value(source.op, values, weights), newest, quality
     present = [latest[i] for i in source.inputs if i in latest]
     if not present:
-        return None, 0.0
-    return derive_value(source.op, [p.value for p in present]), max(p.source_ts for p in present)
+        return None, 0.0, quality
+    return derive_value(source.op, [p.value for p in present]), max(p.source_ts for p in present), quality
 
 
 def _history_due(sign: Sign, previous: Latest | None, new: Latest) -> bool:
-    """Derived history is kept at the sign's cadence, not at the roll-up tick."""
-    return previous is None or math.floor(new.source_ts / sign.cadence_s) != math.floor(previous.source_ts / sign.cadence_s)
+    """Derived history is kept at the sign's cadence, not at the roll-up tick; a value held that was not OK was
+    never kept, so the first OK one after it is."""
+    if previous is None or previous.quality is not Quality.OK:
+        return True
+    return math.floor(new.source_ts / sign.cadence_s) != math.floor(previous.source_ts / sign.cadence_s)
 
 
 class Rollup:
@@ -274,28 +286,25 @@ class Rollup:
     def _hold(self, name: str, period_s: float) -> bool:
         return bool(self._redis.set(lock_key(name), "1", nx=True, px=max(1, int(period_s * 900))))
 
-    def camera_tick(self, now: float) -> CameraRollup:
-        """Scan the registry, publish the summary and the map's status bitmaps, and write the camera signs."""
+    def camera_tick(self, now: float) -> dict[str, Any]:
+        """Scan the registry, judge every inventory camera once, and publish from that judgement the map's status
+        bitmaps and rates, the summary and the camera signs. Returns the status document."""
+        rows = inventory_rows()  # without the inventory there is no status: the wall shows the camera data stale
         states: list[CameraState] = []
         pattern = KEY_CAMERAS.format(adcode="*")
         for key in self._redis.scan_iter(match=pattern, count=100):
             for device_id, raw in self._redis.hgetall(key).items():
                 states.append(CameraState.decode(device_id, raw))
-        offline_after_s = self._settings.camera_offline_after_s
-        rollup = roll_up_cameras(states, now, offline_after_s)
+        codes = camera_status_codes(rows.row_of, rows.n, states, now, self._settings.camera_offline_after_s)
+        quality = camera_quality(ingest_up_since(self._redis, now), now, self._settings.camera_heartbeat_s)
+        unregistered = unregistered_ids(rows.row_of, states)
+        status = camera_status_doc(codes, rows.adcodes, rows.mobile, now, quality, len(unregistered))
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(KEY_CAMERA_SUMMARY, json.dumps(rollup.as_json(now)))
-        try:
-            rows = inventory_rows()
-        except Exception:  # the map's status must never cost the camera signs; the wall shows it as stale
-            log.exception("camera inventory unavailable: %s not written", KEY_CAMERA_STATUS)
-        else:
-            codes = camera_status_codes(rows.row_of, rows.n, states, now, offline_after_s)
-            status = camera_status_doc(codes, rows.adcodes, rows.mobile, now)
-            pipe.set(KEY_CAMERA_STATUS, json.dumps(status, separators=(",", ":")))
+        pipe.set(KEY_CAMERA_STATUS, json.dumps(status, separators=(",", ":")))
+        pipe.set(KEY_CAMERA_SUMMARY, json.dumps(camera_summary(status, rows.ids, codes, unregistered)))
         pipe.execute()
-        self._write(camera_signs(self._catalogue, rollup, now), read_all_latest(self._redis))
-        return rollup
+        self._write(camera_signs(self._catalogue, status["rates"], now, quality), read_all_latest(self._redis))
+        return status
 
     def derive_tick(self, now: float) -> int:
         latest = read_all_latest(self._redis)
@@ -311,20 +320,23 @@ class Rollup:
         for sign_id, new in changed.items():
             args += (sign_id, repr(new.source_ts), new.encode_rest())
             sign = self._catalogue.signs[sign_id]
-            if _history_due(sign, latest.get(sign_id), new):
+            # History keeps what the values meant: a warming-up rate or a partial sum would draw a false dip.
+            if new.quality is Quality.OK and _history_due(sign, latest.get(sign_id), new):
                 key = history_key(sign_id, history_day(new.source_ts))
                 pipe.append(key, HISTORY_POINT.pack(new.source_ts, new.value))
                 pipe.expire(key, self._settings.history_retention_days * 86_400)
         self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
-        # Derived and camera signs raise alerts too: they land in the alert engine's stream like ingested ones.
-        landed = pack_landed((sign_id, new.source_ts, new.value) for sign_id, new in changed.items())
-        written_at = time.time()
-        pipe.xadd(
-            KEY_READINGS,
-            {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: repr(written_at)},
-            minid=landed_minid(written_at, self._settings.alert_readings_keep_s),
-            approximate=True,
-        )
+        # Derived and camera signs raise alerts too: they land in the alert engine's stream like ingested ones,
+        # but only once they are OK, so that a warm-up or a missing input raises nothing.
+        evaluable = [(i, new.source_ts, new.value) for i, new in changed.items() if new.quality is Quality.OK]
+        if evaluable:
+            written_at = time.time()
+            pipe.xadd(
+                KEY_READINGS,
+                {LANDED_READINGS_FIELD: pack_landed(evaluable), LANDED_AT_FIELD: repr(written_at)},
+                minid=landed_minid(written_at, self._settings.alert_readings_keep_s),
+                approximate=True,
+            )
         pipe.execute()
 
     def run(self) -> None:
@@ -353,5 +365,9 @@ def run_rollup(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("roll-up running: derived signs every %.1f s, cameras every %.1f s", settings.derive_interval_s, settings.camera_rollup_interval_s)
+    log.info(
+        "roll-up running: derived signs every %.1f s, cameras every %.1f s",
+        settings.derive_interval_s,
+        settings.camera_rollup_interval_s,
+    )
     rollup.run()

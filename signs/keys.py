@@ -10,16 +10,22 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 PREFIX = "ce"
 
-# Hash: sign id -> "src_ts|recv_ts|value". The newest source timestamp wins (see NEWEST_WINS_LUA).
+# Hash: sign id -> "src_ts|recv_ts|value", or "src_ts|recv_ts|value|quality" for a value whose Quality is not
+# ok (see Latest). The newest source timestamp wins (see NEWEST_WINS_LUA).
 KEY_LATEST = f"{PREFIX}:{{latest}}"
 # String of packed HISTORY_POINT records, one key per sign per UTC day, expiring after the retention.
 KEY_HISTORY = PREFIX + ":hist:{{{sign_id}}}:{day}"
 # Hash per district: GB/T 28181 device id -> "src_ts|recv_ts|status|kind|lat|lon".
 KEY_CAMERAS = PREFIX + ":cam:{{{adcode}}}"
-# JSON document rebuilt by the camera roll-up: per-district counts and the offline device ids.
+# JSON document rebuilt by the camera roll-up (feeds.rollup.camera_summary): {"at", "quality" (Quality of the
+# camera signs), "districts": the "rates" of KEY_CAMERA_STATUS, "offline_ids": sorted ids of the inventory's
+# cameras that were heard and are not online (those never heard are counted, not listed: see the bitmaps),
+# "unregistered": {"n", "online", "ids" (sorted, at most 100)} of cameras heard but not in the inventory, which
+# no count or rate includes}.
 KEY_CAMERA_SUMMARY = f"{PREFIX}:{{cameras}}:summary"
 # JSON document rebuilt by the camera roll-up for the wall's camera layer (feeds.rollup.camera_status_doc):
 # {"version": 16 hex digits, a digest of n and both bitmaps, so it changes exactly when some camera's status
@@ -27,7 +33,9 @@ KEY_CAMERA_SUMMARY = f"{PREFIX}:{{cameras}}:summary"
 # geo.cameras.camera_inventory() (sorted device ids; row i is bit i % 8, least significant first, of byte
 # i // 8); a camera is in at most one of them and online when in neither; "offline" includes cameras never
 # heard from and silent ones; "rates": {adcode and the city's: {"fixed"|"mobile"|"all": {"n", "online",
-# "fault", "rate" (percent online over the inventory, null when n is 0)}}}}.
+# "fault", "never_heard", "rate" (percent online over the inventory, null when n is 0)}}}; "quality": the Quality
+# of the camera signs ("warming-up" until the ingest has been up for CAMERA_HEARTBEAT_S); "unregistered": how
+# many cameras were heard that the inventory does not hold}. Every consumer's camera status is this one.
 KEY_CAMERA_STATUS = f"{PREFIX}:{{cameras}}:status"
 # String: receive time (epoch seconds) of the newest camera heartbeat batch, so the wall can tell a silent
 # video feed from a quiet one (camera signs are stamped by the roll-up, not by the cameras).
@@ -100,8 +108,9 @@ KEY_ALERTS_RECENT = f"{PREFIX}:{{alerts}}:recent"
 KEY_ALERTS_AUDIT = f"{PREFIX}:{{alerts}}:audit"
 # Hash: silence id -> JSON of alerts.model.Silence; the tick deletes a silence once it has expired.
 KEY_ALERT_SILENCES = f"{PREFIX}:{{alerts}}:silences"
-# String: since when (epoch s) the alert engine has seen feed workers alive without a break; absent while none
-# is. Sensors count as silent only for time the ingest was up, so an outage is not a thousand no-data alerts.
+# String: since when (epoch s) the alert engine or the roll-up (signs.store.ingest_up_since) has seen feed workers
+# alive without a break; absent while none is. Sensors count as silent only for time the ingest was up, so an
+# outage is not a thousand no-data alerts, and camera signs warm up for CAMERA_HEARTBEAT_S from it.
 KEY_ALERTS_INGEST_UP = f"{PREFIX}:{{alerts}}:ingest-up-since"
 # String: id of the newest audit entry whose alert state was published on MQTT (cityeye/v1/alerts/{alert_id}).
 KEY_ALERTS_PUBLISHED = f"{PREFIX}:{{alerts}}:published"
@@ -239,6 +248,18 @@ return counted
 """
 
 
+class Quality(StrEnum):
+    """Whether a value means what it says. Values that are not OK are stored and shown (marked), but never go to
+    the alert engine (KEY_READINGS) nor into history, and have no warning level: they raise nothing."""
+
+    OK = "ok"
+    # A camera sign before the ingest has been up for one camera heartbeat period: a camera not heard yet may
+    # simply not have had its turn.
+    WARMING_UP = "warming-up"
+    # A derived sign some of whose inputs have not reported yet, or are themselves not OK.
+    INCOMPLETE = "incomplete"
+
+
 @dataclass(frozen=True, slots=True)
 class Latest:
     """The newest value of a sign as stored in KEY_LATEST."""
@@ -246,15 +267,24 @@ class Latest:
     value: float
     source_ts: float
     receive_ts: float
+    quality: Quality = Quality.OK
 
     def encode_rest(self) -> str:
-        return f"{self.receive_ts!r}|{self.value!r}"
+        """Everything after the source time; the quality only when it is not OK (so feed workers' values, always
+        OK, keep the three-part form)."""
+        rest = f"{self.receive_ts!r}|{self.value!r}"
+        return rest if self.quality is Quality.OK else f"{rest}|{self.quality.value}"
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Latest:
         text = raw.decode() if isinstance(raw, bytes) else raw
-        source_ts, receive_ts, value = text.split("|")
-        return cls(value=float(value), source_ts=float(source_ts), receive_ts=float(receive_ts))
+        source_ts, receive_ts, value, *quality = text.split("|")
+        return cls(
+            value=float(value),
+            source_ts=float(source_ts),
+            receive_ts=float(receive_ts),
+            quality=Quality(quality[0]) if quality else Quality.OK,
+        )
 
 
 @dataclass(frozen=True, slots=True)

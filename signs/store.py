@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import redis
 
 from config import settings
-from signs.keys import KEY_LATEST, Latest, history_day, history_key
+from signs.keys import KEY_ALERTS_INGEST_UP, KEY_LATEST, KEY_WORKER_PATTERN, Latest, Quality, history_day, history_key
 from signs.model import Level, Sign, level_of
 
 
@@ -36,6 +37,7 @@ class SignValue:
     receive_ts: float
     age_s: float
     stale: bool
+    quality: Quality = Quality.OK
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -48,7 +50,15 @@ class SignValue:
             "receive_ts": self.receive_ts,
             "age_s": round(self.age_s, 3),
             "stale": self.stale,
+            "quality": self.quality.value,
         }
+
+
+def latest_level(sign: Sign, latest: Latest) -> Level:
+    """The warning level a stored value stands at; a value warming up or incomplete has none (it raises nothing)."""
+    if latest.quality is not Quality.OK:
+        return Level.NORMAL
+    return level_of(latest.value, sign.thresholds, sign.direction)
 
 
 def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
@@ -58,11 +68,12 @@ def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
         sign_id=sign.id,
         value=latest.value,
         unit=sign.unit,
-        level=level_of(latest.value, sign.thresholds, sign.direction),
+        level=latest_level(sign, latest),
         source_ts=latest.source_ts,
         receive_ts=latest.receive_ts,
         age_s=age,
         stale=age > 2 * sign.cadence_s,
+        quality=latest.quality,
     )
 
 
@@ -73,6 +84,17 @@ def read_latest(client: redis.Redis, sign_id: str) -> Latest | None:
 
 def read_all_latest(client: redis.Redis) -> dict[str, Latest]:
     return {k.decode(): Latest.decode(v) for k, v in client.hgetall(KEY_LATEST).items()}
+
+
+def ingest_up_since(client: redis.Redis, now: float) -> float | None:
+    """Since when feed workers have been alive without a break (a worker is alive while its heartbeat key lives);
+    None while none is. Whoever looks first (the alert engine's tick, the camera roll-up) records it, so that it
+    survives a change of leader and both judge from the same moment."""
+    if next(client.scan_iter(match=KEY_WORKER_PATTERN, count=100), None) is None:
+        client.delete(KEY_ALERTS_INGEST_UP)
+        return None
+    previous = client.set(KEY_ALERTS_INGEST_UP, repr(now), nx=True, get=True)
+    return float(cast(bytes, previous)) if previous is not None else now
 
 
 def read_history(client: redis.Redis, sign_id: str, start: float, end: float | None = None) -> np.ndarray:

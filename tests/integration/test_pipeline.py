@@ -218,28 +218,44 @@ def test_broker_restart_keeps_the_worker_and_its_session(feed_processes, worker_
     assert read_latest(redis_client, sign.id).value == 0.31
 
 
-def test_cameras_roll_up_to_district_online_rates_and_silence_counts_as_offline(feed_processes, worker_env, redis_client, publisher) -> None:
-    env = {**worker_env, "CAMERA_OFFLINE_AFTER_S": "60", "CAMERA_ROLLUP_INTERVAL_S": "0.5", "DERIVE_INTERVAL_S": "0.2"}
+def test_cameras_roll_up_to_district_online_rates_and_silence_counts_as_offline(
+    feed_processes, worker_env, redis_client, publisher
+) -> None:
+    """Rates are over the inventory: a camera never heard or silent is offline, one outside it counts nowhere."""
+    from geo.cameras import camera_inventory  # the geo stack is heavy: only this test needs it
+
+    env = {
+        **worker_env, "CAMERA_OFFLINE_AFTER_S": "60", "CAMERA_HEARTBEAT_S": "1", "CAMERA_ROLLUP_INTERVAL_S": "0.5",
+        "DERIVE_INTERVAL_S": "0.2",
+    }  # fmt: skip
     _start_worker(feed_processes, env, redis_client)
     feed_processes(["rollup"], env, f"{env['MQTT_CLIENT_PREFIX']}-rollup")
     now = time.time()
-    adcode = "420602"
-    beats = [
-        (f"{adcode}00081326{i:06d}", now - 5, "online") for i in range(8)
-    ] + [(f"{adcode}00081326{8:06d}", now - 5, "fault"), (f"{adcode}00081326{9:06d}", now - 120, "online")]
-    publisher.publish_all([(topic("video", adcode, d), encode_camera_status(ts, s, "fixed", 32.01, 112.12)) for d, ts, s in beats])
-    wait_for(lambda: redis_client.hlen(camera_key(adcode)) == 10, what="the camera registry")
+    adcode = "420626"  # 保康, the district with the fewest cameras
+    fixed = camera_inventory().query("adcode == @adcode and kind == 'fixed'")["device_id"].tolist()
+    heard, never = fixed[:-40], fixed[-40:]  # the last 40 never report
+    beats = [(d, now - 5, "online") for d in heard[:-2]]
+    beats += [(heard[-2], now - 5, "fault"), (heard[-1], now - 120, "online")]  # in fault; silent: offline
+    beats.append((f"{adcode}00081326999999", now - 5, "online"))  # heard, but in no inventory
+    publisher.publish_all(
+        [(topic("video", adcode, d), encode_camera_status(ts, s, "fixed", 31.88, 111.26)) for d, ts, s in beats]
+    )
+    wait_for(lambda: redis_client.hlen(camera_key(adcode)) == len(beats), what="the camera registry")
 
-    rate_signs = [
-        s for s in catalogue().signs.values()
-        if getattr(s.source, "op", None) == "camera_online_rate" and s.source.adcode == adcode and s.source.camera_kind == "fixed"
-    ]
-    assert rate_signs, "the catalogue has a fixed-camera online rate for the district"
-    wait_for(lambda: read_latest(redis_client, rate_signs[0].id), what="the district online rate")
-    assert read_latest(redis_client, rate_signs[0].id).value == 80.0
+    rate_sign = f"XY.T.M07.T23.dist:{adcode}"
+    assert getattr(catalogue().signs[rate_sign].source, "op", None) == "camera_online_rate"
+    expected = round(100.0 * (len(heard) - 2) / len(fixed), 2)
+
+    def _judged():
+        latest = read_latest(redis_client, rate_sign)
+        return latest is not None and latest.quality.value == "ok" and latest.value == expected
+
+    wait_for(_judged, what="the district online rate, judged once warm")
     summary = json.loads(redis_client.get(KEY_CAMERA_SUMMARY))
-    assert summary["districts"][adcode]["fixed"] == {"total": 10, "online": 8, "fault": 1}
-    assert f"{adcode}00081326000009" in summary["offline_ids"]
+    counts = {"n": len(fixed), "online": len(heard) - 2, "fault": 1, "never_heard": len(never), "rate": expected}
+    assert summary["districts"][adcode]["fixed"] == counts
+    assert heard[-1] in summary["offline_ids"] and heard[-2] in summary["offline_ids"]
+    assert summary["unregistered"] == {"n": 1, "ids": [f"{adcode}00081326999999"]}
 
 
 def test_pipeline_on_the_fresh_machine_fallbacks(feed_processes, fallback_services, request) -> None:

@@ -16,6 +16,7 @@ from callbacks.camera_layer import camera_card, clicked_row, map_status, status_
 from config import PROJECT_ROOT, settings
 from feeds.rollup import (
     CAMERA_FAULT,
+    CAMERA_NEVER_HEARD,
     CAMERA_OFFLINE,
     CAMERA_ONLINE,
     CITY_ADCODE,
@@ -55,8 +56,15 @@ def test_never_heard_silent_and_unknown_statuses_are_offline() -> None:
         _state("420606000000000000d", "offline"),
         _state("420606000000000000e", "rebooting"),
         _state("999999000000000000z"),  # not in the inventory: no row, ignored
-    )  # row 5 never heard from
-    assert codes.tolist() == [CAMERA_ONLINE, CAMERA_FAULT, CAMERA_OFFLINE, CAMERA_OFFLINE, CAMERA_OFFLINE, CAMERA_OFFLINE]
+    )  # row 5 never heard from: offline, with a code of its own so that it can be counted
+    assert codes.tolist() == [
+        CAMERA_ONLINE,
+        CAMERA_FAULT,
+        CAMERA_OFFLINE,
+        CAMERA_OFFLINE,
+        CAMERA_OFFLINE,
+        CAMERA_NEVER_HEARD,
+    ]
 
 
 def test_bit_i_is_bit_i_mod_8_of_byte_i_div_8_least_significant_first() -> None:
@@ -76,11 +84,11 @@ def test_bitmaps_round_trip_and_pad_with_zeros(n: int) -> None:
 
 
 def test_document_bitmaps_decode_to_the_codes() -> None:
-    codes = np.array([0, 2, 1, 1, 0, 2], dtype=np.uint8)
+    codes = np.array([0, 2, 1, 3, 0, 2], dtype=np.uint8)
     doc = camera_status_doc(codes, ADCODES, MOBILE, NOW)
-    assert doc["n"] == 6 and doc["at"] == NOW
+    assert doc["n"] == 6 and doc["at"] == NOW and doc["quality"] == "ok" and doc["unregistered"] == 0
     offline, fault = decode_bitmap(doc["offline"], 6), decode_bitmap(doc["fault"], 6)
-    assert offline.tolist() == (codes == CAMERA_OFFLINE).tolist()
+    assert offline.tolist() == [False, False, True, True, False, False]  # never heard is offline on the map too
     assert fault.tolist() == (codes == CAMERA_FAULT).tolist()
     assert not (offline & fault).any()
     json.dumps(doc)  # plain JSON, no numpy scalars
@@ -90,7 +98,13 @@ def test_version_changes_exactly_when_a_status_changes() -> None:
     codes = np.array([0, 2, 1, 1, 0, 2], dtype=np.uint8)
     version = camera_status_doc(codes, ADCODES, MOBILE, NOW)["version"]
     assert camera_status_doc(codes.copy(), ADCODES, MOBILE, NOW + 5)["version"] == version  # time alone: same
-    for row, code in [(0, CAMERA_OFFLINE), (1, CAMERA_OFFLINE), (2, CAMERA_ONLINE), (5, CAMERA_ONLINE)]:
+    for row, code in [
+        (0, CAMERA_OFFLINE),
+        (1, CAMERA_OFFLINE),
+        (2, CAMERA_ONLINE),
+        (5, CAMERA_ONLINE),
+        (0, CAMERA_NEVER_HEARD),
+    ]:
         changed = codes.copy()
         changed[row] = code
         assert camera_status_doc(changed, ADCODES, MOBILE, NOW)["version"] != version, (row, code)
@@ -98,25 +112,27 @@ def test_version_changes_exactly_when_a_status_changes() -> None:
 
 
 def test_rates_per_district_and_city_for_fixed_mobile_and_all() -> None:
-    codes = np.array([0, 2, 1, 1, 0, 2], dtype=np.uint8)
+    codes = np.array([0, 2, 3, 1, 0, 2], dtype=np.uint8)
     rates = camera_status_doc(codes, ADCODES, MOBILE, NOW)["rates"]
     assert set(rates) == {"420602", "420606", CITY_ADCODE}
-    assert rates["420602"]["fixed"] == {"n": 2, "online": 1, "fault": 1, "rate": 50.0}
-    assert rates["420602"]["mobile"] == {"n": 1, "online": 0, "fault": 0, "rate": 0.0}
-    assert rates["420606"]["all"] == {"n": 3, "online": 1, "fault": 1, "rate": 33.33}
-    assert rates[CITY_ADCODE]["all"] == {"n": 6, "online": 2, "fault": 2, "rate": 33.33}
-    assert rates[CITY_ADCODE]["mobile"] == {"n": 2, "online": 1, "fault": 0, "rate": 50.0}
+    assert rates["420602"]["fixed"] == {"n": 2, "online": 1, "fault": 1, "never_heard": 0, "rate": 50.0}
+    assert rates["420602"]["mobile"] == {"n": 1, "online": 0, "fault": 0, "never_heard": 1, "rate": 0.0}
+    assert rates["420606"]["all"] == {"n": 3, "online": 1, "fault": 1, "never_heard": 0, "rate": 33.33}
+    assert rates[CITY_ADCODE]["all"] == {"n": 6, "online": 2, "fault": 2, "never_heard": 1, "rate": 33.33}
+    assert rates[CITY_ADCODE]["mobile"] == {"n": 2, "online": 1, "fault": 0, "never_heard": 1, "rate": 50.0}
 
 
 def test_a_district_without_mobile_cameras_has_no_mobile_rate() -> None:
     doc = camera_status_doc(np.zeros(2, np.uint8), np.array(["420602", "420602"]), np.array([False, False]), NOW)
-    assert doc["rates"]["420602"]["mobile"] == {"n": 0, "online": 0, "fault": 0, "rate": None}
+    assert doc["rates"]["420602"]["mobile"] == {"n": 0, "online": 0, "fault": 0, "never_heard": 0, "rate": None}
 
 
 def test_the_status_of_the_whole_inventory_is_small() -> None:
     n = 71_591
     rng = np.random.default_rng(1)
-    codes = rng.choice([CAMERA_ONLINE, CAMERA_OFFLINE, CAMERA_FAULT], size=n, p=[0.96, 0.035, 0.005]).astype(np.uint8)
+    codes = rng.choice(
+        [CAMERA_ONLINE, CAMERA_OFFLINE, CAMERA_FAULT, CAMERA_NEVER_HEARD], size=n, p=[0.96, 0.02, 0.005, 0.015]
+    ).astype(np.uint8)
     adcodes = rng.choice(list(DISTRICTS), size=n)
     doc = camera_status_doc(codes, adcodes, rng.random(n) < 0.064, NOW)
     assert len(json.dumps(doc, separators=(",", ":"))) < 30_000  # two 8.9 KB bitmaps in base64 and the rates
@@ -178,8 +194,16 @@ def test_clicked_row(click: dict[str, object] | None, row: int | None) -> None:
 def test_camera_card_judges_status_as_the_roll_up_does() -> None:
     device = "42060200001320000001"
     card = camera_card(device, "fixed", f"{NOW - 30}|{NOW - 29}|fault|fixed|32.0|112.1", NOW, OFFLINE_AFTER_S)
-    assert (card.adcode, card.kind, card.status, card.heartbeat_ts, card.age_s) == ("420602", "fixed", "fault", NOW - 30, 30.0)
-    silent = camera_card(device, "fixed", f"{NOW - 600}|{NOW - 600}|online|fixed|32.0|112.1".encode(), NOW, OFFLINE_AFTER_S)
+    assert (card.adcode, card.kind, card.status, card.heartbeat_ts, card.age_s) == (
+        "420602",
+        "fixed",
+        "fault",
+        NOW - 30,
+        30.0,
+    )
+    silent = camera_card(
+        device, "fixed", f"{NOW - 600}|{NOW - 600}|online|fixed|32.0|112.1".encode(), NOW, OFFLINE_AFTER_S
+    )
     assert silent.status == "offline" and silent.age_s == 600.0
     never = camera_card(device, "mobile", None, NOW, OFFLINE_AFTER_S)
     assert (never.status, never.kind, never.heartbeat_ts) == ("offline", "mobile", None)
@@ -187,12 +211,16 @@ def test_camera_card_judges_status_as_the_roll_up_does() -> None:
 
 def test_card_text_in_both_languages() -> None:
     card = camera_layer.CameraCard("42060600001320000007", "420606", "mobile", "fault", NOW - 3700, 3700.0)
-    zh = json.dumps([c.to_plotly_json() for c in camera_layer.detail_children(card, "zh")], ensure_ascii=False, default=str)
+    zh = json.dumps(
+        [c.to_plotly_json() for c in camera_layer.detail_children(card, "zh")], ensure_ascii=False, default=str
+    )
     assert all(word in zh for word in ("42060600001320000007", "樊城区", "移动", "故障", "1 小时前"))
     en = json.dumps([c.to_plotly_json() for c in camera_layer.detail_children(card, "en")], default=str)
     assert all(word in en for word in ("Fancheng District", "Mobile", "fault", "1 h ago"))
     never = camera_layer.CameraCard("42060600001320000007", "420606", "fixed", "offline", None, None)
-    assert "从未上报" in json.dumps(camera_layer.detail_children(never, "zh")[1].to_plotly_json(), ensure_ascii=False, default=str)
+    assert "从未上报" in json.dumps(
+        camera_layer.detail_children(never, "zh")[1].to_plotly_json(), ensure_ascii=False, default=str
+    )
 
 
 # The layout ----------------------------------------------------------------------------------------------

@@ -1,17 +1,34 @@
-"""Aggregation of derived signs and the camera roll-up, as pure functions."""
+"""Aggregation of derived signs and the camera roll-up, as pure functions: one camera status for every sign, a
+warm-up judged on an injected clock, and derived values marked incomplete until all their inputs have reported."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from feeds.rollup import CITY_ADCODE, camera_signs, derive_signs, roll_up_cameras
+from feeds.rollup import (
+    CAMERA_FAULT,
+    CAMERA_NEVER_HEARD,
+    CAMERA_OFFLINE,
+    CAMERA_ONLINE,
+    CITY_ADCODE,
+    camera_quality,
+    camera_signs,
+    camera_status_codes,
+    camera_status_doc,
+    camera_summary,
+    derive_signs,
+    unregistered_ids,
+)
 from signs.catalogue import derivation_order, load_catalogue
-from signs.keys import CameraState, Latest
-from signs.model import DeriveOp
+from signs.keys import CameraState, Latest, Quality
 
-HEADER = "id,name_zh,name_en,unit,category,module,core,dimension,cadence_s,direction,blue,yellow,orange,red,definition,owner,source\n"
+HEADER = (
+    "id,name_zh,name_en,unit,category,module,core,dimension,cadence_s,direction,blue,yellow,orange,red,definition,"
+    "owner,source\n"
+)
 
 
 def _row(sign_id: str, core: str, dimension: str, source: str) -> str:
@@ -38,49 +55,170 @@ def small_catalogue(tmp_path: Path):
     return load_catalogue(tmp_path)
 
 
-def test_sum_and_weighted_mean_use_what_is_known(small_catalogue) -> None:
+OK, WARMING, INCOMPLETE = Quality.OK, Quality.WARMING_UP, Quality.INCOMPLETE
+
+
+def _derive(cat, latest: dict[str, Latest], now: float = 20.0) -> dict[str, Latest]:
+    return derive_signs(cat, derivation_order(cat.signs), latest, now)
+
+
+# Derived signs ---------------------------------------------------------------------------------------------
+
+
+def test_sum_and_weighted_mean_of_all_inputs_are_ok(small_catalogue) -> None:
     latest = {
         "XY.P.M01.P01.dist:420602": Latest(100, 10.0, 10.5),
         "XY.P.M01.P01.dist:420606": Latest(300, 12.0, 12.5),
         "XY.P.M01.P02.dist:420602": Latest(90, 11.0, 11.5),
         "XY.P.M01.P02.dist:420606": Latest(98, 13.0, 13.5),
     }
-    changed = derive_signs(small_catalogue, derivation_order(small_catalogue.signs), latest, now=20.0)
-    assert changed["XY.P.M01.P01"] == Latest(400, 12.0, 20.0)
+    changed = _derive(small_catalogue, latest)
+    assert changed["XY.P.M01.P01"] == Latest(400, 12.0, 20.0, OK)
     # Weighted by the district volumes: (90*100 + 98*300) / 400 = 96.
     assert changed["XY.P.M01.P02"].value == pytest.approx(96.0)
-    assert changed["XY.P.M01.P02"].source_ts == 13.0
+    assert changed["XY.P.M01.P02"].source_ts == 13.0 and changed["XY.P.M01.P02"].quality is OK
     assert "XY.P.M01.P03" not in changed  # its inputs come from the camera registry, not yet rolled up
 
 
+def test_a_derived_sign_is_incomplete_until_every_input_has_reported(small_catalogue) -> None:
+    one_district = {
+        "XY.P.M01.P01.dist:420602": Latest(100, 10.0, 10.5),
+        "XY.P.M01.P02.dist:420602": Latest(90, 11.0, 11.5),
+    }
+    first = _derive(small_catalogue, one_district)
+    assert first["XY.P.M01.P01"] == Latest(100, 10.0, 20.0, INCOMPLETE)  # what is known, marked so
+    assert first["XY.P.M01.P02"].quality is INCOMPLETE  # a weight missing is an input missing
+    # The missing district reports: the same derivation, now complete, is written again.
+    both = one_district | first | {"XY.P.M01.P01.dist:420606": Latest(300, 12.0, 12.5)}
+    second = _derive(small_catalogue, both, now=21.0)
+    assert second["XY.P.M01.P01"] == Latest(400, 12.0, 21.0, OK)
+    assert "XY.P.M01.P02" not in second  # its rate for 420606 is still missing: held, still incomplete
+
+
+def test_an_input_that_is_not_ok_makes_its_derivations_incomplete(small_catalogue) -> None:
+    latest = {
+        "XY.P.M01.P03.dist:420602": Latest(97.0, 10.0, 10.0, WARMING),
+        "XY.P.M01.P03.dist:420606": Latest(40.0, 10.0, 10.0, OK),
+    }
+    assert _derive(small_catalogue, latest)["XY.P.M01.P03"] == Latest(97.0, 10.0, 20.0, INCOMPLETE)
+    latest["XY.P.M01.P03.dist:420602"] = Latest(97.0, 10.0, 10.0, OK)
+    assert _derive(small_catalogue, latest)["XY.P.M01.P03"].quality is OK
+
+
 def test_unchanged_derived_values_are_not_rewritten(small_catalogue) -> None:
-    latest = {"XY.P.M01.P01.dist:420602": Latest(100, 10.0, 10.5), "XY.P.M01.P01": Latest(100, 10.0, 11.0)}
-    assert derive_signs(small_catalogue, derivation_order(small_catalogue.signs), latest, now=20.0) == {}
+    latest = {
+        "XY.P.M01.P01.dist:420602": Latest(100, 10.0, 10.5),
+        "XY.P.M01.P01.dist:420606": Latest(300, 10.0, 10.5),
+        "XY.P.M01.P01": Latest(400, 10.0, 11.0),
+    }
+    assert "XY.P.M01.P01" not in _derive(small_catalogue, latest)
+    # The same value and time held as incomplete is rewritten once it is complete.
+    latest["XY.P.M01.P01"] = Latest(400, 10.0, 11.0, INCOMPLETE)
+    assert _derive(small_catalogue, latest)["XY.P.M01.P01"].quality is OK
 
 
-def _camera(device_suffix: str, adcode: str, ts: float, status: str = "online", kind: str = "fixed") -> CameraState:
-    return CameraState(f"{adcode}{device_suffix}", ts, ts, status, kind, 32.0, 112.0)
+# The warm-up --------------------------------------------------------------------------------------------------
+
+HEARTBEAT_S = 60.0
+UP = 1_000.0
 
 
-def test_camera_rollup_counts_silence_as_offline(small_catalogue) -> None:
-    now = 1_000.0
-    states = [
-        _camera("00081326000001", "420602", now - 10),
-        _camera("00081326000002", "420602", now - 10),
-        _camera("00081326000003", "420602", now - 10, status="fault"),
-        _camera("00081326000004", "420602", now - 500),  # silent: offline whatever it said
-        _camera("00081386000005", "420606", now - 5, kind="mobile"),
-        _camera("00081326000006", "420606", now - 5, status="offline"),
-    ]
-    rollup = roll_up_cameras(states, now, offline_after_s=180)
-    assert rollup.value(DeriveOp.CAMERA_ONLINE_RATE, "fixed", "420602") == 50.0
-    assert rollup.value(DeriveOp.CAMERA_ONLINE_COUNT, "all", "420606") == 1.0
-    assert rollup.value(DeriveOp.CAMERA_ONLINE_RATE, "all", CITY_ADCODE) == pytest.approx(100 * 3 / 6, abs=1e-3)
-    assert rollup.counts["420602"]["fixed"].fault == 1
-    assert rollup.offline_ids == sorted(["42060200081326000003", "42060200081326000004", "42060600081326000006"])
-    values = camera_signs(small_catalogue, rollup, now)
-    assert values["XY.P.M01.P03.dist:420602"] == Latest(50.0, now, now)
-    assert values["XY.P.M01.P03.dist:420606"].value == 1.0
+@pytest.mark.parametrize(
+    ("up_since", "now", "quality"),
+    [
+        (None, UP + 10_000, WARMING),  # no feed worker alive: nothing is known of the cameras
+        (UP, UP, WARMING),
+        (UP, UP + HEARTBEAT_S - 0.001, WARMING),
+        (UP, UP + HEARTBEAT_S, OK),  # one full heartbeat period: every live camera has had its turn
+        (UP, UP + 10 * HEARTBEAT_S, OK),
+    ],
+)
+def test_camera_signs_warm_up_for_one_heartbeat_period_of_the_ingest(
+    up_since: float | None, now: float, quality: Quality
+) -> None:
+    assert camera_quality(up_since, now, HEARTBEAT_S) is quality
+
+
+# One camera status for every consumer --------------------------------------------------------------------------
+
+ROW_OF = {
+    "42060200081326000001": 0, "42060200081326000002": 1, "42060200081326000003": 2, "42060200081326000004": 3,
+    "42060600081386000005": 4, "42060600081326000006": 5, "42060600081326000007": 6, "42060600081386000008": 7,
+}  # fmt: skip
+IDS = np.array(list(ROW_OF))
+ADCODES = np.array([i[:6] for i in IDS])
+MOBILE = np.array([i[10:13] == "138" for i in IDS])  # type 138: mobile, in this fixture
+
+
+def _camera(device_id: str, ts: float, status: str = "online") -> CameraState:
+    kind = "mobile" if MOBILE[ROW_OF.get(device_id, 0)] else "fixed"
+    return CameraState(device_id, ts, ts, status, kind, 32.0, 112.0)
+
+
+def _heard(now: float) -> list[CameraState]:
+    return [
+        _camera("42060200081326000001", now - 10),
+        _camera("42060200081326000002", now - 10),
+        _camera("42060200081326000003", now - 10, status="fault"),
+        _camera("42060200081326000004", now - 500),  # silent: offline whatever it said
+        _camera("42060600081386000005", now - 5),
+        _camera("42060600081326000006", now - 5, status="offline"),
+        _camera("42060699999999999999", now - 5),  # heard, but not in the inventory
+    ]  # 42060600081326000007 and 42060600081386000008 were never heard
+
+
+def test_never_heard_and_silent_cameras_are_offline_in_the_rates_and_the_signs(small_catalogue) -> None:
+    now = UP + 2 * HEARTBEAT_S
+    states = _heard(now)
+    codes = camera_status_codes(ROW_OF, len(ROW_OF), states, now, offline_after_s=180)
+    assert codes.tolist() == [CAMERA_ONLINE, CAMERA_ONLINE, CAMERA_FAULT, CAMERA_OFFLINE,
+                              CAMERA_ONLINE, CAMERA_OFFLINE, CAMERA_NEVER_HEARD, CAMERA_NEVER_HEARD]  # fmt: skip
+    quality = camera_quality(UP, now, HEARTBEAT_S)
+    doc = camera_status_doc(codes, ADCODES, MOBILE, now, quality, len(unregistered_ids(ROW_OF, states)))
+    assert doc["quality"] == "ok" and doc["unregistered"] == 1
+    assert doc["rates"]["420602"]["fixed"] == {"n": 4, "online": 2, "fault": 1, "never_heard": 0, "rate": 50.0}
+    assert doc["rates"]["420606"]["all"] == {"n": 4, "online": 1, "fault": 0, "never_heard": 2, "rate": 25.0}
+    assert doc["rates"]["420606"]["mobile"] == {"n": 2, "online": 1, "fault": 0, "never_heard": 1, "rate": 50.0}
+    assert doc["rates"][CITY_ADCODE]["all"]["rate"] == 37.5  # 3 of the inventory's 8; the stranger counts nowhere
+
+    values = camera_signs(small_catalogue, doc["rates"], now, quality)
+    assert values["XY.P.M01.P03.dist:420602"] == Latest(50.0, now, now, OK)
+    assert values["XY.P.M01.P03.dist:420606"] == Latest(1.0, now, now, OK)  # online count over all kinds
     # ...and the city sign derives from them in the next derivation pass.
-    changed = derive_signs(small_catalogue, derivation_order(small_catalogue.signs), values, now)
-    assert changed["XY.P.M01.P03"].value == 50.0
+    assert _derive(small_catalogue, values, now)["XY.P.M01.P03"] == Latest(50.0, now, now, OK)
+
+
+def test_a_district_never_heard_at_all_reads_zero_once_warm(small_catalogue) -> None:
+    """The camera-outage scenario on a fresh Redis: 420606's cameras never report. It used to have no rate at all
+    (only heard cameras counted) while the map showed it dark; now both say 0."""
+    now = UP + HEARTBEAT_S
+    states = [s for s in _heard(now) if s.device_id.startswith("420602")]
+    codes = camera_status_codes(ROW_OF, len(ROW_OF), states, now, offline_after_s=180)
+    doc = camera_status_doc(codes, ADCODES, MOBILE, now, camera_quality(UP, now, HEARTBEAT_S))
+    assert doc["rates"]["420606"]["all"] == {"n": 4, "online": 0, "fault": 0, "never_heard": 4, "rate": 0.0}
+    values = camera_signs(small_catalogue, doc["rates"], now, Quality(doc["quality"]))
+    assert values["XY.P.M01.P03.dist:420606"] == Latest(0.0, now, now, OK)
+
+
+def test_camera_signs_during_the_warm_up_carry_its_quality(small_catalogue) -> None:
+    now = UP + 5
+    codes = camera_status_codes(ROW_OF, len(ROW_OF), _heard(now)[:1], now, offline_after_s=180)
+    quality = camera_quality(UP, now, HEARTBEAT_S)
+    doc = camera_status_doc(codes, ADCODES, MOBILE, now, quality)
+    values = camera_signs(small_catalogue, doc["rates"], now, quality)
+    assert doc["quality"] == "warming-up"
+    assert values["XY.P.M01.P03.dist:420602"] == Latest(25.0, now, now, WARMING)
+    assert values["XY.P.M01.P03.dist:420606"] == Latest(0.0, now, now, WARMING)
+    assert _derive(small_catalogue, values, now)["XY.P.M01.P03"].quality is INCOMPLETE
+
+
+def test_summary_counts_as_the_status_does_and_lists_the_unregistered() -> None:
+    now = UP + 2 * HEARTBEAT_S
+    states = _heard(now)
+    codes = camera_status_codes(ROW_OF, len(ROW_OF), states, now, offline_after_s=180)
+    unregistered = unregistered_ids(ROW_OF, states)
+    doc = camera_status_doc(codes, ADCODES, MOBILE, now, OK, len(unregistered))
+    summary = camera_summary(doc, IDS, codes, unregistered)
+    assert summary["districts"] is doc["rates"] and summary["at"] == now and summary["quality"] == "ok"
+    assert summary["offline_ids"] == ["42060200081326000003", "42060200081326000004", "42060600081326000006"]
+    assert summary["unregistered"] == {"n": 1, "ids": ["42060699999999999999"]}

@@ -38,7 +38,8 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def sign_json(sign: Sign, latest: Latest | None, now: float) -> dict[str, Any]:
-    """A sign's catalogue entry merged with its current value; value fields are null before the first reading."""
+    """A sign's catalogue entry merged with its current value; value fields are null before the first reading.
+    "quality" is "ok", or "warming-up" / "incomplete" for a value that is shown but not judged (level normal)."""
     doc: dict[str, Any] = {
         "id": sign.id,
         "name_zh": sign.name_zh,
@@ -50,7 +51,10 @@ def sign_json(sign: Sign, latest: Latest | None, now: float) -> dict[str, Any]:
         "cadence_s": sign.cadence_s,
     }
     if latest is None:
-        return doc | {"value": None, "level": None, "source_ts": None, "receive_ts": None, "age_s": None, "stale": True}
+        return doc | {
+            "value": None, "level": None, "source_ts": None, "receive_ts": None, "age_s": None, "stale": True,
+            "quality": None,
+        }  # fmt: skip
     return doc | sign_value(sign, latest, now).as_json()
 
 

@@ -23,7 +23,7 @@
       stalled: (s) => `数据汇聚已停止 ${s}，数值不再更新`, noWorkers: "采集进程全部离线",
       dropped: (n) => `消息代理近1小时丢弃 ${n} 条消息，数据有缺失`,
       silent: (names) => `数据源中断：${names.join("、")}`, error: (e) => `数据服务异常：${e}`,
-      stale: "陈旧", overview: "城市总览", cameras: "城市之眼 · 视频监控", alert: "告警",
+      stale: "陈旧", quality: { "warming-up": "预热中", incomplete: "数据不全" }, overview: "城市总览", cameras: "城市之眼 · 视频监控", alert: "告警",
       signal: (name, level) => `${name.replace("预警信号", "")}${level}预警`, none: "暂无越限指标",
       noAlerts: "暂无告警", raised: "未确认", acknowledged: (by) => `已确认·${by}`, cleared: "已恢复·待确认",
       escalated: (n) => `超时${n}级`, silenced: "静默", response: "响应", handling: "处置", overdue: "超时",
@@ -33,7 +33,7 @@
       stalled: (s) => `Data roll-up stopped ${s} ago: values are not updating`, noWorkers: "All feed workers are offline",
       dropped: (n) => `The MQTT broker dropped ${n} messages in the last hour: data is missing`,
       silent: (names) => `Silent feeds: ${names.join(", ")}`, error: (e) => `Data service error: ${e}`,
-      stale: "stale", overview: "City overview", cameras: "City Eye · cameras", alert: "Alert",
+      stale: "stale", quality: { "warming-up": "warming up", incomplete: "incomplete" }, overview: "City overview", cameras: "City Eye · cameras", alert: "Alert",
       signal: (name, level) => `${name.replace(" warning signal", "")} ${level}`, none: "No sign over its thresholds",
       noAlerts: "No open alerts", raised: "unacknowledged", acknowledged: (by) => `ack · ${by}`,
       cleared: "recovered · unacknowledged", escalated: (n) => `overdue ×${n}`, silenced: "silenced",
@@ -76,6 +76,12 @@
   function isStale(id) {
     const age = ageOf(id);
     return age === null || age > 2 * state.ctx.signs[id][2];
+  }
+
+  // A board entry's fourth element, when present, is why its value is not to be judged yet (feeds/board.py).
+  function qualityOf(id) {
+    const entry = state.board[id];
+    return entry && entry.length > 3 ? entry[3] : null;
   }
 
   // Painting -------------------------------------------------------------------------------------
@@ -127,11 +133,15 @@
     (ids || Object.keys(state.elements)).forEach((id) => {
       if (!state.elements[id]) return;
       const age = ageOf(id);
+      const quality = qualityOf(id);
       const stale = isStale(id);
+      // Warming up or incomplete wears the stale mark too: the value is there, but not to be trusted yet.
+      const mark = quality ? state.text.quality[quality] || quality : stale ? state.text.stale : "";
       state.elements[id].forEach((node) => {
-        node.classList.toggle("stale", stale);
+        node.classList.toggle("stale", stale || quality !== null);
+        node.classList.toggle("unjudged", quality !== null);
         const ageEl = node.querySelector(".age");
-        if (ageEl) ageEl.textContent = age === null ? "—" : (stale ? state.text.stale + " " : "") + formatAge(age);
+        if (ageEl) ageEl.textContent = age === null ? "—" : (mark ? mark + " " : "") + formatAge(age);
       });
     });
   }
@@ -248,7 +258,7 @@
     if (selected) {
       Object.keys(state.ctx.districts).forEach((adcode) => {
         const entry = state.board[`${selected}.dist:${adcode}`];
-        if (entry) { levels[adcode] = entry[1]; values[adcode] = entry[0]; }
+        if (entry && entry.length <= 3) { levels[adcode] = entry[1]; values[adcode] = entry[0]; }
       });
     }
     return { levels: levels, values: values, selected: selected, focus: state.focus };

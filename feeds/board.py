@@ -17,9 +17,9 @@ import redis
 
 from feeds.contract import FEED_VIDEO
 from feeds.sink import read_broker_drops
-from signs.keys import KEY_BOARD, KEY_BOARD_CHANGES, KEY_CAMERA_HEARD, KEY_WORKER_PATTERN, Latest
-from signs.model import Catalogue, MqttSource, level_of
-from signs.store import read_all_latest
+from signs.keys import KEY_BOARD, KEY_BOARD_CHANGES, KEY_CAMERA_HEARD, KEY_WORKER_PATTERN, Latest, Quality
+from signs.model import Catalogue, MqttSource
+from signs.store import latest_level, read_all_latest
 
 # A feed is silent when nothing of it arrived for twice the cadence of its fastest sign, and never sooner
 # than this, so that one late message does not raise the banner.
@@ -27,8 +27,9 @@ FEED_SILENT_MIN_S = 15.0
 # Ticks of changes kept for walls that missed a few polls; a wall further behind reloads the whole board.
 CHANGES_KEPT = 600
 
-# One sign on the board: value, level (0 normal ... 4 red), source time.
-BoardEntry = tuple[float, int, float]
+# One sign on the board: value, level (0 normal ... 4 red), source time, and its Quality when not OK
+# ("warming-up", "incomplete": the wall marks it, and its level is 0, since such a value raises nothing).
+BoardEntry = tuple[float, int, float] | tuple[float, int, float, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +59,17 @@ class Board:
         return cls(
             seq=int(doc["seq"]),
             at=float(doc["at"]),
-            signs={k: (float(v[0]), int(v[1]), float(v[2])) for k, v in doc["signs"].items()},
+            signs={k: _entry(v) for k, v in doc["signs"].items()},
             feeds=doc.get("feeds", {}),
             silent=list(doc.get("silent", [])),
             workers=int(doc.get("workers", 0)),
             dropped=doc.get("dropped"),
         )
+
+
+def _entry(raw: list[Any]) -> BoardEntry:
+    value, level, source_ts = float(raw[0]), int(raw[1]), float(raw[2])
+    return (value, level, source_ts, str(raw[3])) if len(raw) > 3 else (value, level, source_ts)
 
 
 def board_entries(cat: Catalogue, latest: dict[str, Latest]) -> dict[str, BoardEntry]:
@@ -72,7 +78,11 @@ def board_entries(cat: Catalogue, latest: dict[str, Latest]) -> dict[str, BoardE
         sign = cat.signs.get(sign_id)
         if sign is None:
             continue
-        entries[sign_id] = (value.value, int(level_of(value.value, sign.thresholds, sign.direction)), value.source_ts)
+        level = int(latest_level(sign, value))
+        if value.quality is Quality.OK:
+            entries[sign_id] = (value.value, level, value.source_ts)
+        else:
+            entries[sign_id] = (value.value, level, value.source_ts, value.quality.value)
     return entries
 
 

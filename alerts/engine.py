@@ -203,7 +203,7 @@ class MqttPublisher:
     def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         """Runs on paho's thread and never raises (paho would stop the client's loop)."""
         try:
-            self._check(client, message.topic, message.payload)
+            self._check(client, message.topic, bytes(message.payload))
         except Exception:
             log.exception("could not check %s", message.topic)
 

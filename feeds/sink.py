@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis
 from redis.client import Pipeline
+from redis.typing import EncodableT, FieldT
 
 from feeds.contract import BrokerCounter, CameraStatus, Reading, Rejected
 from signs.keys import (
@@ -35,6 +37,8 @@ from signs.keys import (
     landed_minid,
     pack_landed,
 )
+
+Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry as redis-py returns it
 
 
 @dataclass
@@ -88,7 +92,7 @@ class RedisSink:
                 history[history_key(reading.sign_id, history_day(reading.source_ts))].append(
                     HISTORY_POINT.pack(reading.source_ts, reading.value)
                 )
-            args: list[object] = []
+            args: list[EncodableT] = []
             for reading in newest.values():
                 args += (reading.sign_id, repr(reading.source_ts), f"{receive}|{reading.value!r}")
             self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
@@ -105,7 +109,7 @@ class RedisSink:
                 approximate=True,
             )
         if batch.cameras:
-            by_district: dict[str, list[object]] = defaultdict(list)
+            by_district: dict[str, list[EncodableT]] = defaultdict(list)
             for camera in batch.cameras:
                 by_district[camera.adcode] += (
                     camera.device_id,
@@ -121,10 +125,10 @@ class RedisSink:
                 pipe, topic, payload, rejected, batch.receive_ts, self._deadletter_keep, self._deadletter_payload_bytes
             )
         if batch.broker:
-            args: list[object] = [landed_minid(batch.receive_ts or time.time(), BROKER_DROPS_KEEP_S)]
+            counters = [landed_minid(batch.receive_ts or time.time(), BROKER_DROPS_KEEP_S)]
             for counter, heard_at in batch.broker:
-                args += (counter.kind, counter.node, counter.value, repr(heard_at))
-            self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=args, client=pipe)
+                counters += (counter.kind, counter.node, counter.value, repr(heard_at))
+            self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=counters, client=pipe)
         pipe.execute()
 
 
@@ -150,7 +154,7 @@ def write_deadletter(
 
 def deadletter_fields(
     topic: str, payload: bytes, rejected: Rejected, at: float, payload_bytes: int
-) -> dict[str, bytes | str | int]:
+) -> dict[FieldT, EncodableT]:
     """One dead-letter record, as bytes wherever the text came from outside: redis-py encodes str as strict UTF-8
     when the pipeline executes, and one lone surrogate in a topic or detail would fail the whole batch."""
     return {
@@ -163,9 +167,9 @@ def deadletter_fields(
     }
 
 
-def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, object]]:
+def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, str]]:
     """The newest rejected messages, newest first."""
-    entries = client.xrevrange(KEY_DEADLETTER, count=count)
+    entries = cast(list[Entry], client.xrevrange(KEY_DEADLETTER, count=count))
     out = []
     for entry_id, fields in entries:
         record = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
@@ -176,7 +180,8 @@ def read_deadletters(client: redis.Redis, count: int = 20) -> list[dict[str, obj
 
 
 def read_deadletter_counts(client: redis.Redis) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in client.hgetall(KEY_DEADLETTER_COUNTS).items()}
+    counts = cast(dict[bytes, bytes], client.hgetall(KEY_DEADLETTER_COUNTS))
+    return {k.decode(): int(v) for k, v in counts.items()}
 
 
 # Drops are news for an hour (the wall's banner, /healthz); the record of each is kept a day.
@@ -220,7 +225,7 @@ def read_broker_drops(client: redis.Redis, now: float) -> BrokerDrops:
         pipe.hgetall(KEY_BROKER)
         pipe.xrange(KEY_BROKER_DROPS, min=f"{int((now - BROKER_DROPS_RECENT_S) * 1000)}-0")
         pipe.xrevrange(KEY_BROKER_DROPS, count=1)
-        fields, recent_entries, last = pipe.execute()
+        fields, recent_entries, last = cast(tuple[dict[bytes, bytes], list[Entry], list[Entry]], pipe.execute())
     state = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
     heard_at = float(state["heard"]) if "heard" in state else None
     broker = state.get("version", "")

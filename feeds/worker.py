@@ -200,7 +200,8 @@ class FeedWorker:
             log.exception("internal error on a message, dead-lettered as internal_error")
             try:
                 rejected = Rejected(Reason.INTERNAL_ERROR, f"{type(error).__name__}: {error}"[:500])
-                self._batch.rejected.append((_topic_text(message), bytes(message.payload), rejected))
+                topic = _topic_text(message) or bytes(message._topic).decode("utf-8", "backslashreplace")
+                self._batch.rejected.append((topic, bytes(message.payload), rejected))
                 self.stats.rejected += 1
             except Exception:
                 log.exception("could not even dead-letter it")
@@ -213,7 +214,7 @@ class FeedWorker:
         if not self._batch:
             self._batch_started = now
             self._batch.receive_ts = now
-        payload = message.payload
+        payload = bytes(message.payload)
         topic = _topic_text(message)
         if topic is not None and topic.startswith("$SYS/"):
             counter = parse_broker_counter(topic, payload)

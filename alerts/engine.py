@@ -52,6 +52,7 @@ from alerts.rules import (
     evaluate_silence,
     is_silent,
     route_readings,
+    sign_at,
     watched_for_silence,
     watches,
 )
@@ -292,7 +293,8 @@ class AlertEngine:
 
         def decide(group: Group, state: RuleState) -> Outcome:
             rule, sign_id = group
-            return evaluate(state, routed[group], self._watched[sign_id].sign, rule, self._book.params(rule))
+            sign = self._watched[sign_id].sign
+            return evaluate(state, routed[group], sign, rule, self._book.params(rule, sign))
 
         self._apply(list(routed), decide, now)
 
@@ -366,7 +368,8 @@ class AlertEngine:
         sign = self._sensors[sign_id] if rule is RuleKind.NO_DATA else self._watched[sign_id].sign
         transitions = []
         for change in outcome.changes:
-            followed = follow(change, alert, sign, rule, now, self._policy, silences)
+            # The alert records the bound of the change's source time (an hour-of-week bound moves with the hour).
+            followed = follow(change, alert, sign_at(sign, change.at), rule, now, self._policy, silences)
             if followed is not None:
                 alert, transition = followed
                 writes.transition(alert, transition)

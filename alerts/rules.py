@@ -1,7 +1,9 @@
 """Pure rule evaluation: which rule watches a sign, the level a value stands at (with hysteresis), the minimum
 durations that turn levels into raises, level changes and clears, and when a sensor counts as silent.
 
-No Redis and no clock: durations are measured in the readings' source time, and `now` is an argument.
+No Redis and no clock: durations are measured in the readings' source time, and `now` is an argument. The bounds
+a reading is judged by are those of its source time (`signs.model.thresholds_at`): an hour-of-week sign's bounds
+follow its profile, so the same value can be normal at night and a breach at rush hour.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from functools import lru_cache
 from alerts.model import LEVEL_BY_NAME, QUIET, RuleKind, RuleState, new_alert_id
 from config import Settings
 from geo.admin import CITY_ADCODE
-from signs.model import Catalogue, Derivation, DeriveOp, Direction, Level, MqttSource, Sign, level_of
+from signs.model import (
+    BoundsKind,
+    Catalogue,
+    Derivation,
+    DeriveOp,
+    Direction,
+    Level,
+    MqttSource,
+    Sign,
+    level_of,
+    thresholds_at,
+)
 
 # (category, module, core) of the CMA warning signals: XY.S.M13.S48.sig:* per signal type, .dist:* per district.
 CMA_SIGNALS = ("S", "M13", "S48")
@@ -56,11 +69,14 @@ class RuleBook:
             max_reading_age_s=settings.alert_max_reading_age_s,
         )
 
-    def params(self, rule: RuleKind) -> RuleParams:
+    def params(self, rule: RuleKind, sign: Sign | None = None) -> RuleParams:
         if rule is RuleKind.CAMERA:
             return self.camera
         if rule is RuleKind.CMA:
             return CMA_PARAMS
+        if sign is not None and sign.bounds is BoundsKind.FIRST_OCCURRENCE:
+            # One occurrence is the news: raised at once, whatever ALERT_RAISE_AFTER_S asks of noisy values.
+            return replace(self.threshold, raise_after_s=0.0)
         return self.threshold
 
 
@@ -139,19 +155,28 @@ def hysteresis_margins(thresholds: tuple[float | None, ...], hysteresis: float) 
     return tuple(0.0 if bound is None else hysteresis * bound_gap(thresholds, i) for i, bound in enumerate(thresholds))
 
 
-def observed_level(value: float, sign: Sign, current: Level, hysteresis: float) -> Level:
-    """The level a value stands at, given the level the condition stands at now.
+def sign_at(sign: Sign, ts: float) -> Sign:
+    """The sign with the bounds of source time ts in its thresholds: what an alert raised or changed at ts records
+    as the bound it crossed."""
+    if sign.bounds is not BoundsKind.HOUR_OF_WEEK:
+        return sign
+    return replace(sign, thresholds=thresholds_at(sign, ts))
 
-    Rising is plain level_of. Falling, the value keeps each level up to `current` while it stays within
-    hysteresis × bound_gap of that level's bound: it must clearly leave a level, so that a value hovering at a
-    bound does not flap.
+
+def observed_level(value: float, sign: Sign, current: Level, hysteresis: float, ts: float) -> Level:
+    """The level a value with source time ts stands at, given the level the condition stands at now.
+
+    The bounds are those at ts (`thresholds_at`). Rising is plain level_of. Falling, the value keeps each level up
+    to `current` while it stays within hysteresis × bound_gap of that level's bound: it must clearly leave a
+    level, so that a value hovering at a bound does not flap.
     """
-    raw = level_of(value, sign.thresholds, sign.direction)
+    thresholds = thresholds_at(sign, ts)
+    raw = level_of(value, thresholds, sign.direction)
     if raw >= current or hysteresis <= 0:
         return raw
-    margins = hysteresis_margins(sign.thresholds, hysteresis)
+    margins = hysteresis_margins(thresholds, hysteresis)
     for level in range(current, raw, -1):
-        bound = sign.thresholds[level - 1]
+        bound = thresholds[level - 1]
         if bound is None:
             continue
         margin = margins[level - 1]
@@ -223,12 +248,13 @@ def evaluate(
     state: RuleState, readings: Iterable[tuple[float, float]], sign: Sign, rule: RuleKind, params: RuleParams
 ) -> Outcome:
     """Fold (source time, value) readings into the rule state, oldest first, with every change on the way: a
-    breach raised and cleared within one batch is still an alert."""
+    breach raised and cleared within one batch is still an alert. Each reading meets the bounds of its own source
+    time."""
     changes: list[Change] = []
     for ts, value in sorted(readings):
         if ts <= state.last_ts:
             continue  # redelivered or late: the state has already moved past it
-        after = advance(state, ts, value, observed_level(value, sign, state.level, params.hysteresis), params)
+        after = advance(state, ts, value, observed_level(value, sign, state.level, params.hysteresis, ts), params)
         kind = change_between(state, after)
         if kind is ChangeKind.RAISE:
             after = replace(after, alert_id=new_alert_id(rule, sign.id, ts))

@@ -2,12 +2,18 @@
 
 A broken catalogue must stop the system at start with a message naming the file and line, so every
 check below raises CatalogueError with that location.
+
+signs.csv has one row per sign; its optional last column `bounds` says how the sign's bounds apply (the rule
+kind, docs/alerts.md): empty or `absolute`, `hour_of_week(PROFILE, LEVEL)` with a profile of profiles.csv and
+the sign's expected value where the profile's factor is 1, or `first_occurrence(LEVEL)` for event counts where
+one occurrence already raises at that level (blue, yellow, orange or red).
 """
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -15,13 +21,18 @@ from functools import lru_cache
 from pathlib import Path
 
 from signs.model import (
+    DAYS,
     FEED_VIDEO,
     FEEDS,
+    HOURS_PER_DAY,
+    BoundsKind,
     Catalogue,
     Category,
     Derivation,
     DeriveOp,
     Direction,
+    HourProfile,
+    Level,
     Module,
     MqttSource,
     Sign,
@@ -33,12 +44,17 @@ SIGN_COLUMNS = (
     "id", "name_zh", "name_en", "unit", "category", "module", "core", "dimension", "cadence_s",
     "direction", "blue", "yellow", "orange", "red", "definition", "owner", "source",
 )  # fmt: skip
+BOUNDS_COLUMN = "bounds"  # optional, after SIGN_COLUMNS: empty means absolute
+KNOT_COLUMNS = tuple(f"h{hour:02d}" for hour in range(HOURS_PER_DAY + 1))
+PROFILE_COLUMNS = ("profile", "days", "floor", *KNOT_COLUMNS, "description")
+LEVEL_NAMES = {level.en: level for level in Level if level != Level.NORMAL}
 
 # Matched whole (fullmatch) with ASCII classes: \d and \w take any script's digits and letters, $ a trailing newline.
 _MQTT_SOURCE = re.compile(
     r"mqtt:(?P<feed>[a-z]+)/(?P<adcode>[0-9]{6})/(?P<source_id>[A-Za-z0-9_.-]+)#(?P<field>[A-Za-z0-9_]+)"
 )
 _DERIVATION = re.compile(r"(?P<op>[a-z_]+)\((?P<args>.*)\)")
+_BOUNDS = re.compile(r"(?P<kind>[a-z_]+)\((?P<args>[^()]*)\)")
 
 
 class CatalogueError(ValueError):
@@ -52,7 +68,8 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         rows = []
         for row in reader:
             if None in row:
-                raise CatalogueError(f"{path.name}:{reader.line_num}: more fields than columns (quote text with commas)")
+                where = f"{path.name}:{reader.line_num}"
+                raise CatalogueError(f"{where}: more fields than columns (quote text with commas)")
             rows.append((reader.line_num, {k: (v or "").strip() for k, v in row.items()}))
         return rows
 
@@ -169,6 +186,128 @@ def derivation_order(signs: dict[str, Sign], locations: Mapping[str, str] | None
     return order
 
 
+def _days(text: str, where: str) -> list[int]:
+    """Days written like mon-fri, sat,sun or sun, as weekday numbers (Monday 0)."""
+    days: list[int] = []
+    for part in (p.strip() for p in text.lower().split(",")):
+        first, _, last = part.partition("-")
+        if first not in DAYS or (last and last not in DAYS) or (last and DAYS.index(last) < DAYS.index(first)):
+            raise CatalogueError(f"{where}: days {text!r} are not like mon-fri, sat,sun or sun")
+        days += range(DAYS.index(first), DAYS.index(last or first) + 1)
+    return days
+
+
+def _factor(text: str, column: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CatalogueError(f"{where}: {column} {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise CatalogueError(f"{where}: {column} {text!r} must be a finite number, 0 or more")
+    return value
+
+
+def load_profiles(path: Path) -> dict[str, HourProfile]:
+    """profiles.csv: per profile, one row per group of weekdays with its 25 hourly factors; every weekday once."""
+    if not path.exists():
+        return {}
+    rows = _rows(path)
+    if rows and tuple(rows[0][1]) != PROFILE_COLUMNS:
+        raise CatalogueError(f"{path.name}:1: columns must be {','.join(PROFILE_COLUMNS)}")
+    days: dict[str, dict[int, tuple[tuple[float, ...], float]]] = {}
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        where = f"{path.name}:{line}"
+        name = row["profile"]
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise CatalogueError(f"{where}: profile name {name!r} must be lower-case letters, digits and _")
+        knots = tuple(_factor(row[c], c, where) for c in KNOT_COLUMNS)
+        floor = _factor(row["floor"] or "0", "floor", where)
+        if floor > 1:
+            raise CatalogueError(f"{where}: floor {floor:g} must be between 0 and 1")
+        seen = days.setdefault(name, {})
+        first_line.setdefault(name, line)
+        for day in _days(row["days"], where):
+            if day in seen:
+                raise CatalogueError(f"{where}: profile {name} gives {DAYS[day]} twice")
+            seen[day] = (knots, floor)
+    profiles = {}
+    for name, seen in days.items():
+        where = f"{path.name}:{first_line[name]}"
+        missing = [DAYS[d] for d in range(len(DAYS)) if d not in seen]
+        if missing:
+            raise CatalogueError(f"{where}: profile {name} has no factors for {', '.join(missing)}")
+        if not any(f > 0 for knots, _ in seen.values() for f in knots):
+            raise CatalogueError(f"{where}: profile {name} is zero all week")
+        ordered = [seen[d] for d in range(len(DAYS))]
+        profiles[name] = HourProfile(name, tuple(k for k, _ in ordered), tuple(f for _, f in ordered))
+    return profiles
+
+
+def _parse_bounds(
+    text: str,
+    thresholds: tuple[float | None, ...],
+    direction: Direction,
+    profiles: Mapping[str, HourProfile],
+    where: str,
+) -> tuple[BoundsKind, HourProfile | None, float, tuple[float | None, ...]]:
+    """The rule kind of a sign: (kind, profile, expected level, the thresholds it evaluates with)."""
+    if text in ("", BoundsKind.ABSOLUTE.value):
+        return BoundsKind.ABSOLUTE, None, 0.0, thresholds
+    match = _BOUNDS.fullmatch(text)
+    kinds = ", ".join(k.value for k in BoundsKind)
+    if not match:
+        raise CatalogueError(f"{where}: bounds {text!r} is not absolute, hour_of_week(PROFILE, LEVEL) or "
+                             "first_occurrence(LEVEL)")  # fmt: skip
+    try:
+        kind = BoundsKind(match["kind"])
+    except ValueError:
+        raise CatalogueError(f"{where}: unknown rule kind {match['kind']!r} in bounds; known: {kinds}") from None
+    args = [a.strip() for a in match["args"].split(",")]
+    if kind is BoundsKind.HOUR_OF_WEEK:
+        if len(args) != 2:
+            raise CatalogueError(f"{where}: hour_of_week takes (PROFILE, LEVEL), got ({match['args']})")
+        profile = profiles.get(args[0])
+        if profile is None:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise CatalogueError(f"{where}: profile {args[0]!r} is not in profiles.csv (known: {known})")
+        try:
+            level = float(args[1])
+        except ValueError:
+            level = math.nan
+        if not (math.isfinite(level) and level > 0):
+            raise CatalogueError(f"{where}: hour_of_week expected level {args[1]!r} must be a positive number")
+        bounds = [b for b in thresholds if b is not None]
+        if not bounds:
+            raise CatalogueError(f"{where}: hour_of_week needs at least one bound")
+        first = bounds[0]
+        if (first <= level) if direction is Direction.HIGH_IS_BAD else (first >= level):
+            side = "above" if direction is Direction.HIGH_IS_BAD else "below"
+            raise CatalogueError(f"{where}: the first bound {first:g} must lie {side} the expected level {level:g} "
+                                 f"({direction.value}-is-bad): the bounds hold at that level")  # fmt: skip
+        if direction is Direction.LOW_IS_BAD and max(profile.floors) > profile.lowest:
+            raise CatalogueError(f"{where}: profile {profile.name}'s floor lies above its lowest factor, which would "
+                                 "put a low-is-bad sign's bounds above its expected value")  # fmt: skip
+        return kind, profile, level, thresholds
+    # First occurrence: 1 at the named level; the row may add higher levels from larger counts.
+    if len(args) != 1 or args[0] not in LEVEL_NAMES:
+        names = ", ".join(LEVEL_NAMES)
+        raise CatalogueError(f"{where}: first_occurrence takes a level ({names}), got ({match['args']})")
+    level_at = LEVEL_NAMES[args[0]]
+    if direction is not Direction.HIGH_IS_BAD:
+        raise CatalogueError(f"{where}: first_occurrence counts events: its direction must be high")
+    filled = [Level(i + 1).en for i, b in enumerate(thresholds[:level_at]) if b is not None]
+    if filled:
+        raise CatalogueError(f"{where}: first_occurrence({level_at.en}) sets the {level_at.en} bound to 1; leave "
+                             f"{', '.join(filled)} empty")  # fmt: skip
+    higher = list(thresholds)
+    higher[level_at - 1] = 1.0
+    _check_monotonic(tuple(higher), direction, where)
+    if any(b is not None and b <= 1 for b in thresholds[level_at:]):
+        raise CatalogueError(f"{where}: bounds above first_occurrence({level_at.en}) must be more than 1")
+    return kind, None, 0.0, tuple(higher)
+
+
 def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     categories_path, modules_path = directory / "categories.csv", directory / "modules.csv"
     units_path, signs_path = directory / "units.csv", directory / "signs.csv"
@@ -189,12 +328,13 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
         modules[row["code"]] = Module(row["code"], row["category"], row["name_zh"], row["name_en"])
 
     units = frozenset(row["unit"] for _, row in _rows(units_path))
+    profiles = load_profiles(directory / "profiles.csv")
 
     signs: dict[str, Sign] = {}
     lines: dict[str, int] = {}
     sign_rows = _rows(signs_path)
-    if sign_rows and tuple(sign_rows[0][1]) != SIGN_COLUMNS:
-        raise CatalogueError(f"{signs_path.name}:1: columns must be {','.join(SIGN_COLUMNS)}")
+    if sign_rows and tuple(sign_rows[0][1]) not in (SIGN_COLUMNS, (*SIGN_COLUMNS, BOUNDS_COLUMN)):
+        raise CatalogueError(f"{signs_path.name}:1: columns must be {','.join(SIGN_COLUMNS)}[,{BOUNDS_COLUMN}]")
     for line, row in sign_rows:
         where = f"{signs_path.name}:{line}"
         sign_id = row["id"]
@@ -221,6 +361,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             raise CatalogueError(f"{where}: cadence_s must be a positive number of seconds")
         thresholds = tuple(_threshold(row[c], where) for c in ("blue", "yellow", "orange", "red"))
         _check_monotonic(thresholds, direction, where)
+        bounds, profile, expected_level, thresholds = _parse_bounds(
+            row.get(BOUNDS_COLUMN, ""), thresholds, direction, profiles, where
+        )
         if not row["name_zh"] or not row["name_en"] or not row["definition"] or not row["owner"]:
             raise CatalogueError(f"{where}: name_zh, name_en, definition and owner are required")
         signs[sign_id] = Sign(
@@ -238,6 +381,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             definition=row["definition"],
             owner=row["owner"],
             source=_parse_source(row["source"], where),
+            bounds=bounds,
+            profile=profile,
+            expected_level=expected_level,
         )
         lines[sign_id] = line
 
@@ -258,7 +404,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
                 raise CatalogueError(f"{where}: {sign.source} already feeds {fields[source.field]}")
             fields[source.field] = sign_id
     derivation_order(signs, {sign_id: f"{signs_path.name}:{line}" for sign_id, line in lines.items()})
-    return Catalogue(categories=categories, modules=modules, signs=signs, units=units, routes=routes)
+    return Catalogue(categories=categories, modules=modules, signs=signs, units=units, profiles=profiles, routes=routes)
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,14 @@
-"""The sign catalogue's types and the pure rules on them: warning levels and derivation formulas."""
+"""The sign catalogue's types and the pure rules on them: warning levels, the bounds at a moment (rule kinds and
+hour-of-week profiles) and derivation formulas."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum, StrEnum
+
+from signs.urlstate import BEIJING
 
 
 class Level(IntEnum):
@@ -28,6 +32,14 @@ class Level(IntEnum):
 class Direction(StrEnum):
     HIGH_IS_BAD = "high"
     LOW_IS_BAD = "low"
+
+
+class BoundsKind(StrEnum):
+    """How a sign's 蓝/黄/橙/红 bounds apply (the catalogue's `bounds` column)."""
+
+    ABSOLUTE = "absolute"  # the catalogue's numbers, whatever the hour
+    HOUR_OF_WEEK = "hour_of_week"  # the numbers hold at the sign's expected level; they follow its hour-of-week profile
+    FIRST_OCCURRENCE = "first_occurrence"  # a count of events of which one already matters: 1 raises at a set level
 
 
 class DeriveOp(StrEnum):
@@ -93,6 +105,47 @@ class Module:
     name_en: str
 
 
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS_PER_DAY = 24
+
+
+def _week_position(ts: float) -> tuple[int, float]:
+    """(weekday, Monday 0, and hours since local midnight) of epoch time ts in Beijing time."""
+    moment = datetime.fromtimestamp(ts, BEIJING)
+    return moment.weekday(), moment.hour + (moment.minute * 60 + moment.second + moment.microsecond / 1e6) / 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class HourProfile:
+    """How a sign's normal value follows the week: per weekday, 25 factors at 00:00, 01:00 ... 24:00 local time
+    (Beijing), joined by straight lines. Factor 1 is the sign's expected level. A day's curve ends at its own 24:00
+    knot, so a count since midnight (0 at 00:00, 1 at 24:00) restarts cleanly the next day.
+
+    `floors[day]` is the least factor the bounds scale by on that day: where the expected value goes to zero (the
+    first minutes of a count since midnight) the bounds stay at floor × the catalogue's numbers, so that the first
+    event of the night does not page.
+    """
+
+    name: str
+    knots: tuple[tuple[float, ...], ...]  # 7 days (Monday first) x 25 factors
+    floors: tuple[float, ...]  # 7 days
+
+    def factor(self, ts: float) -> float:
+        """The profile's factor at epoch time ts."""
+        weekday, x = _week_position(ts)
+        day = self.knots[weekday]
+        hour = min(int(x), HOURS_PER_DAY - 1)
+        return day[hour] + (day[hour + 1] - day[hour]) * (x - hour)
+
+    def bounds_factor(self, ts: float) -> float:
+        """The factor the bounds scale by at ts: the profile's, never below the day's floor."""
+        return max(self.factor(ts), self.floors[_week_position(ts)[0]])
+
+    @property
+    def lowest(self) -> float:
+        return min(min(day) for day in self.knots)
+
+
 @dataclass(frozen=True, slots=True)
 class Sign:
     id: str
@@ -110,6 +163,10 @@ class Sign:
     definition: str
     owner: str
     source: MqttSource | Derivation
+    bounds: BoundsKind = BoundsKind.ABSOLUTE
+    # HOUR_OF_WEEK: the profile and the expected value where its factor is 1 (the thresholds hold at that level).
+    profile: HourProfile | None = None
+    expected_level: float = 0.0
 
     @property
     def is_core(self) -> bool:
@@ -140,6 +197,27 @@ def level_of(value: float, thresholds: tuple[float | None, ...], direction: Dire
     return reached
 
 
+def expected_value(sign: Sign, ts: float) -> float | None:
+    """The value an hour-of-week sign is expected to have at ts; None for the other rule kinds."""
+    if sign.profile is None:
+        return None
+    return sign.expected_level * sign.profile.factor(ts)
+
+
+def thresholds_at(sign: Sign, ts: float) -> tuple[float | None, float | None, float | None, float | None]:
+    """A sign's 蓝/黄/橙/红 bounds for a value whose source time is ts.
+
+    Absolute and first-occurrence signs: the catalogue's bounds (the loader has put the first occurrence's 1 in
+    place). Hour-of-week signs: the catalogue's bounds scaled by the profile's factor at ts, so they keep their
+    ratio to the expected value (a night-time dip is normal, a storm's surge is not).
+    """
+    if sign.profile is None:
+        return sign.thresholds
+    factor = sign.profile.bounds_factor(ts)
+    blue, yellow, orange, red = (None if b is None else b * factor for b in sign.thresholds)
+    return blue, yellow, orange, red
+
+
 def derive_value(op: DeriveOp, values: list[float], weights: list[float] | None = None) -> float | None:
     """Aggregate the inputs that have values; None when nothing is known yet."""
     if not values:
@@ -168,6 +246,7 @@ class Catalogue:
     modules: dict[str, Module]
     signs: dict[str, Sign]
     units: frozenset[str]
+    profiles: dict[str, HourProfile] = field(default_factory=dict)
     # (feed, adcode, source_id) -> {field: sign id}; the worker's routing table.
     routes: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -18,6 +19,7 @@ from alerts.rules import (
     is_silent,
     observed_level,
     route_readings,
+    sign_at,
     value_rule,
     watched_for_silence,
     watches,
@@ -25,7 +27,8 @@ from alerts.rules import (
 from config import Settings
 from geo.admin import CITY_ADCODE
 from signs.catalogue import catalogue
-from signs.model import Derivation, Direction, Level, MqttSource, Sign
+from signs.model import Derivation, Direction, Level, MqttSource, Sign, expected_value, thresholds_at
+from signs.urlstate import BEIJING
 
 RISING = (10.0, 20.0, 30.0, 50.0)  # high is bad: gaps 10, 10, 10, 20
 FALLING = (99.0, 98.0, 95.0, 90.0)  # low is bad, like a camera online rate
@@ -140,7 +143,7 @@ def test_readings_are_routed_per_rule_and_old_ones_left_out() -> None:
     ],
 )
 def test_a_level_is_left_only_beyond_the_band(value: float, current: Level, expected: Level) -> None:
-    assert observed_level(value, _sign(), current, 0.2) is expected
+    assert observed_level(value, _sign(), current, 0.2, T0) is expected
 
 
 @pytest.mark.parametrize(
@@ -155,7 +158,7 @@ def test_a_level_is_left_only_beyond_the_band(value: float, current: Level, expe
     ],
 )
 def test_hysteresis_for_low_is_bad_signs(value: float, current: Level, expected: Level) -> None:
-    assert observed_level(value, _sign(FALLING, Direction.LOW_IS_BAD), current, 0.2) is expected
+    assert observed_level(value, _sign(FALLING, Direction.LOW_IS_BAD), current, 0.2, T0) is expected
 
 
 def test_a_value_hovering_at_a_bound_raises_once_and_does_not_flap() -> None:
@@ -250,6 +253,87 @@ def test_write_is_needed_only_when_something_is_remembered() -> None:
     normal = _fold([(10.0, 1.0)])
     assert not normal.needs_write(QUIET)
     assert _fold([(10.0, 25.0)]).needs_write(QUIET)
+
+
+# Rule kinds: bounds that know the hour, and the first occurrence -----------------------------------------------
+
+TUESDAY = datetime(2025, 11, 25, tzinfo=BEIJING).timestamp()  # a working day in Xiangyang
+NIGHT, RUSH_HOUR, EVENING = TUESDAY + 4 * 3600, TUESDAY + 8.5 * 3600, TUESDAY + 22 * 3600
+BOOK = RuleBook.from_settings(Settings())
+
+
+def _readings(at: float, *values: float) -> list[tuple[float, float]]:
+    """One reading a minute from `at`."""
+    return [(at + 60.0 * i, v) for i, v in enumerate(values)]
+
+
+def test_a_night_time_taxi_dip_is_normal_and_the_same_value_at_rush_hour_raises() -> None:
+    taxis = catalogue().signs["XY.D.M11.D38"]  # bounds 80/70/60/50 % of the expected fleet online
+    night_fleet = expected_value(taxis, NIGHT)
+    assert night_fleet is not None and night_fleet < taxis.thresholds[3]  # below even the red bound of daytime
+    params = BOOK.params(RuleKind.THRESHOLD, taxis)
+    at_night = evaluate(QUIET, _readings(NIGHT, night_fleet, night_fleet), taxis, RuleKind.THRESHOLD, params)
+    assert at_night.changes == () and at_night.state.is_quiet
+    at_rush_hour = evaluate(QUIET, _readings(RUSH_HOUR, night_fleet), taxis, RuleKind.THRESHOLD, params)
+    [raised] = at_rush_hour.changes
+    assert raised.kind is ChangeKind.RAISE and raised.state.level is Level.RED
+
+
+def test_a_surge_relative_to_the_hour_raises_though_it_is_far_below_the_daily_bound() -> None:
+    tickets = catalogue().signs["XY.P.M02.P05.dist:420606"]  # 樊城 12345 tickets since midnight
+    two_pm = TUESDAY + 14 * 3600
+    normal, surge = expected_value(tickets, two_pm), 2.2 * expected_value(tickets, two_pm)
+    assert surge < tickets.thresholds[0]  # by the day's bounds, nothing to see yet
+    params = BOOK.params(RuleKind.THRESHOLD, tickets)
+    assert evaluate(QUIET, _readings(two_pm, normal), tickets, RuleKind.THRESHOLD, params).changes == ()
+    [raised] = evaluate(QUIET, _readings(two_pm, surge), tickets, RuleKind.THRESHOLD, params).changes
+    assert raised.state.level is Level.ORANGE  # ×2 of the expected count is orange, ×3 would be red
+
+
+def test_an_hour_of_week_alert_records_the_bound_of_its_hour() -> None:
+    taxis = catalogue().signs["XY.D.M11.D38"]
+    at_night = sign_at(taxis, NIGHT)
+    assert at_night.thresholds == thresholds_at(taxis, NIGHT) and at_night.thresholds[0] < taxis.thresholds[0]
+    assert sign_at(taxis, TUESDAY + 12 * 3600).thresholds == pytest.approx(taxis.thresholds)
+    rain = catalogue().signs["XY.S.M13.S45.rain3h:420624"]
+    assert sign_at(rain, NIGHT) is rain
+
+
+def test_hysteresis_and_durations_hold_against_moving_bounds() -> None:
+    """A value hovering at the hour's blue bound raises once, and clears only once it has clearly left."""
+    load = catalogue().signs["XY.T.M05.T17"]  # high is bad; bounds +20/+27/+33/+40 % of the expected load
+    params = RuleParams(hysteresis=0.2, raise_after_s=0.0, clear_after_s=300.0)
+    at = TUESDAY + 13 * 3600  # a flat stretch of the working day
+    blue = thresholds_at(load, at)[0]
+    assert blue is not None
+    hovering = [blue * 1.001, blue * 0.999, blue * 1.001, blue * 0.999, blue * 1.002, blue * 0.998]
+    outcome = evaluate(QUIET, _readings(at, *hovering), load, RuleKind.THRESHOLD, params)
+    assert [(c.kind, c.state.level, c.at - at) for c in outcome.changes] == [(ChangeKind.RAISE, Level.BLUE, 0.0)]
+    assert outcome.state.level is Level.BLUE  # held within the band below the hour's bound
+    at_night = evaluate(outcome.state, _readings(NIGHT + 86_400, blue * 0.999), load, RuleKind.THRESHOLD, params)
+    assert at_night.state.level is Level.RED  # the same load at night is far above the night's bounds
+    normal = expected_value(load, at)
+    back = _readings(at + 600, *[normal] * 7)
+    cleared = evaluate(outcome.state, back, load, RuleKind.THRESHOLD, params)
+    assert [(c.kind, c.at - at - 600) for c in cleared.changes] == [(ChangeKind.CLEAR, 300.0)]
+
+
+def test_a_first_occurrence_raises_at_once_at_the_catalogue_level() -> None:
+    blackout = catalogue().signs["XY.S.M15.S53.item:1208"]  # 大面积停电: one is orange, two red
+    book = RuleBook.from_settings(Settings(alert_raise_after_s=600.0))  # noisy values must last ten minutes...
+    params = book.params(RuleKind.THRESHOLD, blackout)
+    assert params.raise_after_s == 0.0  # ...an occurrence needs not
+    quiet = evaluate(QUIET, _readings(NIGHT, 0.0, 0.0), blackout, RuleKind.THRESHOLD, params)
+    assert quiet.changes == ()
+    outcome = evaluate(quiet.state, _readings(NIGHT + 120, 1.0, 1.0, 2.0), blackout, RuleKind.THRESHOLD, params)
+    raised, worse = outcome.changes
+    assert (raised.kind, raised.state.level, raised.at) == (ChangeKind.RAISE, Level.ORANGE, NIGHT + 120)
+    assert (worse.kind, worse.state.level) == (ChangeKind.LEVEL, Level.RED)
+    fire = catalogue().signs["XY.S.M15.S53.item:0901"]  # 火灾: one is blue
+    [first_fire] = evaluate(QUIET, _readings(NIGHT, 1.0), fire, RuleKind.THRESHOLD, params).changes
+    assert first_fire.state.level is Level.BLUE
+    # An ordinary count keeps the configured duration.
+    assert book.params(RuleKind.THRESHOLD, catalogue().signs["XY.D.M12.D43"]).raise_after_s == 600.0
 
 
 # No data --------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,32 @@ import pytest
 from feeds import contract
 from signs import model
 from signs.__main__ import main, value_json
-from signs.catalogue import CATALOGUE_DIR, SIGN_COLUMNS, CatalogueError, catalogue, derivation_order, load_catalogue
+from signs.catalogue import (
+    BOUNDS_COLUMN,
+    CATALOGUE_DIR,
+    KNOT_COLUMNS,
+    PROFILE_COLUMNS,
+    SIGN_COLUMNS,
+    CatalogueError,
+    catalogue,
+    derivation_order,
+    load_catalogue,
+)
 from signs.keys import Latest
-from signs.model import Derivation, DeriveOp, Direction, Level, MqttSource, core_sign_id, derive_value, level_of
+from signs.model import (
+    BoundsKind,
+    Derivation,
+    DeriveOp,
+    Direction,
+    Level,
+    MqttSource,
+    core_sign_id,
+    derive_value,
+    expected_value,
+    level_of,
+    thresholds_at,
+)
+from signs.urlstate import BEIJING
 
 DISTRICTS = {"420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684"}
 CORE_MODULES = {  # catalogue-reference §5.5 "Checks"
@@ -158,13 +182,19 @@ def child(adcode: str = "420602", **changes: str) -> dict[str, str]:
     return row
 
 
-def write_catalogue(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+def write_catalogue(tmp_path: Path, rows: list[dict[str, str]], profiles: list[dict[str, str]] | None = None) -> Path:
     for name in ("categories.csv", "modules.csv", "units.csv"):
         shutil.copy(CATALOGUE_DIR / name, tmp_path / name)
+    columns = (*SIGN_COLUMNS, BOUNDS_COLUMN) if any(BOUNDS_COLUMN in row for row in rows) else SIGN_COLUMNS
     with (tmp_path / "signs.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SIGN_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", restval="")
         writer.writeheader()
         writer.writerows(rows)
+    if profiles is not None:
+        with (tmp_path / "profiles.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=PROFILE_COLUMNS, lineterminator="\n", restval="")
+            writer.writeheader()
+            writer.writerows(profiles)
     return tmp_path
 
 
@@ -183,21 +213,49 @@ def test_a_minimal_catalogue_loads(tmp_path):
         pytest.param([CORE_ROW, child(blue="5", yellow="4")], "signs.csv:3", "must rise", id="non-monotonic-high"),
         pytest.param([CORE_ROW, child(direction="low")], "signs.csv:3", "must fall", id="non-monotonic-low"),
         pytest.param([CORE_ROW, child(unit="furlongs")], "signs.csv:3", "unit 'furlongs'", id="unknown-unit"),
-        pytest.param([CORE_ROW, child(source="mqtt:population/4206/DIST#population")], "signs.csv:3", "is not mqtt:",
-                     id="bad-mqtt-source"),
-        pytest.param([CORE_ROW, child(), child("420606", source="mqtt:populaton/420606/DIST#population")],
-                     "signs.csv:4", "unknown feed 'populaton'", id="unknown-feed"),
-        pytest.param([CORE_ROW, child(source="mqtt:video/420602/DIST#online")], "signs.csv:3", "camera status",
-                     id="video-feed-as-reading"),
+        pytest.param(
+            [CORE_ROW, child(source="mqtt:population/4206/DIST#population")],
+            "signs.csv:3",
+            "is not mqtt:",
+            id="bad-mqtt-source",
+        ),
+        pytest.param(
+            [CORE_ROW, child(), child("420606", source="mqtt:populaton/420606/DIST#population")],
+            "signs.csv:4",
+            "unknown feed 'populaton'",
+            id="unknown-feed",
+        ),
+        pytest.param(
+            [CORE_ROW, child(source="mqtt:video/420602/DIST#online")],
+            "signs.csv:3",
+            "camera status",
+            id="video-feed-as-reading",
+        ),
         pytest.param([CORE_ROW, child(source="median(XY.P.*)")], "signs.csv:3", "unknown derivation", id="unknown-op"),
-        pytest.param([CORE_ROW, child(source="camera_online_rate(parked, 420602)")], "signs.csv:3", "fixed|mobile|all",
-                     id="bad-camera-kind"),
-        pytest.param([dict(CORE_ROW, source="sum(XY.P.M01.P01.stn:*)"), child()], "signs.csv:2", "matches no sign",
-                     id="pattern-matches-nothing"),
-        pytest.param([dict(CORE_ROW, source="wmean(XY.P.M01.P01.dist:*)"), child()], "signs.csv:2", "VALUES by WEIGHTS",
-                     id="wmean-without-weights"),
-        pytest.param([CORE_ROW, child(), child("420606", source="mqtt:population/420602/DIST#population")],
-                     "signs.csv:4", "already feeds", id="shared-field"),
+        pytest.param(
+            [CORE_ROW, child(source="camera_online_rate(parked, 420602)")],
+            "signs.csv:3",
+            "fixed|mobile|all",
+            id="bad-camera-kind",
+        ),
+        pytest.param(
+            [dict(CORE_ROW, source="sum(XY.P.M01.P01.stn:*)"), child()],
+            "signs.csv:2",
+            "matches no sign",
+            id="pattern-matches-nothing",
+        ),
+        pytest.param(
+            [dict(CORE_ROW, source="wmean(XY.P.M01.P01.dist:*)"), child()],
+            "signs.csv:2",
+            "VALUES by WEIGHTS",
+            id="wmean-without-weights",
+        ),
+        pytest.param(
+            [CORE_ROW, child(), child("420606", source="mqtt:population/420602/DIST#population")],
+            "signs.csv:4",
+            "already feeds",
+            id="shared-field",
+        ),
         pytest.param([CORE_ROW, child(cadence_s="0")], "signs.csv:3", "cadence_s", id="zero-cadence"),
         pytest.param([CORE_ROW, child(orange="lots")], "signs.csv:3", "not a number", id="threshold-text"),
         pytest.param([CORE_ROW, child(module="M02")], "signs.csv:3", "parent core", id="module-of-other-core"),
@@ -259,6 +317,161 @@ def test_loader_names_the_modules_file(tmp_path):
     (tmp_path / "modules.csv").write_text("code,category,name_zh,name_en\nM01,P,a,b\nM02,X,c,d\n", encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"modules\.csv:3: unknown category 'X'"):
         load_catalogue(tmp_path)
+
+
+# Rule kinds and hour-of-week profiles ----------------------------------------------------------------
+
+# Tuesday 2025-11-25 in Xiangyang, hour by hour.
+TUESDAY = datetime(2025, 11, 25, tzinfo=BEIJING).timestamp()
+
+
+def day_row(days: str = "mon-sun", night: float = 0.5, day: float = 1.0, floor: str = "", **changes: str):
+    """A profile day: `night` until 06:00, `day` from 08:00 to 20:00, straight lines between."""
+    knots = [night] * 7 + [(night + day) / 2] + [day] * 13 + [(night + day) / 2] + [night] * 3
+    row = {"profile": "fleet", "days": days, "floor": floor, "description": "d"}
+    row.update({column: f"{f:g}" for column, f in zip(KNOT_COLUMNS, knots, strict=True)})
+    row.update(changes)
+    return row
+
+
+def fleet_child(**changes: str) -> dict[str, str]:
+    """A low-is-bad count whose bounds 80/70/60/50 hold at its expected level of 100."""
+    fields = {"direction": "low", "blue": "80", "yellow": "70", "orange": "60", "red": "50",
+              "bounds": "hour_of_week(fleet, 100)"}  # fmt: skip
+    return child(**{**fields, **changes})
+
+
+def event_child(**changes: str) -> dict[str, str]:
+    fields = {"blue": "", "yellow": "", "orange": "", "red": "3", "bounds": "first_occurrence(orange)"}
+    return child(**{**fields, **changes})
+
+
+def test_hour_of_week_bounds_follow_the_profile(tmp_path):
+    loaded = load_catalogue(write_catalogue(tmp_path, [CORE_ROW, fleet_child()], [day_row()]))
+    sign = loaded.signs["XY.P.M01.P01.dist:420602"]
+    assert sign.bounds is BoundsKind.HOUR_OF_WEEK and sign.profile is loaded.profiles["fleet"]
+    night, seven, noon = TUESDAY + 3 * 3600, TUESDAY + 7 * 3600, TUESDAY + 12 * 3600
+    assert expected_value(sign, night) == pytest.approx(50.0) and expected_value(sign, noon) == pytest.approx(100.0)
+    assert expected_value(sign, seven) == pytest.approx(75.0)  # halfway along the line from 06:00 to 08:00
+    assert thresholds_at(sign, night) == pytest.approx((40.0, 35.0, 30.0, 25.0))
+    assert thresholds_at(sign, noon) == (80.0, 70.0, 60.0, 50.0)
+    assert sign.thresholds == (80.0, 70.0, 60.0, 50.0)  # the catalogue's numbers, at the expected level
+    absolute = loaded.signs["XY.P.M01.P01"]
+    assert absolute.bounds is BoundsKind.ABSOLUTE and thresholds_at(absolute, night) == absolute.thresholds
+    assert expected_value(absolute, night) is None
+
+
+def test_profile_days_and_the_floor_of_a_count_since_midnight(tmp_path):
+    def count(share_at_midnight: float, days: str) -> dict[str, str]:
+        """A steady count since midnight: share h/24 of the day's total at hh:00."""
+        knots = {c: f"{share_at_midnight * h / 24:.4f}" for h, c in enumerate(KNOT_COLUMNS)}
+        return {**day_row(days, floor="0.25"), **knots}
+
+    profiles = [count(1.0, "mon-fri"), count(0.5, "sat-sun")]
+    rows = [CORE_ROW, child(blue="130", yellow="150", orange="200", red="300", bounds="hour_of_week(fleet, 100)")]
+    sign = load_catalogue(write_catalogue(tmp_path, rows, profiles)).signs["XY.P.M01.P01.dist:420602"]
+    just_after_midnight, evening = TUESDAY + 60, TUESDAY + 18 * 3600
+    assert expected_value(sign, just_after_midnight) == pytest.approx(100 / 1440, rel=1e-3)
+    assert thresholds_at(sign, just_after_midnight)[0] == pytest.approx(0.25 * 130)  # the floor, not ~0
+    assert thresholds_at(sign, evening)[0] == pytest.approx(0.75 * 130)
+    before, after = TUESDAY + 86_400 - 1, TUESDAY + 86_400 + 1  # the count restarts at midnight
+    assert expected_value(sign, before) == pytest.approx(100, rel=1e-3) and expected_value(sign, after) < 0.01
+    saturday_evening = TUESDAY + 4 * 86_400 + 18 * 3600
+    assert expected_value(sign, saturday_evening) == pytest.approx(37.5)
+
+
+def test_first_occurrence_puts_one_at_the_catalogue_level(tmp_path):
+    sign = load_catalogue(write_catalogue(tmp_path, [CORE_ROW, event_child()])).signs["XY.P.M01.P01.dist:420602"]
+    assert sign.bounds is BoundsKind.FIRST_OCCURRENCE
+    assert sign.thresholds == (None, None, 1.0, 3.0)
+    assert level_of(0, sign.thresholds, sign.direction) is Level.NORMAL
+    assert level_of(1, sign.thresholds, sign.direction) is Level.ORANGE
+    assert level_of(3, sign.thresholds, sign.direction) is Level.RED
+
+
+@pytest.mark.parametrize(
+    ("rows", "profiles", "where", "words"),
+    [
+        pytest.param([CORE_ROW, child(bounds="seasonal(fleet)")], None, "signs.csv:3", "unknown rule kind 'seasonal'",
+                     id="unknown-kind"),
+        pytest.param([CORE_ROW, child(bounds="hour_of_week")], None, "signs.csv:3", "is not absolute",
+                     id="kind-without-arguments"),
+        pytest.param([CORE_ROW, fleet_child()], None, "signs.csv:3", "profile 'fleet' is not in profiles.csv",
+                     id="missing-profile"),
+        pytest.param([CORE_ROW, fleet_child(bounds="hour_of_week(fleet)")], [day_row()], "signs.csv:3",
+                     "takes (PROFILE, LEVEL)", id="missing-level"),
+        pytest.param([CORE_ROW, fleet_child(bounds="hour_of_week(fleet, -5)")], [day_row()], "signs.csv:3",
+                     "must be a positive number", id="negative-level"),
+        pytest.param([CORE_ROW, fleet_child(bounds="hour_of_week(fleet, 50)")], [day_row()], "signs.csv:3",
+                     "must lie below the expected level 50", id="bounds-above-a-low-is-bad-level"),
+        pytest.param([CORE_ROW, child(bounds="hour_of_week(fleet, 5)")], [day_row()], "signs.csv:3",
+                     "must lie above the expected level 5", id="bounds-below-a-high-is-bad-level"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(floor="0.9")], "signs.csv:3", "floor lies above",
+                     id="floor-above-a-low-is-bad-profile"),
+        pytest.param([CORE_ROW, event_child(bounds="first_occurrence(crimson)")], None, "signs.csv:3",
+                     "takes a level", id="first-occurrence-unknown-level"),
+        pytest.param([CORE_ROW, event_child(blue="1")], None, "signs.csv:3", "leave blue empty",
+                     id="first-occurrence-with-lower-bound"),
+        pytest.param([CORE_ROW, event_child(red="1")], None, "signs.csv:3", "must be more than 1",
+                     id="first-occurrence-red-at-one"),
+        pytest.param([CORE_ROW, event_child(direction="low", red="")], None, "signs.csv:3", "direction must be high",
+                     id="first-occurrence-low-is-bad"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(h07="lots")], "profiles.csv:2", "h07 'lots' is not a number",
+                     id="factor-text"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(h07="-0.2")], "profiles.csv:2", "finite number, 0 or more",
+                     id="factor-negative"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(h07="inf")], "profiles.csv:2", "finite number",
+                     id="factor-infinite"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row("mon-fri"), day_row("fri-sun")], "profiles.csv:3",
+                     "gives fri twice", id="day-twice"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row("mon-fri")], "profiles.csv:2", "no factors for sat, sun",
+                     id="days-missing"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row("weekdays")], "profiles.csv:2", "days 'weekdays'",
+                     id="bad-days"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row("sun-mon")], "profiles.csv:2", "days 'sun-mon'",
+                     id="backward-days"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(floor="1.5")], "profiles.csv:2", "between 0 and 1",
+                     id="floor-above-one"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(night=0, day=0)], "profiles.csv:2", "zero all week",
+                     id="profile-all-zero"),
+        pytest.param([CORE_ROW, fleet_child()], [day_row(profile="Fleet!")], "profiles.csv:2", "profile name",
+                     id="bad-profile-name"),
+    ],
+)  # fmt: skip
+def test_loader_rejects_bad_rule_kinds_and_profiles(tmp_path, rows, profiles, where, words):
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(write_catalogue(tmp_path, rows, profiles))
+    assert f"{where}:" in str(error.value)
+    assert words in str(error.value)
+
+
+def test_profiles_file_needs_its_columns(tmp_path):
+    write_catalogue(tmp_path, [CORE_ROW, fleet_child()])
+    (tmp_path / "profiles.csv").write_text("profile,days,h00\nfleet,mon-sun,1\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"profiles\.csv:1: columns must be profile,days,floor,h00"):
+        load_catalogue(tmp_path)
+
+
+def test_shipped_rule_kinds(cat):
+    kinds = {s.id: s.bounds for s in cat.signs.values()}
+    for item in ("1208", "1206", "1205", "0907", "0901"):  # 大面积停电, 山洪, 地质灾害, 森林火情, 火灾
+        sign = cat.signs[f"XY.S.M15.S53.item:{item}"]
+        assert sign.bounds is BoundsKind.FIRST_OCCURRENCE and level_of(1, sign.thresholds, sign.direction) > 0
+    for sign_id in ("XY.D.M11.D38", "XY.P.M02.P05", "XY.D.M10.D35", "XY.T.M05.T17", "XY.T.M04.T13",
+                    "XY.D.M09.D33.flow:X1"):  # fmt: skip
+        assert kinds[sign_id] is BoundsKind.HOUR_OF_WEEK, sign_id
+    assert kinds["XY.T.M07.T23"] is BoundsKind.ABSOLUTE
+
+
+def test_an_hour_of_week_sum_expects_what_its_inputs_expect(cat):
+    """A district or city sum of signs that follow one profile follows it too, at the sum of their levels."""
+    for sign in cat.signs.values():
+        source = sign.source
+        if sign.profile is None or not isinstance(source, Derivation) or source.op is not DeriveOp.SUM:
+            continue
+        inputs = [cat.signs[i] for i in source.inputs]
+        assert all(i.profile is sign.profile for i in inputs), sign.id
+        assert sign.expected_level == pytest.approx(sum(i.expected_level for i in inputs), rel=2e-3), sign.id
 
 
 # Levels and derivations --------------------------------------------------------------------------

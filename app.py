@@ -15,6 +15,7 @@ from api.alerts import alerts_blueprint
 from api.drilldown import drilldown_blueprint
 from api.geo import geo_blueprint
 from api.signs import signs_blueprint
+from auth.headers import install_security_headers
 from auth.web import init_auth
 from callbacks import alerts as alerts_callbacks
 from callbacks import camera_layer as camera_layer_callbacks
@@ -107,6 +108,8 @@ def create_app() -> Dash:
     app.server.register_blueprint(geo_blueprint)
     app.server.register_blueprint(drilldown_blueprint)
     app.server.register_blueprint(alerts_blueprint)
+    # Every response: CSP with the hashes of Dash's inline scripts, frame, sniffing and referrer rules.
+    install_security_headers(app.server, settings(), app.csp_hashes)
     return app
 
 

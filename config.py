@@ -81,13 +81,14 @@ class Settings(BaseSettings):
     web_threads: int = 8
     web_access_log: bool = False
 
-    # People and access. In production every page needs a session or a wall token and WEB_SECRET_KEY must be set;
-    # in development reading is open (AUTH_OPEN_READ) so that `make run` shows the wall at once. Sessions live in
-    # Redis (docs/access.md): a user's lasts WEB_SESSION_HOURS from sign-in, never longer; a wall's lasts while it
-    # polls, ending WEB_WALL_SESSION_IDLE_HOURS after its last request.
+    # People and access. In production every page needs a session or a wall token and WEB_SECRET_KEY must be set
+    # (at least 32 characters); in development reading is open (AUTH_OPEN_READ) so that `make run` shows the wall
+    # at once. Sessions live in Redis (docs/access.md): a user's lasts WEB_SESSION_HOURS from sign-in, never
+    # longer; a wall's lasts while it polls, ending WEB_WALL_SESSION_IDLE_HOURS after its last request.
     environment: Literal["development", "production"] = "development"
     web_secret_key: str = ""
-    web_secure_cookies: bool = False
+    # Unset: Secure (HTTPS only) in production, not in development.
+    web_secure_cookies: bool | None = None
     web_session_hours: float = Field(default=12.0, gt=0.0)
     web_wall_session_idle_hours: float = Field(default=72.0, gt=0.0)
     # Reverse proxies in front of gunicorn that append to X-Forwarded-For: the client's address is the entry this
@@ -169,6 +170,12 @@ class Settings(BaseSettings):
     @property
     def reads_are_open(self) -> bool:
         return self.environment == "development" and self.auth_open_read
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.web_secure_cookies is not None:
+            return self.web_secure_cookies
+        return self.environment == "production"
 
     @property
     def wall_canvas_size(self) -> tuple[int, int]:

@@ -1,6 +1,6 @@
 """Sessions, sign-in and the checks every request passes, for the Flask server under the Dash app.
 
-The session cookie carries only a random id (HttpOnly, SameSite=Strict, Secure if asked); the session is in
+The session cookie carries only a random id (HttpOnly, SameSite=Strict, Secure in production); the session is in
 Redis (auth/sessions.py) and is checked on every request, so signing out, a changed or deleted user and a revoked
 wall token end it at its next request. Signing in is throttled per account and per address (auth/signin.py).
 Every state-changing request must come from our own origin (Origin or Referer), so a forged or replayed request
@@ -21,7 +21,7 @@ from auth.model import Permission, Role, User
 from auth.sessions import Credential, Session, SessionKind, end_session, lookup_session, open_session, secret_digest
 from auth.signin import Limits, Outcome, Scope, sign_in, sign_in_wall
 from auth.store import log_event
-from config import Settings, run_dir_secret, settings
+from config import SECRET_MIN_LENGTH, Settings, run_dir_secret, settings
 from geo.admin import DISTRICTS
 from signs.store import shared_redis
 
@@ -42,10 +42,12 @@ class NotAllowed(PermissionError):
 
 def secret_key(cfg: Settings) -> str:
     """WEB_SECRET_KEY; in development a random key kept in the run directory, so sessions survive restarts."""
+    if cfg.environment == "production" and len(cfg.web_secret_key) < SECRET_MIN_LENGTH:
+        raise RuntimeError(
+            f"WEB_SECRET_KEY must be set to at least {SECRET_MIN_LENGTH} characters when ENVIRONMENT=production"
+        )
     if cfg.web_secret_key:
         return cfg.web_secret_key
-    if cfg.environment == "production":
-        raise RuntimeError("WEB_SECRET_KEY must be set when ENVIRONMENT=production")
     return run_dir_secret(cfg.run_dir, "web-secret-key")
 
 
@@ -171,7 +173,7 @@ def _guard() -> Response | None:
 def _session_cookie(response: Response) -> Response:
     """Sets the cookie of a session opened by this request, or clears one naming a session that is no more.
     A live session's cookie is never re-sent: it is only an id."""
-    secure = settings().web_secure_cookies
+    secure = settings().secure_cookies
     new_id: str | None = g.get("session_id")
     if new_id is not None:
         session: Session = g.session
@@ -189,7 +191,7 @@ def init_auth(server: Flask, cfg: Settings) -> None:
     server.secret_key = secret_key(cfg)
     # Flask's own signed-cookie session holds nothing of ours; hardened all the same in case an extension uses it.
     server.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=cfg.web_secure_cookies
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_SECURE=cfg.secure_cookies
     )
     if cfg.web_proxy_hops:
         # The address sign-ins are throttled by, and the scheme the origin check compares, as the proxies saw them.

@@ -139,9 +139,9 @@ def test_category_to_module_to_sign_to_history_and_back(browser: Browser, stack:
 
     page.locator(".ranges a", has_text="1小时").click()
     page.wait_for_url(f"**/sign/{ANSWER_RATE}?range=1h")
-    page.wait_for_function("document.querySelector('.stats') && document.querySelector('.stats').textContent.includes('24 个读数')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('.stats') && document.querySelector('.stats').textContent.includes('24 个读数')", timeout=30_000)
     # Downsampled on the server: one trace point per bucket, never more than a few hundred.
-    page.wait_for_function(f"{PLOT} && {PLOT}.data && {PLOT}.data.length >= 3", timeout=30_000)
+    page.wait_for_function(f"() => {PLOT} && {PLOT}.data && {PLOT}.data.length >= 3", timeout=30_000)
     points = page.evaluate(f"{PLOT}.data[2].y.length")
     assert 0 < points <= 402
     shaded = page.evaluate(f"{PLOT}.layout.shapes.filter(s => s.yref === 'paper').length")
@@ -149,14 +149,14 @@ def test_category_to_module_to_sign_to_history_and_back(browser: Browser, stack:
     page.screenshot(path=str(ARTIFACTS / "drill-sign-1h.png"))
 
     page.go_back()
-    page.wait_for_function("(document.querySelector('.ranges .seg.active') || {}).textContent === '24小时'", timeout=20_000)
+    page.wait_for_function("() => (document.querySelector('.ranges .seg.active') || {}).textContent === '24小时'", timeout=20_000)
     page.go_back()
     page.wait_for_url("**/module/M02")
     _grid_ready(page, "list-grid")
     page.go_forward()
     page.go_forward()
     page.wait_for_url("**range=1h")
-    page.wait_for_function("(document.querySelector('.ranges .seg.active') || {}).textContent === '1小时'", timeout=20_000)
+    page.wait_for_function("() => (document.querySelector('.ranges .seg.active') || {}).textContent === '1小时'", timeout=20_000)
     assert errors == []
     page.close()
 
@@ -180,7 +180,7 @@ def test_a_copied_link_reopens_the_same_view(browser: Browser, stack: Stack) -> 
     other.wait_for_selector(".sibling.compared", timeout=30_000)
     assert other.locator(".ranges .seg.active").inner_text() == "1小时"
     assert other.locator(".sibling.compared .sibling-name").inner_text() == "樊城区"
-    other.wait_for_function(f"{PLOT} && {PLOT}.data && {PLOT}.data.length === 4", timeout=30_000)
+    other.wait_for_function(f"() => {PLOT} && {PLOT}.data && {PLOT}.data.length === 4", timeout=30_000)
     legend = other.evaluate(f"{PLOT}.data.map(t => t.name)")
     assert "樊城区" in legend
 

@@ -91,7 +91,7 @@ def _tile_text(page: Page, sign_id: str) -> str:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
 def test_the_wall_renders_live_at_wall_resolutions(browser: Browser, live: Stack, width: int, height: int) -> None:
     page, errors = open_page(browser, live.url + "/", width, height)
-    page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     page.wait_for_selector(".wall-header .live:not(.down)", timeout=10_000)
     assert page.locator("#wall-banner.hidden").count() == 1
     canvas = page.locator("#wall-canvas").bounding_box()
@@ -107,12 +107,13 @@ def test_the_wall_renders_live_at_wall_resolutions(browser: Browser, live: Stack
 
 def test_a_reading_published_over_mqtt_appears_on_the_wall(browser: Browser, live: Stack) -> None:
     page, errors = open_page(browser, live.url + "/", 1920, 1080)
-    page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     published = time.time()
     publish_reading(live.mqtt_url, HOTLINE_ANSWER_RATE, 12.3, published)
     tile = page.locator(f'.tile[data-sign="{HOTLINE_ANSWER_RATE}"]')
     page.wait_for_function(
-        f"document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '12.3'", timeout=5_000
+        f"() => document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '12.3'",
+        timeout=5_000,
     )
     assert time.time() - published < 4  # within 2 s of landing in Redis, plus MQTT and the browser's poll
     assert "lvl-4" in (tile.get_attribute("class") or "")
@@ -124,7 +125,7 @@ def test_a_reading_published_over_mqtt_appears_on_the_wall(browser: Browser, liv
 
 def test_kiosk_mode_hides_controls_and_rotates_views(browser: Browser, live: Stack) -> None:
     page, errors = open_page(browser, live.url + "/?kiosk=1", 1920, 1080)
-    page.wait_for_function("document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     assert page.locator(".leaflet-control-zoom").count() == 0
     assert not page.locator(".map-sign").is_visible()
     titles = set()
@@ -136,7 +137,7 @@ def test_kiosk_mode_hides_controls_and_rotates_views(browser: Browser, live: Sta
 
     publish_reading(live.mqtt_url, XIANGCHENG_POPULATION, 80.0, time.time())
     page.wait_for_function(
-        "['襄城区', '告警'].every((word) => document.getElementById('wall-view-title')?.textContent.includes(word))", timeout=6_000
+        "() => ['襄城区', '告警'].every((word) => document.getElementById('wall-view-title')?.textContent.includes(word))", timeout=6_000
     )
     page.screenshot(path=str(ARTIFACTS / "wall-kiosk-red-jump.png"))
     assert errors == []
@@ -159,13 +160,14 @@ def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, 
     publish_reading(quiet.mqtt_url, temperature_station.id, 21.0, time.time() - 3 * 60)  # three cadences old
     page, errors = open_page(browser, quiet.url + "/", 1920, 1080)
     page.wait_for_function(
-        f"document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '95'", timeout=10_000
+        f"() => document.querySelector('.tile[data-sign=\"{HOTLINE_ANSWER_RATE}\"] .v')?.textContent === '95'",
+        timeout=10_000,
     )
     hotline = page.locator(f'.tile[data-sign="{HOTLINE_ANSWER_RATE}"]')
     assert "stale" not in (hotline.get_attribute("class") or "")
     # The city temperature is derived from the stale station alone: it is marked stale with its age.
     temperature = page.locator('.tile[data-sign="XY.S.M13.S44"]')
-    page.wait_for_function("document.querySelector('.tile[data-sign=\"XY.S.M13.S44\"]')?.classList.contains('stale')")
+    page.wait_for_function("() => document.querySelector('.tile[data-sign=\"XY.S.M13.S44\"]')?.classList.contains('stale')")
     assert "陈旧" in temperature.locator(".age").inner_text()
     # Feeds that never reported raise the banner and the wall says it is not live.
     banner = page.locator("#wall-banner")
@@ -176,7 +178,7 @@ def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, 
 
     quiet.processes["rollup"].signal(19)  # SIGSTOP: the board stops advancing
     try:
-        page.wait_for_function("document.getElementById('wall-banner')?.textContent.includes('数据汇聚已停止')", timeout=12_000)
+        page.wait_for_function("() => document.getElementById('wall-banner')?.textContent.includes('数据汇聚已停止')", timeout=12_000)
     finally:
         quiet.processes["rollup"].signal(18)  # SIGCONT
     assert errors == []

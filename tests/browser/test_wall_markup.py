@@ -110,7 +110,7 @@ def _nothing_ran(page: Page, dialogs: list[str], requested: list[str]) -> None:
 def test_markup_in_alerts_shows_as_text_on_the_wall_and_never_runs(browser: Browser, wall: Wall) -> None:
     page, errors, dialogs, requested = _watched_page(browser, 1920, 1080)
     page.goto(wall.url + "/")
-    page.wait_for_function("document.querySelectorAll('.alert-strip .alert-card').length === 2", timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('.alert-strip .alert-card').length === 2", timeout=20_000)
     _nothing_ran(page, dialogs, requested)
 
     strip = page.locator(".alert-strip .alerts")
@@ -136,7 +136,7 @@ def test_markup_in_alerts_shows_as_text_on_the_officers_pages(browser: Browser, 
     page, errors, dialogs, requested = _watched_page(browser, 1366, 768)
     page.goto(f"{wall.url}/alerts?alert={quote(ALERT_ID, safe='')}")
     page.wait_for_selector(".alert-detail .history-table", timeout=20_000)
-    page.wait_for_function(f"document.body.textContent.includes({json.dumps(SILENCER)})", timeout=10_000)
+    page.wait_for_function(f"() => document.body.textContent.includes({json.dumps(SILENCER)})", timeout=10_000)
     detail = page.locator(".alert-detail").evaluate("(node) => node.textContent")
     assert ACKNOWLEDGER in detail and "<script>alert(8)</script>" in detail and SIGN_NAME in detail
     assert page.locator(".alert-detail img, .alert-detail svg, .alert-detail script").count() == 0

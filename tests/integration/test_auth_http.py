@@ -154,7 +154,7 @@ def test_the_cookie_is_an_opaque_id_sent_once_and_redis_keeps_only_its_digest(we
     client = web(**PRODUCTION)
     response = _login(client, "duty1")
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie  # production: Secure by default
     assert "Max-Age=43200" in cookie  # WEB_SESSION_HOURS=12: the cookie ends with the session
     session_id = _cookie(client)
     assert "duty1" not in session_id and len(session_id) >= 40

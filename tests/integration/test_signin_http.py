@@ -1,5 +1,5 @@
 """The web tier over real HTTP as gunicorn serves it (two workers, production mode, the session's Redis): where a
-sign-in may lead, sign-in throttling shared by the workers, and which paths are public.
+sign-in may lead, sign-in throttling shared by the workers, the security headers, and which paths are public.
 
 Requests go through http.client, which sends the path exactly as written (no dot-segment clean-up, no
 redirect following), so the server sees what an attacker's client would send.
@@ -7,6 +7,8 @@ redirect following), so the server sees what an attacker's client would send.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import re
 import time
@@ -191,6 +193,66 @@ def test_an_address_locks_after_failures_across_usernames(server: Server, accoun
     assert any(e[0] == "login-refused" and e[1] == "duty1" and e[2].startswith("address locked") for e in events)
     time.sleep(LOCKOUT_S + 0.2)
     assert server.sign_in("duty1")[0].status == 302
+
+
+# --- security headers ----------------------------------------------------------------------------------------
+
+def _session_cookie(response: http.client.HTTPResponse) -> str:
+    cookie = response.getheader("Set-Cookie") or ""
+    assert "Secure" in cookie and "HttpOnly" in cookie, cookie  # production: Secure without being asked
+    return cookie.split(";", 1)[0]
+
+
+
+HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _assert_secure_headers(response: http.client.HTTPResponse, path: str) -> dict[str, str]:
+    for name, value in HEADERS.items():
+        assert response.getheader(name) == value, (path, name)
+    policy = dict(d.split(" ", 1) for d in (response.getheader("Content-Security-Policy") or "").split("; "))
+    assert policy["frame-ancestors"] == "'none'" and policy["default-src"] == "'self'", path
+    assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"], path
+    return policy
+
+
+def test_every_response_carries_the_security_headers(server: Server, accounts) -> None:
+    signed_in, _ = server.sign_in("duty1")
+    cookie = {"Cookie": _session_cookie(signed_in)}
+    page, body = server.request("GET", "/", headers=cookie)
+    assert page.status == 200
+    policy = _assert_secure_headers(page, "/")
+    html = re.sub(r"<!--.*?-->", "", body.decode(), flags=re.S)
+    inline = [
+        script for attrs, script in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        if "src=" not in attrs and "application/json" not in attrs
+    ]  # fmt: skip
+    assert inline, "Dash writes its renderer's start inline"
+    for script in inline:  # each inline script runs only because its hash is in the policy
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["script-src"].split()
+    component_script = re.search(r'src="(/_dash-component-suites/[^"]+)"', html)
+    assert component_script is not None
+    for path, headers, status in [
+        ("/login", {}, 200),
+        ("/healthz", {}, None),
+        ("/assets/auth.css", {}, 200),
+        (component_script.group(1), {}, 200),
+        ("/assets/no-such-file.css", {}, 404),
+        ("/api/v1/me", {}, 401),
+        ("/api/v1/me", cookie, 200),
+        ("/api/v1/snapshot?district=420600", cookie, 200),
+        ("/alerts", {}, 302),
+        ("/alerts", cookie, 200),
+        ("/geo/districts.json", cookie, 200),
+    ]:
+        response, _ = server.request("GET", path, headers=headers)
+        assert status is None or response.status == status, (path, response.status)
+        _assert_secure_headers(response, path)
 
 
 # --- public paths ----------------------------------------------------------------------------------------------

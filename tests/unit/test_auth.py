@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from auth.headers import content_security_policy, security_headers, tile_source
 from auth.model import Permission, Role, User
 from auth.passwords import DUMMY_HASH, WeakPassword, hash_password, verify_password
-from auth.web import is_public, landing_page, login_url, request_origin_ok, safe_next
+from auth.web import is_public, landing_page, login_url, request_origin_ok, safe_next, secret_key
+from config import Settings
 
 HOST = "http://wall.example:8050/"
 
@@ -101,6 +103,42 @@ def test_public_paths_are_exact(path: str, public: bool) -> None:
 def test_the_sign_in_page_comes_back_to_the_whole_path_and_query() -> None:
     assert login_url("/district/420602?range=7d&lang=en") == "/login?next=/district/420602%3Frange%3D7d%26lang%3Den"
     assert login_url("/alerts?") == "/login?next=/alerts"
+
+
+def test_production_needs_a_long_secret_key_and_secure_cookies(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="at least 32"):
+        secret_key(Settings(run_dir=tmp_path, environment="production", web_secret_key="x"))
+    assert secret_key(Settings(run_dir=tmp_path, environment="production", web_secret_key="k" * 32)) == "k" * 32
+    assert Settings(environment="production").secure_cookies
+    assert not Settings(environment="production", web_secure_cookies=False).secure_cookies
+    assert not Settings(environment="development").secure_cookies
+    assert Settings(environment="development", web_secure_cookies=True).secure_cookies
+
+
+def test_the_content_security_policy_allows_only_our_scripts_and_no_framing() -> None:
+    policy = dict(
+        directive.split(" ", 1) for directive in content_security_policy(("'sha256-abc='",)).split("; ")
+    )
+    assert policy["script-src"] == "'self' 'sha256-abc='"  # no 'unsafe-inline', no 'unsafe-eval'
+    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+    assert policy["default-src"] == "'self'" and policy["base-uri"] == "'self'"
+    headers = security_headers(Settings())
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    ("tile_url", "source"),
+    [
+        ("", []),
+        ("https://tiles.example.cn/{z}/{x}/{y}.png", ["https://tiles.example.cn"]),
+        ("https://t{s}.tianditu.gov.cn/img_w/wmts?tk=K&x={x}", ["https://*.tianditu.gov.cn"]),
+        ("http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png", ["http://10.1.2.3:8080"]),
+        ("https://tiles.{s}.example.cn/{z}/{x}/{y}.png", ["https:"]),
+    ],
+)
+def test_the_basemap_tile_server_may_serve_images(tile_url: str, source: list[str]) -> None:
+    assert tile_source(tile_url) == source
 
 
 def test_each_role_lands_where_it_works() -> None:

@@ -140,5 +140,8 @@ def test_a_fresh_start_raises_nothing_on_camera_signs_while_warming_up(pipeline,
         assert not city.camera_alerts(), [(a.sign_id, a.level.en, a.value) for a in city.camera_alerts()]
         time.sleep(0.2)
     assert looked_red, "the test never saw the early, partial camera counts it is about"
-    count = read_all_latest(redis_client)["XY.T.M07.T24"]  # every mobile unit on duty has reported by now
+    latest = read_all_latest(redis_client)
+    # Every source has reported since the simulator started: no derived sign is left incomplete.
+    assert not [i for i, v in latest.items() if v.quality is not Quality.OK]
+    count = latest["XY.T.M07.T24"]  # every mobile unit on duty has reported by now
     assert level_of(count.value, signs["XY.T.M07.T24"].thresholds, signs["XY.T.M07.T24"].direction) < Level.RED

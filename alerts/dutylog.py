@@ -69,21 +69,25 @@ STATUS_LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         AlertStatus.RAISED: "unacknowledged", AlertStatus.ACKNOWLEDGED: "acknowledged",
-        AlertStatus.CLEARED: "recovered, unacknowledged", AlertStatus.RESOLVED: "resolved", AlertStatus.CLOSED: "closed",
+        AlertStatus.CLEARED: "recovered, unacknowledged", AlertStatus.RESOLVED: "resolved",
+        AlertStatus.CLOSED: "closed",
     },
 }  # fmt: skip
 LEVEL_LABELS = {
     "zh": {"blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红"},
     "en": {"blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
 }
-CSV_TEXT = {
+CSV_COLUMNS: dict[str, list[str]] = {
+    "zh": ["时间", "类别", "事件", "人员", "告警编号", "指标", "区县", "级别", "状态", "说明"],
+    "en": ["Time", "Section", "Event", "Person", "Alert", "Sign", "District", "Level", "Status", "Note"],
+}
+CSV_TEXT: dict[str, dict[str, str]] = {
     "zh": {
-        "title": "值班日志", "columns": ["时间", "类别", "事件", "人员", "告警编号", "指标", "区县", "级别", "状态", "说明"],
+        "title": "值班日志",
         "duty": "值班", "alert": "告警", "handover": "交接时未关闭", "window": "时段", "truncated": "记录过多，已截断",
     },
     "en": {
         "title": "Duty log",
-        "columns": ["Time", "Section", "Event", "Person", "Alert", "Sign", "District", "Level", "Status", "Note"],
         "duty": "duty", "alert": "alert", "handover": "open at handover", "window": "window",
         "truncated": "too many entries: cut",
     },
@@ -274,7 +278,7 @@ def duty_log_table(log: DutyLog, lang: str) -> Table:
     notes = [(words["window"], f"{window_text(log.start)} – {window_text(log.end)}")]
     if log.truncated:
         notes.append((words["truncated"], str(MAX_AUDIT_ENTRIES)))
-    return Table(title=words["title"], columns=words["columns"], rows=rows, notes=notes)
+    return Table(title=words["title"], columns=CSV_COLUMNS[lang], rows=rows, notes=notes)
 
 
 def read_auth_events(client: redis.Redis, start: float, end: float) -> list[AuthEvent]:

@@ -1,5 +1,5 @@
 """Alerts over HTTP for duty officers and other systems: read alerts and their history, acknowledge, resolve,
-silence, and the duty log (JSON or CSV). docs/alerts.md#pages-and-api lists the endpoints.
+silence, and the duty log (JSON, CSV or Excel). docs/alerts.md#pages-and-api lists the endpoints.
 
 Reading needs what every page needs (the request guard: a session or a wall token where reading is not open).
 Every state-changing endpoint authorises server-side (`authorize(Permission.ACT)`) and records the signed-in
@@ -23,15 +23,16 @@ from alerts import store
 from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
 from alerts.lifecycle import InvalidTransition
 from alerts.officer import AlertFilter, clean_note, select_alerts, silence_for
+from api.responses import send_table
 from auth.model import Permission
 from auth.web import NotAllowed, authorize, current_user
-from signs.export import CSV_MIMETYPE, csv_bytes
 from signs.store import shared_redis
 
 alerts_blueprint = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
 # GET /api/v1/alerts answers with at most this many alerts: a laptop's list, not a data dump.
 MAX_LISTED = 500
+DUTY_LOG_FORMATS = ("json", "csv", "xlsx")
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -141,14 +142,11 @@ def duty_log() -> Response:
     log = read_duty_log(shared_redis(), start, end, now=now)
     lang = request.args.get("lang", "zh")
     fmt = request.args.get("format", "json")
-    if fmt == "csv":
-        name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
-        response = Response(csv_bytes(duty_log_table(log, lang)), mimetype=CSV_MIMETYPE)
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
+    if fmt not in DUTY_LOG_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(DUTY_LOG_FORMATS)}")
     if fmt != "json":
-        raise ValueError("format must be json or csv")
+        name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
+        return send_table(duty_log_table(log, lang), fmt, name, name, lang)
     return jsonify({
         "from": start,
         "to": end,

@@ -12,35 +12,25 @@ read afresh from Redis at the moment of the download; its time is in the file.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, request, send_file
+from flask import Blueprint, Response, abort, redirect, request
 
 from api.geo import StaticBody, static_response
+from api.responses import EXPORT_FORMATS, send_table
 from geo.admin import DISTRICTS
 from signs.catalogue import catalogue
-from signs.export import (
-    CSV_MIMETYPE,
-    XLSX_MIMETYPE,
-    Table,
-    comparison_table,
-    csv_bytes,
-    history_table,
-    list_table,
-    xlsx_bytes,
-)
+from signs.export import comparison_table, history_table, list_table
 from signs.store import shared_redis
 from signs.urlstate import BEIJING, DistrictView, ListView, SignView, parse
 
 drilldown_blueprint = Blueprint("drilldown", __name__)
 
 SEARCH_INDEX_URL = "/api/v1/search-index"
-FORMATS = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE}
 
 
 @cache
@@ -79,17 +69,9 @@ def _stamp(ts: float) -> str:
 def _split(name: str) -> tuple[str, str]:
     """"XY.P.M01.P01.csv" -> ("XY.P.M01.P01", "csv"); 404 for anything else."""
     stem, _, fmt = name.rpartition(".")
-    if fmt not in FORMATS or not stem:
+    if fmt not in EXPORT_FORMATS or not stem:
         abort(404, description="export as .csv or .xlsx")
     return stem, fmt
-
-
-def _send(table: Table, fmt: str, ascii_name: str, display_name: str) -> Response:
-    data = csv_bytes(table) if fmt == "csv" else xlsx_bytes(table, sheet="数据" if "·" in table.title else "Data")
-    response = send_file(io.BytesIO(data), mimetype=FORMATS[fmt], as_attachment=True, download_name=f"{display_name}.{fmt}")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Export-Name"] = f"{ascii_name}.{fmt}"
-    return response
 
 
 def _query() -> dict[str, Any]:
@@ -118,7 +100,7 @@ def export_sign(name: str) -> Response:
     table = history_table(series, levels, view.lang, win.start, win.end, now, [source_text(sign)])
     base = f"{sign.id.replace(':', '-')}_{view.range}_{_stamp(win.end)}"
     display = f"{sign.name_en if view.lang == 'en' else sign.name_zh}_{view.range}_{_stamp(win.end)}"
-    return _send(table, fmt, base, display)
+    return send_table(table, fmt, base, display, view.lang)
 
 
 @drilldown_blueprint.get("/export/district/<path:name>")
@@ -132,14 +114,14 @@ def export_district(name: str) -> Response:
         abort(404, description=f"no district {stem!r}")
     cat = catalogue()
     now = time.time()
-    latest, status = read_district(shared_redis(), cat, view.adcode)
-    rows = sorted_rows(district_update(cat, latest, status, view, now)[0], view)
+    latest, status, open_alerts = read_district(shared_redis(), cat, view.adcode)
+    rows = sorted_rows(district_update(cat, latest, status, open_alerts, view, now)[0], view)
     name_ = district_name(view.adcode, view.lang)
     table = comparison_table(
         name_, rows, [(a, short_district_name(a, view.lang)) for a in DISTRICTS], view.lang, now,
         notes=[("district", f"{name_} ({view.adcode})")],
     )  # fmt: skip
-    return _send(table, fmt, f"district-{view.adcode}_{_stamp(now)}", f"{name_}_{_stamp(now)}")
+    return send_table(table, fmt, f"district-{view.adcode}_{_stamp(now)}", f"{name_}_{_stamp(now)}", view.lang)
 
 
 @drilldown_blueprint.get("/export/<any(module, category):kind>/<path:name>")
@@ -157,4 +139,4 @@ def export_list(kind: str, name: str) -> Response:
     group = cat.modules.get(view.code) or cat.categories[view.code]
     title = group.name_en if view.lang == "en" else group.name_zh
     table = list_table(title, rows, view.lang, now, notes=[(kind, f"{title} ({view.code})")])
-    return _send(table, fmt, f"{kind}-{view.code}_{_stamp(now)}", f"{title}_{_stamp(now)}")
+    return send_table(table, fmt, f"{kind}-{view.code}_{_stamp(now)}", f"{title}_{_stamp(now)}", view.lang)

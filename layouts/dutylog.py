@@ -1,11 +1,11 @@
 """The duty log page (/duty-log, 值班日志): for a shift window (the last 12 hours unless ?from=&to= say otherwise,
 Beijing time), who was on duty, what happened to which alert and when, and what was still open at handover,
-with its CSV export. The log itself is alerts/dutylog.py's; this draws it. No I/O.
+with its CSV and Excel exports. The log itself is alerts/dutylog.py's; this draws it. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -35,6 +35,7 @@ STATE = "duty-log-state"  # {"from", "to", "lang"} as the URL gave them
 TICK = "duty-log-tick"
 BODY = "duty-log-body"
 EXPORT_CSV = "duty-log-export-csv"
+EXPORT_XLSX = "duty-log-export-xlsx"
 
 DUTY_LOG_API = "/api/v1/duty-log"
 # What the from/to inputs accept (alerts.dutylog.WINDOW_FORMAT), checked by the browser before it asks.
@@ -46,7 +47,8 @@ LIVE_REFRESH_MS = 30_000
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "值班日志", "from": "从", "to": "至", "show": "查看", "now": "现在", "default": "最近12小时",
-        "export": "导出 CSV", "on_duty": "值班人员", "person": "人员", "signed_in": "登录", "signed_out": "退出",
+        "export": "导出 CSV",
+        "export_xlsx": "导出 Excel", "on_duty": "值班人员", "person": "人员", "signed_in": "登录", "signed_out": "退出",
         "before": "班前已登录", "still": "仍在线", "actions": "操作数", "story": "经过", "time": "时间",
         "event": "事件", "by": "人员", "alert": "告警 / 指标", "district": "区县", "level": "级别", "note": "说明",
         "handover": "交接时仍未关闭", "status": "状态", "escalation": "升级", "raised": "产生时间",
@@ -56,7 +58,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Duty log", "from": "From", "to": "to", "show": "Show", "now": "now", "default": "Last 12 hours",
-        "export": "Export CSV", "on_duty": "On duty", "person": "Person", "signed_in": "Signed in",
+        "export": "Export CSV",
+        "export_xlsx": "Export Excel", "on_duty": "On duty", "person": "Person", "signed_in": "Signed in",
         "signed_out": "Signed out", "before": "before the shift", "still": "still signed in", "actions": "Actions",
         "story": "What happened", "time": "Time", "event": "Event", "by": "By", "alert": "Alert / sign",
         "district": "District", "level": "Level", "note": "Note", "handover": "Open at handover", "status": "Status",
@@ -96,8 +99,8 @@ class DutyLogView:
             del query["lang"]
         return DUTY_LOG_PATH + (f"?{urlencode(query)}" if query else "")
 
-    def export_href(self) -> str:
-        return f"{DUTY_LOG_API}?{urlencode({**self.query(), 'format': 'csv'})}"
+    def export_href(self, fmt: str = "csv") -> str:
+        return f"{DUTY_LOG_API}?{urlencode({**self.query(), 'format': fmt})}"
 
     def as_data(self) -> dict[str, str]:
         return {"from": self.start_text, "to": self.end_text, "lang": self.lang}
@@ -149,6 +152,13 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
                 html.H1(t["title"], className="page-title"),
                 window_form,
                 html.A(t["export"], id=EXPORT_CSV, href=view.export_href(), className="button export-csv", download=""),
+                html.A(
+                    t["export_xlsx"],
+                    id=EXPORT_XLSX,
+                    href=view.export_href("xlsx"),
+                    className="button export-xlsx",
+                    download="",
+                ),
             ],
         ),
         html.Div(id=BODY, className="duty-log", children=html.P(t["loading"], className="muted")),
@@ -165,7 +175,7 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
     )
 
 
-def _table(headers: list[str], rows: list[list[Component | str]], class_name: str) -> html.Table:
+def _table(headers: list[str], rows: Sequence[Sequence[Component | str]], class_name: str) -> html.Table:
     return html.Table(
         [
             html.Thead(html.Tr([html.Th(h) for h in headers])),
@@ -175,7 +185,7 @@ def _table(headers: list[str], rows: list[list[Component | str]], class_name: st
     )
 
 
-def _alert_link(alert_id: str, label: str, lang: str) -> Component:
+def _alert_link(alert_id: str, label: str, lang: str) -> Component | str:
     if not alert_id:
         return label
     # Closed alerts too: the story mentions alerts long resolved.

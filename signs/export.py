@@ -1,7 +1,8 @@
 """Exports of what a drill-down page shows: a table in, CSV or Excel bytes out. Pure.
 
 CSV is UTF-8 with a byte-order mark, so that Excel opens Chinese text correctly, and CRLF line ends. Values
-keep full precision (Python's shortest round-trip form), so a number read back equals the one in Redis.
+keep full precision (Python's shortest round-trip form), so a number read back equals the one in Redis; Excel
+files carry 16 significant digits (openpyxl writes "%.16g"), one short of a double's last bit.
 Times are Beijing time (Asia/Shanghai): text in CSV, real date-times in Excel. Every export names its units
 in the header and, in Excel, carries a second sheet describing what it is.
 

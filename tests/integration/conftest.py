@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from flask import Flask
 
 from services.embedded import EmbeddedService
 from tests.processes import FeedProcess, Publisher, feed_env
+from tests.web import production_app
 
 
 @pytest.fixture
@@ -33,7 +35,19 @@ def feed_processes() -> Iterator[Callable[..., FeedProcess]]:
 
 
 @pytest.fixture
-def worker_env(redis_service: EmbeddedService, mqtt_service: EmbeddedService, request: pytest.FixtureRequest) -> dict[str, str]:
+def worker_env(
+    redis_service: EmbeddedService, mqtt_service: EmbeddedService, request: pytest.FixtureRequest
+) -> dict[str, str]:
     """Environment for workers of this test: a client-id prefix of its own, so sessions never mix."""
     prefix = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
     return feed_env(redis_service.url, mqtt_service.url, MQTT_CLIENT_PREFIX=prefix, MQTT_SHARED_GROUP="")
+
+
+@pytest.fixture(scope="module")
+def web_server(
+    redis_service: EmbeddedService, mqtt_service: EmbeddedService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
+    """The whole web app (app.server: every endpoint, the request guard, the Dash pages) in production mode on
+    the session's Redis and broker, for Flask's test client (tests.web)."""
+    with production_app(redis_service.url, mqtt_service.url, tmp_path_factory.mktemp("web")) as server:
+        yield server

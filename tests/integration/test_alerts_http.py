@@ -16,9 +16,7 @@ from flask.testing import FlaskClient
 import api.alerts
 import auth.web
 from alerts import store
-from alerts.engine import AlertEngine
-from alerts.model import Alert, Event, RuleKind
-from alerts.rules import value_rule
+from alerts.model import Alert, Event
 from api.alerts import alerts_blueprint
 from auth.model import Role
 from auth.store import create_wall_token, save_user
@@ -26,44 +24,17 @@ from auth.web import init_auth
 from callbacks.alerts import alert_action, lift_action, run_action
 from config import Settings
 from layouts import alerts as ids
-from signs.catalogue import catalogue
-from signs.model import Direction, Level, MqttSource, Sign, level_of
+from tests.alerting import AlertRaiser, red_sign
+from tests.web import ORIGIN, PASSWORD, signed_in
 
 pytestmark = pytest.mark.integration
-
-ORIGIN = {"Origin": "http://localhost"}
-PASSWORD = "long enough password"
-
-
-def _red_sign() -> Sign:
-    return next(
-        s
-        for s in catalogue().signs.values()
-        if isinstance(s.source, MqttSource) and value_rule(s) is RuleKind.THRESHOLD and s.thresholds[3] is not None
-    )
-
-
-def _red_value(sign: Sign) -> float:
-    red = sign.thresholds[3]
-    assert red is not None
-    value = red * 1.5 + 1.0 if sign.direction is Direction.HIGH_IS_BAD else red * 0.5 - 1.0
-    assert level_of(value, sign.thresholds, sign.direction) is Level.RED
-    return value
 
 
 @pytest.fixture
 def raise_alert(redis_client: redis.Redis, redis_service) -> Callable[[], Alert]:
     """An alert raised by the real engine from one red reading."""
-    engine = AlertEngine(Settings(redis_url=redis_service.url), client=redis_client)
-    engine.join_group()
-    sign = _red_sign()
-
-    def make() -> Alert:
-        engine.evaluate([(sign.id, time.time(), _red_value(sign))])
-        [alert] = [a for a in store.list_active(redis_client) if a.sign_id == sign.id]
-        return alert
-
-    return make
+    raiser = AlertRaiser(redis_service.url, redis_client)
+    return lambda: raiser.raise_red(red_sign())
 
 
 @pytest.fixture
@@ -86,17 +57,11 @@ def web(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, tmp_path) ->
     return make
 
 
-def _signed_in(client: FlaskClient, username: str) -> FlaskClient:
-    response = client.post("/login", data={"username": username, "password": PASSWORD}, headers=ORIGIN)
-    assert response.status_code == 302
-    return client
-
-
 def test_an_officer_acknowledges_and_resolves_and_the_audit_names_them(
     web, raise_alert, redis_client: redis.Redis
 ) -> None:
     alert = raise_alert()
-    officer = _signed_in(web(), "duty1")
+    officer = signed_in(web(), "duty1")
     listed = officer.get("/api/v1/alerts?level=red&status=raised").get_json()
     assert alert.id in [a["id"] for a in listed["alerts"]]
 
@@ -126,7 +91,7 @@ def test_an_officer_acknowledges_and_resolves_and_the_audit_names_them(
 
 def test_an_officer_silences_a_district_within_bounds_and_lifts_it(web, raise_alert, redis_client: redis.Redis) -> None:
     alert = raise_alert()
-    officer = _signed_in(web(), "duty1")
+    officer = signed_in(web(), "duty1")
     body = {"scope": "district", "target": alert.district, "minutes": 30, "reason": "pump station maintenance"}
     assert officer.post("/api/v1/silences", json={**body, "minutes": 1}, headers=ORIGIN).status_code == 400
     assert officer.post("/api/v1/silences", json={**body, "minutes": 2000}, headers=ORIGIN).status_code == 400
@@ -147,7 +112,7 @@ def test_an_officer_silences_a_district_within_bounds_and_lifts_it(web, raise_al
 
 def test_leaders_walls_and_strangers_may_not_act(web, raise_alert, redis_client: redis.Redis) -> None:
     alert = raise_alert()
-    leader = _signed_in(web(), "leader1")
+    leader = signed_in(web(), "leader1")
     assert leader.get("/api/v1/alerts").status_code == 200  # reading is allowed
     refused = leader.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "x"}, headers=ORIGIN)
     assert refused.status_code == 403 and "not allowed" in refused.get_json()["error"]
@@ -174,7 +139,7 @@ def test_a_cross_origin_or_replayed_post_is_refused_even_for_an_officer(
     web, raise_alert, redis_client: redis.Redis
 ) -> None:
     alert = raise_alert()
-    officer = _signed_in(web(), "duty1")
+    officer = signed_in(web(), "duty1")
     forged = officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}, headers={"Origin": "http://evil.example"})
     assert forged.status_code == 403 and "cross-origin" in forged.get_json()["error"]
     assert officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={}).status_code == 403  # no Origin at all
@@ -210,7 +175,7 @@ def test_the_pages_actions_authorise_on_the_server(
 
 def test_the_duty_log_tells_the_story_and_exports_csv_with_a_bom(web, raise_alert) -> None:
     alert = raise_alert()
-    officer = _signed_in(web(), "duty1")
+    officer = signed_in(web(), "duty1")
     officer.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "crew sent"}, headers=ORIGIN)
     log = officer.get("/api/v1/duty-log").get_json()
     assert log["counts"]["raised"] == 1 and log["counts"]["acknowledged"] == 1

@@ -1,0 +1,50 @@
+"""Alerts for the tests, raised by the real alert engine from red readings on the test's Redis."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from alerts import store
+from alerts.engine import AlertEngine
+from alerts.model import Alert, RuleKind
+from alerts.rules import district_of, value_rule
+from config import Settings
+from signs.catalogue import catalogue
+from signs.model import Direction, Level, MqttSource, Sign, level_of
+
+
+def red_sign(district: str | None = None) -> Sign:
+    """A sign read from MQTT with a red threshold the engine alerts on, in `district` (an adcode, the city's for
+    city-wide signs) when given."""
+    return next(
+        s
+        for s in catalogue().signs.values()
+        if isinstance(s.source, MqttSource)
+        and value_rule(s) is RuleKind.THRESHOLD
+        and s.thresholds[3] is not None
+        and (district is None or district_of(s) == district)
+    )
+
+
+def red_value(sign: Sign) -> float:
+    red = sign.thresholds[3]
+    assert red is not None
+    value = red * 1.5 + 1.0 if sign.direction is Direction.HIGH_IS_BAD else red * 0.5 - 1.0
+    assert level_of(value, sign.thresholds, sign.direction) is Level.RED
+    return value
+
+
+class AlertRaiser:
+    """The real engine on the test's Redis; raise_red(sign) evaluates one red reading of it."""
+
+    def __init__(self, redis_url: str, client: redis.Redis) -> None:
+        self.client = client
+        self.engine = AlertEngine(Settings(redis_url=redis_url), client=client)
+        self.engine.join_group()
+
+    def raise_red(self, sign: Sign) -> Alert:
+        self.engine.evaluate([(sign.id, time.time(), red_value(sign))])
+        [alert] = [a for a in store.list_active(self.client) if a.sign_id == sign.id]
+        return alert

@@ -19,6 +19,7 @@ from auth.headers import install_security_headers
 from auth.web import init_auth
 from callbacks import alerts as alerts_callbacks
 from callbacks import camera_layer as camera_layer_callbacks
+from callbacks import dispatch as dispatch_guard
 from callbacks import drilldown as drilldown_callbacks
 from callbacks import dutylog as dutylog_callbacks
 from callbacks import wall as wall_callbacks
@@ -103,6 +104,7 @@ def create_app() -> Dash:
     drilldown_callbacks.register(app)
     alerts_callbacks.register(app)
     dutylog_callbacks.register(app)
+    dispatch_guard.install(app)  # malformed callback requests are 400s before Dash's dispatch sees them
     init_auth(app.server, settings())
     app.server.register_blueprint(signs_blueprint)
     app.server.register_blueprint(geo_blueprint)

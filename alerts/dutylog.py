@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import cast
 
 import redis
@@ -26,7 +25,7 @@ from signs.catalogue import catalogue
 from signs.drill import district_name, sign_name
 from signs.export import Moment, Table
 from signs.keys import KEY_AUTH_LOG
-from signs.urlstate import BEIJING
+from signs.urlstate import MomentFormat
 
 DEFAULT_SHIFT_S = 12 * 3_600.0
 LONGEST_WINDOW_S = 7 * 86_400.0
@@ -35,7 +34,7 @@ MAX_AUDIT_ENTRIES = 20_000
 # Closed alerts changed after the handover are looked for among this many most recently changed ones.
 HANDOVER_LOOKBACK = 2_000
 # The URL's from/to: Beijing wall clock to the minute, as a datetime-local input writes it.
-WINDOW_FORMAT = "%Y-%m-%dT%H:%M"
+WINDOW = MomentFormat("%Y-%m-%dT%H:%M", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}", "2026-05-24T08:00")
 SIGN_IN, SIGN_OUT = "login", "logout"
 # What the summary counts, in the order a shift's story is told.
 COUNTED_EVENTS = (
@@ -133,11 +132,11 @@ class DutyLog:
 
 
 def parse_window(from_text: str | None, to_text: str | None, now: float) -> tuple[float, float]:
-    """The shift window from the URL's from/to (Beijing time, WINDOW_FORMAT): by default the last DEFAULT_SHIFT_S,
-    ending now; a `from` alone covers DEFAULT_SHIFT_S from it. Raises ValueError for a malformed, empty, reversed
-    or overlong window."""
-    end = _parse_moment(to_text) if to_text else None
-    start = _parse_moment(from_text) if from_text else None
+    """The shift window from the URL's from/to (Beijing time, WINDOW): by default the last DEFAULT_SHIFT_S, ending
+    now; a `from` alone covers DEFAULT_SHIFT_S from it. Raises ValueError (a signs.urlstate.QueryError for a
+    malformed time) for a malformed, empty, reversed or overlong window."""
+    end: float | None = WINDOW.parse(to_text, "to") if to_text else None
+    start: float | None = WINDOW.parse(from_text, "from") if from_text else None
     if end is None:
         end = min(now, start + DEFAULT_SHIFT_S) if start is not None else now
     if start is None:
@@ -149,15 +148,8 @@ def parse_window(from_text: str | None, to_text: str | None, now: float) -> tupl
     return start, end
 
 
-def _parse_moment(text: str) -> float:
-    try:
-        return datetime.strptime(text, WINDOW_FORMAT).replace(tzinfo=BEIJING).timestamp()
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time like 2026-05-24T08:00") from None
-
-
 def window_text(ts: float) -> str:
-    return datetime.fromtimestamp(ts, BEIJING).strftime(WINDOW_FORMAT)
+    return WINDOW.format(ts)
 
 
 def closed_at(alert: Alert) -> float | None:

@@ -17,6 +17,7 @@ from alerts.model import LEVEL_BY_NAME, Alert, AlertStatus, Silence, SilenceScop
 from alerts.store import list_active, list_recent, silence
 from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.model import Level
+from signs.urlstate import QueryError, parse_choice, parse_int
 
 RECENT_MAX = 1_000
 # The alerts page's "include recently closed", and what asking for a final status alone looks through.
@@ -37,20 +38,18 @@ class AlertFilter:
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> AlertFilter:
-        """Raises ValueError naming the first parameter it does not understand."""
+        """Raises QueryError (a ValueError) naming the first parameter it does not understand."""
         status = query.get("status", "")
-        if status and status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(AlertStatus)}")
+        if status:
+            parse_choice(status, "status", STATUSES)
         level = query.get("level", "")
         if level and (level not in LEVEL_BY_NAME or LEVEL_BY_NAME[level] is Level.NORMAL):
-            raise ValueError("level must be blue, yellow, orange or red")
+            raise QueryError("level must be blue, yellow, orange or red")
         district = query.get("district", "")
         if district and district not in DISTRICTS and district != CITY_ADCODE:
-            raise ValueError(f"unknown district {district!r}")
-        recent_text = query.get("recent", "") or "0"
-        if not recent_text.isdigit() or int(recent_text) > RECENT_MAX:
-            raise ValueError(f"recent must be a whole number from 0 to {RECENT_MAX}")
-        return cls(status, level, district, int(recent_text))
+            raise QueryError(f"unknown district {district[:40]!r}: a district's adcode or the city's, {CITY_ADCODE}")
+        recent = parse_int(query.get("recent", "") or "0", "recent", 0, RECENT_MAX)
+        return cls(status, level, district, recent)
 
     @property
     def wants_closed(self) -> bool:

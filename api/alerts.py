@@ -2,10 +2,10 @@
 silence, and the duty log (JSON, CSV or Excel). docs/alerts.md#pages-and-api lists the endpoints.
 
 Reading needs what every page needs (the request guard: a session or a wall token where reading is not open).
-Every state-changing endpoint authorises server-side (`authorize(Permission.ACT)`) and records the signed-in
-user as the actor: a body can say nothing about who acted. The request guard of auth.web has already refused
-cross-origin requests. Errors are JSON: 400 bad input, 401 not signed in, 403 not allowed, 404 unknown alert or
-silence, 409 refused by the lifecycle, 503 Redis unavailable.
+Every state-changing endpoint authorises server-side (`authorize(Permission.ACT)`) and records the signed-in user
+as the actor: a body can say nothing about who acted. The request guard of auth.web has already refused
+cross-origin requests. Errors are JSON (api.responses): 400 bad input, 401 not signed in, 403 not allowed, 404
+unknown alert or silence, 409 refused by the lifecycle, 503 Redis unavailable.
 """
 
 from __future__ import annotations
@@ -15,66 +15,43 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from alerts import store
 from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
 from alerts.lifecycle import InvalidTransition
 from alerts.officer import AlertFilter, clean_note, select_alerts, silence_for
-from api.responses import send_table
+from api.responses import answer_errors_as_json, json_error, send_table, takes
 from auth.model import Permission
-from auth.web import NotAllowed, authorize, current_user
+from auth.web import authorize
 from signs.store import shared_redis
+from signs.urlstate import LANGS, parse_choice
 
-alerts_blueprint = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
+alerts_blueprint = answer_errors_as_json(Blueprint("alerts_api", __name__, url_prefix="/api/v1"))
 
 # GET /api/v1/alerts answers with at most this many alerts: a laptop's list, not a data dump.
 MAX_LISTED = 500
 DUTY_LOG_FORMATS = ("json", "csv", "xlsx")
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify({"error": message, "status": status}), status
-
-
-@alerts_blueprint.errorhandler(NotAllowed)
-def _not_allowed(error: NotAllowed) -> tuple[Response, int]:
-    if current_user() is None:
-        return _error(401, "sign in first")
-    return _error(403, f"not allowed: {error}")
-
-
 @alerts_blueprint.errorhandler(store.AlertNotFound)
 def _no_alert(error: store.AlertNotFound) -> tuple[Response, int]:
-    return _error(404, f"no alert {error}")
+    return json_error(404, f"no alert {error}")
 
 
 @alerts_blueprint.errorhandler(store.SilenceNotFound)
 def _no_silence(error: store.SilenceNotFound) -> tuple[Response, int]:
-    return _error(404, f"no silence {error}")
+    return json_error(404, f"no silence {error}")
 
 
 @alerts_blueprint.errorhandler(InvalidTransition)
 def _refused(error: InvalidTransition) -> tuple[Response, int]:
-    return _error(409, str(error))
+    return json_error(409, str(error))
 
 
 @alerts_blueprint.errorhandler(ValueError)
 def _bad_input(error: ValueError) -> tuple[Response, int]:
-    return _error(400, str(error))
-
-
-@alerts_blueprint.errorhandler(redis.RedisError)
-def _redis_down(error: redis.RedisError) -> tuple[Response, int]:
-    return _error(503, f"Redis unavailable: {error}")
-
-
-@alerts_blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[Response, int]:
-    """The request guard's refusals (cross-origin, not signed in) in the same JSON as ours."""
-    return _error(error.code or 500, error.description or error.name)
+    return json_error(400, str(error))
 
 
 def _body() -> Mapping[str, Any]:
@@ -84,6 +61,7 @@ def _body() -> Mapping[str, Any]:
 
 
 @alerts_blueprint.get("/alerts")
+@takes("status", "level", "district", "recent")
 def list_alerts() -> Response:
     wanted = AlertFilter.parse(request.args)
     alerts = select_alerts(shared_redis(), wanted)
@@ -91,6 +69,7 @@ def list_alerts() -> Response:
 
 
 @alerts_blueprint.get("/alerts/<alert_id>")
+@takes()
 def show_alert(alert_id: str) -> Response:
     client = shared_redis()
     alert = store.get_alert(client, alert_id)
@@ -100,6 +79,7 @@ def show_alert(alert_id: str) -> Response:
 
 
 @alerts_blueprint.post("/alerts/<alert_id>/acknowledge")
+@takes()
 def acknowledge(alert_id: str) -> Response:
     user = authorize(Permission.ACT)
     alert = store.acknowledge(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=False))
@@ -107,6 +87,7 @@ def acknowledge(alert_id: str) -> Response:
 
 
 @alerts_blueprint.post("/alerts/<alert_id>/resolve")
+@takes()
 def resolve(alert_id: str) -> Response:
     user = authorize(Permission.ACT)
     alert = store.resolve(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=True))
@@ -114,11 +95,13 @@ def resolve(alert_id: str) -> Response:
 
 
 @alerts_blueprint.get("/silences")
+@takes()
 def list_silences() -> Response:
     return jsonify({"silences": [s.as_json() for s in store.list_silences(shared_redis())]})
 
 
 @alerts_blueprint.post("/silences")
+@takes()
 def add_silence() -> tuple[Response, int]:
     user = authorize(Permission.ACT)
     body = _body()
@@ -130,20 +113,20 @@ def add_silence() -> tuple[Response, int]:
 
 
 @alerts_blueprint.post("/silences/<silence_id>/lift")
+@takes()
 def lift_silence(silence_id: str) -> Response:
     user = authorize(Permission.ACT)
     return jsonify(store.lift_silence(shared_redis(), silence_id, user.username).as_json())
 
 
 @alerts_blueprint.get("/duty-log")
+@takes("from", "to", "format", "lang")
 def duty_log() -> Response:
     now = time.time()
     start, end = parse_window(request.args.get("from"), request.args.get("to"), now)
+    fmt = parse_choice(request.args.get("format") or "json", "format", DUTY_LOG_FORMATS)
+    lang = parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
     log = read_duty_log(shared_redis(), start, end, now=now)
-    lang = request.args.get("lang", "zh")
-    fmt = request.args.get("format", "json")
-    if fmt not in DUTY_LOG_FORMATS:
-        raise ValueError(f"format must be one of {', '.join(DUTY_LOG_FORMATS)}")
     if fmt != "json":
         name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
         return send_table(duty_log_table(log, lang), fmt, name, name, lang)

@@ -7,7 +7,8 @@ GET /api/v1/search-index                                       [id, name_zh, nam
 GET /district                                                  redirect to the signed-in leader's district
 
 An export takes exactly the query string of the page it is on (signs.urlstate), so it holds what is on screen,
-read afresh from Redis at the moment of the download; its time is in the file.
+read afresh from Redis at the moment of the download; its time is in the file. Unlike the page, an export reads
+its query strictly: a parameter it does not understand is a 400 naming it.
 """
 
 from __future__ import annotations
@@ -16,19 +17,27 @@ import json
 import time
 from datetime import datetime
 from functools import cache
-from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, request
 
 from api.geo import StaticBody, static_response
-from api.responses import EXPORT_FORMATS, send_table
+from api.responses import EXPORT_FORMATS, answer_errors_as_json, query, send_table, takes
 from geo.admin import DISTRICTS
 from signs.catalogue import catalogue
 from signs.export import comparison_table, history_table, list_table
 from signs.store import shared_redis
-from signs.urlstate import BEIJING, DistrictView, ListView, SignView, parse
+from signs.urlstate import (
+    BEIJING,
+    FILTER_ABNORMAL,
+    DistrictView,
+    ListView,
+    QueryError,
+    SignView,
+    district_view,
+    parse,
+)
 
-drilldown_blueprint = Blueprint("drilldown", __name__)
+drilldown_blueprint = answer_errors_as_json(Blueprint("drilldown", __name__))
 
 SEARCH_INDEX_URL = "/api/v1/search-index"
 
@@ -49,17 +58,18 @@ def search_index_body() -> StaticBody:
 
 
 @drilldown_blueprint.get(SEARCH_INDEX_URL)
+@takes()
 def search_index_json() -> Response:
     return static_response(search_index_body(), request)
 
 
 @drilldown_blueprint.get("/district")
 def district_home() -> Response:
+    """The leader's district page, with the district page's own parameters (tolerantly: it is a page)."""
     from callbacks.district import home_district
 
-    query = request.query_string.decode()
-    target = f"/district/{home_district() or next(iter(DISTRICTS))}"
-    return redirect(target + (f"?{query}" if query else ""))  # type: ignore[return-value]
+    view = district_view(home_district() or next(iter(DISTRICTS)), query())
+    return redirect(view.href())  # type: ignore[return-value]
 
 
 def _stamp(ts: float) -> str:
@@ -67,15 +77,11 @@ def _stamp(ts: float) -> str:
 
 
 def _split(name: str) -> tuple[str, str]:
-    """"XY.P.M01.P01.csv" -> ("XY.P.M01.P01", "csv"); 404 for anything else."""
+    """`XY.P.M01.P01.csv` -> ("XY.P.M01.P01", "csv"); 404 for anything else."""
     stem, _, fmt = name.rpartition(".")
     if fmt not in EXPORT_FORMATS or not stem:
         abort(404, description="export as .csv or .xlsx")
     return stem, fmt
-
-
-def _query() -> dict[str, Any]:
-    return {k: v[0] if len(v) == 1 else v for k, v in request.args.lists()}
 
 
 @drilldown_blueprint.get("/export/sign/<path:name>")
@@ -86,15 +92,18 @@ def export_sign(name: str) -> Response:
     from signs.recent import read_span
 
     stem, fmt = _split(name)
-    view = parse(f"/sign/{stem}", _query())
+    view = parse(f"/sign/{stem}", query(), strict=True)
     cat = catalogue()
     if not isinstance(view, SignView) or view.sign_id not in cat.signs:
         abort(404, description=f"no sign {stem!r}")
+    unknown = [i for i in view.compare if i not in cat.signs]
+    if unknown:
+        raise QueryError(f"vs: no sign {unknown[0]!r}")
     now = time.time()
     sign = cat.signs[view.sign_id]
     win = window_of(sign, view, now)
     client = shared_redis()
-    shown = [sign, *(cat.signs[i] for i in view.compare if i in cat.signs)]
+    shown = [sign, *(cat.signs[i] for i in view.compare)]
     series = [(s, read_span(client, s.id, win.start, win.end)) for s in shown]
     levels = [levels_of(p["value"], s.thresholds, s.direction) for s, p in series]
     table = history_table(series, levels, view.lang, win.start, win.end, now, [source_text(sign)])
@@ -109,7 +118,7 @@ def export_district(name: str) -> Response:
     from signs.drill import district_name, short_district_name
 
     stem, fmt = _split(name)
-    view = parse(f"/district/{stem}", _query())
+    view = parse(f"/district/{stem}", query(), strict=True)
     if not isinstance(view, DistrictView) or view.adcode not in DISTRICTS:
         abort(404, description=f"no district {stem!r}")
     cat = catalogue()
@@ -129,14 +138,16 @@ def export_list(kind: str, name: str) -> Response:
     from callbacks.signlist import read_rows, sorted_list_rows, view_signs
 
     stem, fmt = _split(name)
-    view = parse(f"/{kind}/{stem}", _query())
+    view = parse(f"/{kind}/{stem}", query(), strict=True)
     cat = catalogue()
-    if not isinstance(view, ListView) or (view.code not in cat.modules and view.code not in cat.categories):
+    groups = cat.modules if kind == "module" else cat.categories
+    if not isinstance(view, ListView) or view.code not in groups:
         abort(404, description=f"no {kind} {stem!r}")
     now = time.time()
     signs = view_signs(cat, view)
-    rows = sorted_list_rows(read_rows(shared_redis(), cat, signs, now, view.lang, view.filter == "abnormal", sparks=False), view)
-    group = cat.modules.get(view.code) or cat.categories[view.code]
+    abnormal = view.filter == FILTER_ABNORMAL
+    rows = sorted_list_rows(read_rows(shared_redis(), cat, signs, now, view.lang, abnormal, sparks=False), view)
+    group = groups[view.code]
     title = group.name_en if view.lang == "en" else group.name_zh
     table = list_table(title, rows, view.lang, now, notes=[(kind, f"{title} ({view.code})")])
     return send_table(table, fmt, f"{kind}-{view.code}_{_stamp(now)}", f"{title}_{_stamp(now)}", view.lang)

@@ -4,6 +4,8 @@ GET /api/v1/signs/{id}                         one sign: catalogue entry and its
 GET /api/v1/snapshot?category=&district=       every sign of a category and/or district with its value
 GET /healthz                                   Redis, the MQTT broker (and what it dropped), feed workers and the board;
                                                503 when not all well
+
+Errors are api.responses' JSON.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, abort, request
 
+from api.responses import answer_errors_as_json, takes
 from config import settings
 from feeds.board import read_board
 from feeds.mqtt import broker_address
 from feeds.sink import read_broker_drops
-from geo.admin import CITY_ADCODE
+from geo.admin import CITY_ADCODE, DISTRICTS
 from services.embedded import mqtt_connect_ok
 from signs.catalogue import catalogue
 from signs.keys import KEY_WORKER_PATTERN, Latest
 from signs.model import Sign
 from signs.store import read_all_latest, read_latest, shared_redis, sign_value
+from signs.urlstate import QueryError
 
-signs_blueprint = Blueprint("signs_api", __name__)
+signs_blueprint = answer_errors_as_json(Blueprint("signs_api", __name__))
 
 # A board older than this means the roll-up (and so every derived value on the wall) has stopped.
 BOARD_LATE_AFTER_S = 5.0
@@ -60,13 +64,15 @@ def sign_json(sign: Sign, latest: Latest | None, now: float) -> dict[str, Any]:
 
 def select_signs(signs: dict[str, Sign], category: str | None, district: str | None) -> list[Sign]:
     """Signs of a category (code P/T/D/S or 人/物/动/态) and of a district (adcode; the city's code selects
-    the city-wide signs)."""
+    the city-wide signs). QueryError for a category or a district that is none."""
     cat = catalogue()
     if category:
         by_name = {c.name_zh: code for code, c in cat.categories.items()}
         category = by_name.get(category, category.upper())
         if category not in cat.categories:
-            raise ValueError(f"unknown category {category!r}; one of {', '.join(cat.categories)}")
+            raise QueryError(f"unknown category {category[:40]!r}; one of {', '.join(cat.categories)}")
+    if district and district not in DISTRICTS and district != CITY_ADCODE:
+        raise QueryError(f"unknown district {district[:40]!r}; a district's adcode or the city's, {CITY_ADCODE}")
     chosen = []
     for sign in signs.values():
         if category and sign.category != category:
@@ -82,6 +88,7 @@ def _in_district(sign: Sign, adcode: str) -> bool:
 
 
 @signs_blueprint.get("/api/v1/signs/<sign_id>")
+@takes()
 def get_sign(sign_id: str) -> Response:
     sign = catalogue().signs.get(sign_id)
     if sign is None:
@@ -90,11 +97,9 @@ def get_sign(sign_id: str) -> Response:
 
 
 @signs_blueprint.get("/api/v1/snapshot")
+@takes("category", "district")
 def get_snapshot() -> Response:
-    try:
-        chosen = select_signs(catalogue().signs, request.args.get("category"), request.args.get("district"))
-    except ValueError as error:
-        return _json({"error": str(error)}, status=400)
+    chosen = select_signs(catalogue().signs, request.args.get("category"), request.args.get("district"))
     latest = read_all_latest(shared_redis())
     now = time.time()
     return _json({"at": now, "count": len(chosen), "signs": [sign_json(s, latest.get(s.id), now) for s in chosen]})

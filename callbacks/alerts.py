@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
@@ -35,11 +35,13 @@ from signs.keys import KEY_ALERTS_AUDIT
 from signs.store import shared_redis
 
 Action = Callable[[redis.Redis, User], str]
+# The detail's buttons, in the order alert_action's actions are listed.
+ALERT_BUTTONS = (ids.ACK_BUTTON, ids.RESOLVE_BUTTON, ids.SILENCE_BUTTON)
 
 
 def newest_audit(client: redis.Redis) -> str:
     """Id of the newest audit entry: any change to any alert or silence writes one. Empty before the first."""
-    newest = client.xrevrange(KEY_ALERTS_AUDIT, count=1)
+    newest = cast(list[tuple[bytes, object]], client.xrevrange(KEY_ALERTS_AUDIT, count=1))
     return newest[0][0].decode() if newest else ""
 
 
@@ -64,7 +66,7 @@ def page_update(
         else officer_order([a for a in everything_open if wanted.matches(a)])
     )
     counts = counts_children(severity_counts(everything_open), view.lang)
-    silences = silences_children(store.list_silences(client, now=now), user_may_act, view.lang)
+    silences = store.list_silences(client, now=now)
     detail: Any = no_update
     seen_detail = held_detail
     if not view.selected:
@@ -75,7 +77,8 @@ def page_update(
         if key != held_detail or acted:
             history = store.history(client, view.selected) if alert else []
             detail, seen_detail = detail_children(alert, history, user_may_act, now, view.lang), key
-    return counts, list_children(listed, view, now), silences, detail, audit, seen_detail
+    drawn_silences = silences_children(silences, user_may_act, view.lang)
+    return counts, list_children(listed, view, now), drawn_silences, detail, audit, seen_detail
 
 
 def run_action(action: Action, lang: str) -> html.Span:
@@ -115,7 +118,12 @@ def alert_action(trigger: str, alert_id: str, form: dict[str, Any], lang: str) -
         )
         return t["silenced_done"].format(until=beijing_time(created.until))
 
-    return {ids.ACK_BUTTON: acknowledge, ids.RESOLVE_BUTTON: resolve, ids.SILENCE_BUTTON: silence}[trigger]
+    return dict(zip(ALERT_BUTTONS, (acknowledge, resolve, silence), strict=True))[trigger]
+
+
+def bumped(acted: object) -> int:
+    """The page's action counter, one up (the browser holds it: anything but a number starts it again)."""
+    return acted + 1 if isinstance(acted, int) else 1
 
 
 def lift_action(silence_id: str, lang: str) -> Action:
@@ -173,7 +181,8 @@ def register(app: Dash) -> None:
         ack_note: str | None, resolve_note: str | None, scope: str | None, minutes: object, reason: str | None,
         href: str, acted: int | None,
     ) -> tuple[Any, Any]:  # fmt: skip
-        if not ctx.triggered or not ctx.triggered[0]["value"]:
+        trigger = ctx.triggered_id
+        if not ctx.triggered or not ctx.triggered[0]["value"] or trigger not in ALERT_BUTTONS:
             return no_update, no_update
         view = view_of(href)
         form = {
@@ -183,9 +192,7 @@ def register(app: Dash) -> None:
             "minutes": minutes,
             "reason": reason,
         }
-        return run_action(alert_action(str(ctx.triggered_id), view.selected, form, view.lang), view.lang), (
-            acted or 0
-        ) + 1
+        return run_action(alert_action(str(trigger), view.selected, form, view.lang), view.lang), bumped(acted)
 
     @app.callback(
         Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
@@ -197,8 +204,10 @@ def register(app: Dash) -> None:
     )
     def lift(_clicks: list[int | None], href: str, acted: int | None) -> tuple[Any, Any]:
         # A list redrawn with new buttons triggers this too, with nothing clicked.
-        if not ctx.triggered or not ctx.triggered[0]["value"] or not isinstance(ctx.triggered_id, dict):
+        trigger = ctx.triggered_id
+        if not ctx.triggered or not ctx.triggered[0]["value"] or not isinstance(trigger, dict):
             return no_update, no_update
-        return run_action(lift_action(ctx.triggered_id["silence"], view_of(href).lang), view_of(href).lang), (
-            acted or 0
-        ) + 1
+        silence_id, lang = trigger.get("silence"), view_of(href).lang
+        if not isinstance(silence_id, str):
+            return no_update, no_update
+        return run_action(lift_action(silence_id, lang), lang), bumped(acted)

@@ -11,7 +11,7 @@ from dash import Dash, Input, Output, State, html
 
 from alerts.dutylog import DutyLog, parse_window, read_duty_log
 from layouts import dutylog as ids
-from layouts.dutylog import log_children
+from layouts.dutylog import DutyLogView, log_children
 from signs.catalogue import catalogue
 from signs.drill import sign_name
 from signs.store import shared_redis
@@ -26,10 +26,11 @@ def mentioned_sign_names(log: DutyLog, lang: str) -> dict[str, str]:
 
 def register(app: Dash) -> None:
     @app.callback(Output(ids.BODY, "children"), Input(ids.TICK, "n_intervals"), State(ids.STATE, "data"))
-    def draw(_n: int | None, state: dict[str, str]) -> list[Any]:
-        lang = state.get("lang", "zh")
+    def draw(_n: int | None, state: object) -> list[Any]:
+        view = DutyLogView.from_query(state if isinstance(state, dict) else {})
+        lang = view.lang
         try:
-            start, end = parse_window(state.get("from"), state.get("to"), time.time())
+            start, end = parse_window(view.start_text, view.end_text, time.time())
             log = read_duty_log(shared_redis(), start, end)
         except (ValueError, redis.RedisError) as error:
             return [html.P(str(error), className="error")]

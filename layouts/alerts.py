@@ -72,7 +72,8 @@ TEXT: dict[str, dict[str, str]] = {
         "sign": "指标", "value": "数值", "escalation": "升级", "countdown": "时限", "raised": "产生时间",
         "silenced": "静默中", "no_alerts": "没有符合条件的告警", "select": "选择一条告警查看经过并处置",
         "history": "处置经过", "time": "时间", "event": "事件", "by": "人员", "note": "说明", "after": "之后状态",
-        "acknowledge": "确认", "ack_note": "确认说明（可选）", "resolve": "处置完毕", "resolve_note": "处置说明（必填）",
+        "acknowledge": "确认", "ack_note": "确认说明（可选）", "resolve": "处置完毕",
+        "resolve_note": "处置说明（必填）",
         "silence": "静默", "silence_sign": "本指标", "silence_district": "本区县", "minutes": "分钟",
         "reason": "原因（必填，如设备维护）", "silences": "静默中", "no_silences": "当前没有静默", "until": "至",
         "lift": "提前解除", "response": "响应时限", "handling": "处置时限", "feedback": "反馈时限", "due": "到期",
@@ -95,7 +96,8 @@ TEXT: dict[str, dict[str, str]] = {
         "no_silences": "No silence in force", "until": "until", "lift": "Lift", "response": "Response",
         "handling": "Handling", "feedback": "Feedback", "due": "due", "acknowledged_by": "Acknowledged by",
         "resolved_by": "Resolved by", "threshold": "threshold", "since": "since",
-        "not_found": "No such alert (or it has been pruned)", "read_only": "Read only: this account cannot act on alerts",
+        "not_found": "No such alert (or it has been pruned)",
+        "read_only": "Read only: this account cannot act on alerts",
         "done": "Done", "refused": "Not done", "counts": "Open alerts", "signed_in": "Signed in",
         "acknowledged_done": "acknowledged", "resolved_done": "resolved", "silenced_done": "silenced until {until}",
         "lifted_done": "silence lifted",
@@ -142,9 +144,9 @@ class AlertsView:
         return replace(self, filter=replace(self.filter, **changes))  # type: ignore[arg-type]
 
 
-def view_of(href: str | None) -> AlertsView:
-    """The view back from the href the state store holds."""
-    return AlertsView.from_query(dict(parse_qsl(urlsplit(href or "").query)))
+def view_of(href: object) -> AlertsView:
+    """The view back from the href the state store holds (the default view for anything that is no text)."""
+    return AlertsView.from_query(dict(parse_qsl(urlsplit(href).query)) if isinstance(href, str) else {})
 
 
 # The officers' header -----------------------------------------------------------------------------------------

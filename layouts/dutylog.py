@@ -18,6 +18,7 @@ from alerts.dutylog import (
     EVENT_LABELS,
     LEVEL_LABELS,
     STATUS_LABELS,
+    WINDOW,
     DutyLog,
     stage_label,
     transition_note,
@@ -38,9 +39,6 @@ EXPORT_CSV = "duty-log-export-csv"
 EXPORT_XLSX = "duty-log-export-xlsx"
 
 DUTY_LOG_API = "/api/v1/duty-log"
-# What the from/to inputs accept (alerts.dutylog.WINDOW_FORMAT), checked by the browser before it asks.
-WINDOW_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}"
-WINDOW_EXAMPLE = "2026-05-24T08:00"
 # A shift still running (no `to`) grows: the log is read again this often.
 LIVE_REFRESH_MS = 30_000
 
@@ -77,7 +75,7 @@ def text(lang: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class DutyLogView:
-    start_text: str = ""  # WINDOW_FORMAT, Beijing; empty: 12 hours before the end
+    start_text: str = ""  # alerts.dutylog.WINDOW, Beijing; empty: 12 hours before the end
     end_text: str = ""  # empty: now, and the page follows the present
     lang: str = "zh"
 
@@ -120,8 +118,8 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
                         name="from",
                         type="text",
                         value=view.start_text,
-                        placeholder=WINDOW_EXAMPLE,
-                        pattern=WINDOW_PATTERN,
+                        placeholder=WINDOW.example,
+                        pattern=WINDOW.pattern,
                         className="window-input",
                     ),
                 ]
@@ -134,7 +132,7 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
                         type="text",
                         value=view.end_text,
                         placeholder=t["now"],
-                        pattern=WINDOW_PATTERN,
+                        pattern=WINDOW.pattern,
                         className="window-input",
                     ),
                 ]

@@ -5,12 +5,15 @@ mode, driven through Flask's test client."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from dash import Dash
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -69,3 +72,49 @@ def production_app(redis_url: str, mqtt_url: str, run_dir: Path) -> Iterator[Fla
             settings.cache_clear()
             shared_redis.cache_clear()
 
+
+def dash_app() -> Dash:
+    """The Dash app behind production_app's server (import app only inside it: it is built on first import)."""
+    return importlib.import_module("app").app
+
+
+DISPATCH_PATH = "/_dash-update-component"
+
+
+def callback_request(key: str, values: Mapping[str, object] | None = None, default: object = None) -> dict[str, Any]:
+    """The body Dash's renderer posts to run the callback whose output key is (or starts with) `key`: each input
+    and state "id.property" with its value from `values`, else `default`; the first input is the one that
+    changed. A pattern-matching input (its id is JSON) is one matching component."""
+    callbacks = dash_app().callback_map
+    key = next(k for k in callbacks if k == key or k.startswith(key))
+    callback = callbacks[key]
+    values = values or {}
+
+    def entries(specs: list[dict[str, Any]]) -> list[object]:
+        out: list[object] = []
+        for spec in specs:
+            value = values.get(f"{spec['id']}.{spec['property']}", default)
+            if spec["id"].startswith("{"):
+                concrete = {k: "x" if isinstance(v, list) else v for k, v in json.loads(spec["id"]).items()}
+                out.append([{"id": concrete, "property": spec["property"], "value": value}])
+            else:
+                out.append({"id": spec["id"], "property": spec["property"], "value": value})
+        return out
+
+    outputs = callback["output"] if isinstance(callback["output"], list) else [callback["output"]]
+    described = [{"id": o.component_id, "property": o.component_property} for o in outputs]
+    first = callback["inputs"][0]
+    return {
+        "output": key,
+        "outputs": described if isinstance(callback["output"], list) else described[0],
+        "inputs": entries(callback["inputs"]),
+        "state": entries(callback.get("state", [])),
+        "changedPropIds": [f"{first['id']}.{first['property']}"],
+    }
+
+
+def run_callback(client: FlaskClient, key: str, values: Mapping[str, object]) -> str:
+    """What the callback sent back, as text (non-ASCII unescaped), after asserting that it answered."""
+    response = client.post(DISPATCH_PATH, json=callback_request(key, values), headers=ORIGIN)
+    assert response.status_code in (200, 204), response.get_data(as_text=True)[:300]
+    return json.dumps(response.get_json(silent=True), ensure_ascii=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -17,14 +18,19 @@ from signs.urlstate import (
     RANGES,
     DistrictView,
     ListView,
+    QueryError,
     SearchView,
     SignView,
     Sort,
+    check_params,
     district_view,
     format_end,
     lang_href,
     list_view,
+    parse,
+    parse_choice,
     parse_end,
+    parse_int,
     parse_url,
     pin_minute,
     search_view,
@@ -49,13 +55,20 @@ SIGN_VIEWS = [
 DISTRICT_VIEWS = [
     DistrictView(adcode, sort, filter_, lang)
     for adcode, sort, filter_, lang in itertools.product(
-        ["420602", "420684"], [None, Sort("city", "asc"), Sort("420606", "desc"), Sort("level", "asc")], ["all", FILTER_ABNORMAL], ["zh", "en"]
+        ["420602", "420684"],
+        [None, Sort("city", "asc"), Sort("420606", "desc"), Sort("level", "asc")],
+        ["all", FILTER_ABNORMAL],
+        ["zh", "en"],
     )
 ]
 LIST_VIEWS = [
     ListView(kind, code, filter_, district, sort, lang)  # type: ignore[arg-type]
     for (kind, code), filter_, district, sort, lang in itertools.product(
-        [("module", "M13"), ("category", "S")], ["all", FILTER_ABNORMAL], ["", "420624"], [None, Sort("age", "asc")], ["zh", "en"]
+        [("module", "M13"), ("category", "S")],
+        ["all", FILTER_ABNORMAL],
+        ["", "420624"],
+        [None, Sort("age", "asc")],
+        ["zh", "en"],
     )
 ]
 SEARCH_VIEWS = [SearchView(q, lang) for q in ["", "pm2.5", "实时 人口", "万人", "a&b=c?d#e"] for lang in ("zh", "en")]
@@ -78,7 +91,10 @@ def test_defaults_stay_out_of_the_url() -> None:
 
 def test_urls_are_readable_and_in_a_fixed_order() -> None:
     view = SignView(DIST_SIGN, "7d", END, ("XY.P.M01.P01.dist:420606", SIGN), "en")
-    assert view.href() == "/sign/XY.P.M01.P01.dist:420602?range=7d&end=20250524T1430&vs=XY.P.M01.P01.dist:420606,XY.P.M01.P01&lang=en"
+    assert (
+        view.href()
+        == "/sign/XY.P.M01.P01.dist:420602?range=7d&end=20250524T1430&vs=XY.P.M01.P01.dist:420606,XY.P.M01.P01&lang=en"
+    )
     assert ListView("category", "S", FILTER_ABNORMAL, "420624", Sort("value", "asc"), "en").href() == (
         "/category/S?filter=abnormal&dist=420624&sort=value:asc&lang=en"
     )
@@ -146,3 +162,57 @@ def test_every_district_column_is_sortable() -> None:
     for adcode in DISTRICTS:
         assert district_view("420602", {"sort": f"{adcode}:asc"}).sort == Sort(adcode, "asc")
     assert DEFAULT_RANGE in RANGES
+
+
+# Strict reading, for exports and the API: a parameter not understood is a QueryError naming it ----------------
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "named"),
+    [
+        (f"/sign/{SIGN}", {"end": "00010101T0000"}, "end"),
+        (f"/sign/{SIGN}", {"end": "21000101T0000"}, "end"),
+        (f"/sign/{SIGN}", {"end": "20250524T14:30"}, "end"),
+        (f"/sign/{SIGN}", {"end": "٢٠٢٥٠٥٢٤T1430"}, "end"),
+        (f"/sign/{SIGN}", {"range": "2y"}, "range"),
+        (f"/sign/{SIGN}", {"range": ["1h", "7d"]}, "range"),
+        (f"/sign/{SIGN}", {"lang": "fr"}, "lang"),
+        (f"/sign/{SIGN}", {"vs": "XY.A<script>"}, "vs"),
+        (f"/sign/{SIGN}", {"vs": ",".join(f"XY.B{i}" for i in range(MAX_COMPARE + 1))}, "vs"),
+        (f"/sign/{SIGN}", {"rnage": "1h"}, "rnage"),
+        ("/district/420602", {"sort": "password:asc"}, "sort"),
+        ("/district/420602", {"filter": "everything"}, "filter"),
+        ("/district/420602", {"dist": "420606"}, "dist"),
+        ("/module/M13", {"dist": "999999"}, "dist"),
+        ("/module/M13", {"dist": "４２０６０２"}, "dist"),
+        ("/category/S", {"sort": "age:sideways"}, "sort"),
+        ("/search", {"q": "x" * 101}, "q"),
+    ],
+)
+def test_strict_parsing_names_what_it_does_not_understand(path: str, query: dict[str, str], named: str) -> None:
+    with pytest.raises(QueryError, match=named):
+        parse(path, query, strict=True)
+    assert parse(path, query) is not None  # the page itself falls back to defaults
+
+
+@pytest.mark.parametrize("view", SIGN_VIEWS + DISTRICT_VIEWS + LIST_VIEWS + SEARCH_VIEWS, ids=lambda v: v.href())
+def test_every_url_a_page_writes_parses_strictly(view: object) -> None:
+    path, _, query = view.href().partition("?")  # type: ignore[attr-defined]
+    parsed = parse_url(view.href())  # type: ignore[attr-defined]
+    assert parse(path, {k: v[0] for k, v in parse_qs(query).items()}, strict=True) == parsed
+    assert parse(path, {"token": "a-wall-token"}, strict=True) is not None  # a wall's token rides on any URL
+
+
+def test_shared_parameter_rules() -> None:
+    assert parse_int("250", "recent", 0, 1000) == 250
+    for bad in ("-1", "1001", "²", "١٢", "1e3", " 5", "", "0x10"):
+        with pytest.raises(QueryError, match="recent"):
+            parse_int(bad, "recent", 0, 1000)
+    assert parse_choice("csv", "format", ("json", "csv")) == "csv"
+    with pytest.raises(QueryError, match="format must be one of csv, json"):
+        parse_choice("pdf", "format", ("json", "csv"))
+    with pytest.raises(QueryError, match="unknown parameter 'x': it takes none"):
+        check_params({"x": "1", "token": "t"}, ())
+    assert parse_end("20991231T2359") == int(datetime(2099, 12, 31, 23, 59, tzinfo=BEIJING).timestamp())
+    assert parse_end("00010101T0000") is None and parse_end("20250524T2500") is None
+    assert parse_url(7) is None and parse_url(None) is None  # a state store holds what the browser sends

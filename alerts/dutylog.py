@@ -4,7 +4,8 @@ one answer on the page and in the export.
 
 Built by pure functions from three records: the alerts' audit stream (alerts.store.read_audit), the sign-in log
 (KEY_AUTH_LOG, written by auth.store.log_event) and the alert documents. `read_duty_log` is the one function
-here that reads Redis.
+here that reads Redis; given a district leader's scope (auth.scope) it keeps only that district's alerts and
+silences, and counts only what was done to them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import redis
 from alerts.escalation import Stage
 from alerts.model import ENGINE_USER, Alert, AlertStatus, Event, Transition
 from alerts.store import StreamEntry, list_active, list_recent, read_audit
+from auth.scope import WHOLE_CITY, Scope
 from auth.store import list_users
 from signs.catalogue import catalogue
 from signs.drill import district_name, sign_name
@@ -282,7 +284,11 @@ def read_auth_events(client: redis.Redis, start: float, end: float) -> list[Auth
     return [AuthEvent.from_fields(fields) for _, fields in entries]
 
 
-def read_duty_log(client: redis.Redis, start: float, end: float, *, now: float | None = None) -> DutyLog:
+def read_duty_log(
+    client: redis.Redis, start: float, end: float, *, now: float | None = None, scope: Scope = WHOLE_CITY
+) -> DutyLog:
+    """The log of [start, end] as `scope` may read it: sign-ins and sign-outs are everyone's, alerts, silences
+    and the actions on them only those of the scope's district."""
     now = time.time() if now is None else now
     transitions = read_audit(client, start=start, end=end, count=MAX_AUDIT_ENTRIES)
     candidates = list_active(client)
@@ -292,9 +298,9 @@ def read_duty_log(client: redis.Redis, start: float, end: float, *, now: float |
     return build_duty_log(
         start,
         end,
-        transitions,
+        [t for t in transitions if scope.covers_transition(t)],
         read_auth_events(client, start, end),
-        candidates,
+        [a for a in candidates if scope.covers_alert(a)],
         {user.username: user.display_name for user in list_users(client)},
         truncated=len(transitions) >= MAX_AUDIT_ENTRIES,
     )

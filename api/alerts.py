@@ -1,28 +1,33 @@
 """Alerts over HTTP for duty officers and other systems: read alerts and their history, acknowledge, resolve,
 silence, and the duty log (JSON, CSV or Excel). docs/alerts.md#pages-and-api lists the endpoints.
 
-Reading needs what every page needs (the request guard: a session or a wall token where reading is not open).
-Every state-changing endpoint authorises server-side (`authorize(Permission.ACT)`) and records the signed-in user
-as the actor: a body can say nothing about who acted. The request guard of auth.web has already refused
-cross-origin requests. Errors are JSON (api.responses): 400 bad input, 401 not signed in, 403 not allowed, 404
-unknown alert or silence, 409 refused by the lifecycle, 503 Redis unavailable.
+Reading needs what every page needs (the request guard: a session or a wall token where reading is not open),
+and reads only what the user's scope covers (auth.scope): a district leader gets their own district's alerts,
+silences and duty-log entries, and a 403 for another district's. Every state-changing endpoint authorises
+server-side (`authorize(Permission.ACT)`) and records the signed-in user as the actor: a body can say nothing
+about who acted. The request guard of auth.web has already refused cross-origin requests. Errors are JSON
+(api.responses): 400 bad input, 401 not signed in, 403 not allowed, 404 unknown alert or silence, 409 refused by
+the lifecycle, 503 Redis unavailable.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, jsonify, request
 
 from alerts import store
 from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
 from alerts.lifecycle import InvalidTransition
+from alerts.model import Alert
 from alerts.officer import AlertFilter, clean_note, select_alerts, silence_for
 from api.responses import answer_errors_as_json, json_error, send_table, takes
 from auth.model import Permission
+from auth.scope import current_scope
 from auth.web import authorize
 from signs.store import shared_redis
 from signs.urlstate import LANGS, parse_choice
@@ -60,11 +65,25 @@ def _body() -> Mapping[str, Any]:
     return doc if isinstance(doc, dict) else request.form
 
 
+def _readable_alert(client: redis.Redis, alert_id: str) -> Alert:
+    """The alert, if it exists and the user's scope covers its district."""
+    alert = store.get_alert(client, alert_id)
+    if alert is None:
+        raise store.AlertNotFound(alert_id)
+    current_scope().require(alert.district)
+    return alert
+
+
 @alerts_blueprint.get("/alerts")
 @takes("status", "level", "district", "recent")
 def list_alerts() -> Response:
     wanted = AlertFilter.parse(request.args)
-    alerts = select_alerts(shared_redis(), wanted)
+    scope = current_scope()
+    if wanted.district:
+        scope.require(wanted.district)
+    elif not scope.whole_city:
+        wanted = replace(wanted, district=scope.district)
+    alerts = [a for a in select_alerts(shared_redis(), wanted) if scope.covers_alert(a)]
     return jsonify({"now": time.time(), "count": len(alerts), "alerts": [a.as_json() for a in alerts[:MAX_LISTED]]})
 
 
@@ -72,9 +91,7 @@ def list_alerts() -> Response:
 @takes()
 def show_alert(alert_id: str) -> Response:
     client = shared_redis()
-    alert = store.get_alert(client, alert_id)
-    if alert is None:
-        raise store.AlertNotFound(alert_id)
+    alert = _readable_alert(client, alert_id)
     return jsonify({**alert.as_json(), "history": [t.as_json() for t in store.history(client, alert_id)]})
 
 
@@ -82,7 +99,9 @@ def show_alert(alert_id: str) -> Response:
 @takes()
 def acknowledge(alert_id: str) -> Response:
     user = authorize(Permission.ACT)
-    alert = store.acknowledge(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=False))
+    client = shared_redis()
+    _readable_alert(client, alert_id)
+    alert = store.acknowledge(client, alert_id, user.username, clean_note(_body().get("note"), required=False))
     return jsonify(alert.as_json())
 
 
@@ -90,14 +109,18 @@ def acknowledge(alert_id: str) -> Response:
 @takes()
 def resolve(alert_id: str) -> Response:
     user = authorize(Permission.ACT)
-    alert = store.resolve(shared_redis(), alert_id, user.username, clean_note(_body().get("note"), required=True))
+    client = shared_redis()
+    _readable_alert(client, alert_id)
+    alert = store.resolve(client, alert_id, user.username, clean_note(_body().get("note"), required=True))
     return jsonify(alert.as_json())
 
 
 @alerts_blueprint.get("/silences")
 @takes()
 def list_silences() -> Response:
-    return jsonify({"silences": [s.as_json() for s in store.list_silences(shared_redis())]})
+    scope = current_scope()
+    silences = [s for s in store.list_silences(shared_redis()) if scope.covers_silence(s)]
+    return jsonify({"silences": [s.as_json() for s in silences]})
 
 
 @alerts_blueprint.post("/silences")
@@ -126,7 +149,7 @@ def duty_log() -> Response:
     start, end = parse_window(request.args.get("from"), request.args.get("to"), now)
     fmt = parse_choice(request.args.get("format") or "json", "format", DUTY_LOG_FORMATS)
     lang = parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
-    log = read_duty_log(shared_redis(), start, end, now=now)
+    log = read_duty_log(shared_redis(), start, end, now=now, scope=current_scope())
     if fmt != "json":
         name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
         return send_table(duty_log_table(log, lang), fmt, name, name, lang)

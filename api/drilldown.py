@@ -8,7 +8,8 @@ GET /district                                                  redirect to the s
 
 An export takes exactly the query string of the page it is on (signs.urlstate), so it holds what is on screen,
 read afresh from Redis at the moment of the download; its time is in the file. Unlike the page, an export reads
-its query strictly: a parameter it does not understand is a 400 naming it.
+its query strictly: a parameter it does not understand is a 400 naming it. A district's export is district
+detail: a leader of another district is refused (auth.scope).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flask import Blueprint, Response, abort, redirect, request
 
 from api.geo import StaticBody, static_response
 from api.responses import EXPORT_FORMATS, answer_errors_as_json, query, send_table, takes
+from auth.scope import current_scope
 from geo.admin import DISTRICTS
 from signs.catalogue import catalogue
 from signs.export import comparison_table, history_table, list_table
@@ -121,6 +123,7 @@ def export_district(name: str) -> Response:
     view = parse(f"/district/{stem}", query(), strict=True)
     if not isinstance(view, DistrictView) or view.adcode not in DISTRICTS:
         abort(404, description=f"no district {stem!r}")
+    current_scope().require(view.adcode)
     cat = catalogue()
     now = time.time()
     latest, status, open_alerts = read_district(shared_redis(), cat, view.adcode)

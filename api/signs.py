@@ -5,7 +5,7 @@ GET /api/v1/snapshot?category=&district=       every sign of a category and/or d
 GET /healthz                                   Redis, the MQTT broker (and what it dropped), feed workers and the board;
                                                503 when not all well
 
-Errors are api.responses' JSON.
+Sign values are read city-wide by whoever may read (auth.scope); errors are api.responses' JSON.
 """
 
 from __future__ import annotations

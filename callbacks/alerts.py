@@ -1,12 +1,13 @@
 """The alerts page's callbacks. A refresh every few seconds costs one Redis read and sends nothing unless an
 alert or a silence changed (the newest audit entry tells); countdowns tick in the browser (assets/alerts.js)
-in between. Officers' actions authorise server-side, as the API does, and act through the same functions, as
-the signed-in user."""
+in between. What is read is what the user's scope covers (auth.scope), as in the API. Officers' actions
+authorise server-side, as the API does, and act through the same functions, as the signed-in user."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 import redis
@@ -17,6 +18,7 @@ from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert, SilenceScope, severity_counts
 from alerts.officer import clean_note, officer_order, select_alerts, silence_for
 from auth.model import Permission, User
+from auth.scope import current_scope
 from auth.web import NotAllowed, authorize, current_user
 from layouts import alerts as ids
 from layouts.alerts import (
@@ -26,6 +28,7 @@ from layouts.alerts import (
     detail_children,
     list_children,
     may_act,
+    out_of_scope,
     select_prompt,
     silences_children,
     text,
@@ -58,15 +61,18 @@ def page_update(
     if audit == held_audit and not acted:
         return (no_update,) * 6
     user_may_act = may_act(current_user())
-    everything_open = store.list_active(client)
+    scope = current_scope()
+    everything_open = [a for a in store.list_active(client) if scope.covers_alert(a)]
     wanted = view.filter
+    if not scope.whole_city and not wanted.district:
+        wanted = replace(wanted, district=scope.district)  # read only the district's, not the city's then filter
     listed = (
-        select_alerts(client, wanted)
+        [a for a in select_alerts(client, wanted) if scope.covers_alert(a)]
         if wanted.wants_closed
         else officer_order([a for a in everything_open if wanted.matches(a)])
     )
     counts = counts_children(severity_counts(everything_open), view.lang)
-    silences = store.list_silences(client, now=now)
+    silences = [s for s in store.list_silences(client, now=now) if scope.covers_silence(s)]
     detail: Any = no_update
     seen_detail = held_detail
     if not view.selected:
@@ -74,7 +80,9 @@ def page_update(
     else:
         alert = store.get_alert(client, view.selected)
         key = detail_key(alert, view.selected)
-        if key != held_detail or acted:
+        if alert is not None and not scope.covers_alert(alert):
+            detail, seen_detail = out_of_scope(scope, view.lang), key
+        elif key != held_detail or acted:
             history = store.history(client, view.selected) if alert else []
             detail, seen_detail = detail_children(alert, history, user_may_act, now, view.lang), key
     drawn_silences = silences_children(silences, user_may_act, view.lang)

@@ -1,5 +1,6 @@
 """The district page's callbacks: the comparison table, the alert engine's open alerts, summary and map colours
 (on load and every TICK), and the table's sort written back into the URL. Thin: Redis reads, then pure functions.
+Nothing is read for a district the user's scope does not cover (auth.scope), whoever sends the request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 
 from alerts.model import Alert, AlertStatus
 from alerts.store import list_active
+from auth.scope import current_scope
 from auth.web import current_user
 from callbacks.nav import sorted_links
 from geo.admin import DISTRICTS
@@ -94,7 +96,9 @@ def camera_rate(status: Mapping[str, Any] | None, adcode: str) -> float | None:
     return float(rate) if rate is not None else None
 
 
-def read_district(client: redis.Redis, cat: Catalogue, adcode: str) -> tuple[dict[str, Latest], dict[str, Any] | None, list[Alert]]:
+def read_district(
+    client: redis.Redis, cat: Catalogue, adcode: str
+) -> tuple[dict[str, Latest], dict[str, Any] | None, list[Alert]]:
     ids_ = list(dict.fromkeys([*comparison_sign_ids(cat), *(s.id for s in district_signs(cat, adcode))]))
     with client.pipeline(transaction=False) as pipe:
         pipe.hmget(KEY_LATEST, ids_)
@@ -125,7 +129,12 @@ def district_alerts(cat: Catalogue, alerts: list[Alert]) -> list[ActiveAlert]:
 
 
 def district_update(
-    cat: Catalogue, latest: Mapping[str, Latest], status: Mapping[str, Any] | None, open_alerts: list[Alert], view: DistrictView, now: float
+    cat: Catalogue,
+    latest: Mapping[str, Latest],
+    status: Mapping[str, Any] | None,
+    open_alerts: list[Alert],
+    view: DistrictView,
+    now: float,
 ) -> tuple[Any, ...]:
     """(grid rows, alerts, summary, map hideout levels) of one district; pure."""
     rows = core_rows(cat, latest, now)
@@ -152,7 +161,9 @@ def sorted_view(view: DistrictView, column_state: list[dict[str, Any]] | None) -
 
 
 def _sort_key(row: dict[str, Any], column: str) -> Any:
-    field = {"level": "level", "name": "name", "value": "value", "unit": "unit", "city": "city", "rank": "rank"}.get(column, f"d_{column}")
+    field = {"level": "level", "name": "name", "value": "value", "unit": "unit", "city": "city", "rank": "rank"}.get(
+        column, f"d_{column}"
+    )
     return row.get(field)
 
 
@@ -167,7 +178,7 @@ def sorted_rows(rows: list[dict[str, Any]], view: DistrictView) -> list[dict[str
 
 def on_tick(href: str | None, _n: int | None) -> tuple[Any, ...]:
     view = view_of(href)
-    if view is None:
+    if view is None or not current_scope().covers(view.adcode):
         return no_update, no_update, no_update, no_update
     cat = catalogue()
     try:

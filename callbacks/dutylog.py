@@ -1,5 +1,5 @@
-"""The duty log page's callback: read the shift's log from Redis (alerts.dutylog) and draw it; a shift still
-running is read again every LIVE_REFRESH_MS."""
+"""The duty log page's callback: read the shift's log from Redis (alerts.dutylog), as far as the user's scope
+covers it (auth.scope), and draw it; a shift still running is read again every LIVE_REFRESH_MS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import redis
 from dash import Dash, Input, Output, State, html
 
 from alerts.dutylog import DutyLog, parse_window, read_duty_log
+from auth.scope import current_scope
 from layouts import dutylog as ids
 from layouts.dutylog import DutyLogView, log_children
 from signs.catalogue import catalogue
@@ -31,7 +32,7 @@ def register(app: Dash) -> None:
         lang = view.lang
         try:
             start, end = parse_window(view.start_text, view.end_text, time.time())
-            log = read_duty_log(shared_redis(), start, end)
+            log = read_duty_log(shared_redis(), start, end, scope=current_scope())
         except (ValueError, redis.RedisError) as error:
             return [html.P(str(error), className="error")]
         return log_children(log, mentioned_sign_names(log, lang), lang)

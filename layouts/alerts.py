@@ -4,7 +4,8 @@ and the silences in force. Also the header the officers' pages share. No I/O.
 
 The filters and the selected alert are links to other URLs (?level=red&status=raised&alert=<id>&lang=en), so
 back, forward and a copied link show exactly this view. The callbacks fill the page from Redis and act through
-the same functions as the API; controls are drawn only for users who may act, and the server checks again.
+the same functions as the API; controls are drawn only for users who may act, and the server checks again. A
+district leader sees their own district's alerts and silences only (auth.scope), and the page says so.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from alerts.escalation import Stage, countdown
 from alerts.model import Alert, AlertStatus, Silence, SilenceScope, Transition
 from alerts.officer import RECENT_DEFAULT, SILENCE_MINUTES_MAX, SILENCE_MINUTES_MIN, AlertFilter
 from auth.model import Permission, User
+from auth.scope import Scope, scope_of
 from auth.web import current_user
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.nav import LEVEL_NAMES, WALL_PATH, format_value, level_chip
@@ -81,6 +83,7 @@ TEXT: dict[str, dict[str, str]] = {
         "not_found": "告警不存在或已被清理", "read_only": "只读：当前账号不能处置告警", "done": "已完成",
         "refused": "未执行", "counts": "未关闭告警", "signed_in": "当前用户", "acknowledged_done": "已确认",
         "resolved_done": "已处置完毕", "silenced_done": "已静默至 {until}", "lifted_done": "已解除静默",
+        "scoped": "只显示{district}的告警与静默", "out_of_scope": "该告警不属于{district}，无权查看",
     },
     "en": {
         "brand": "City Eye · duty", "alerts": "Alerts", "duty_log": "Duty log", "wall": "Wall", "lang": "中文",
@@ -100,7 +103,8 @@ TEXT: dict[str, dict[str, str]] = {
         "read_only": "Read only: this account cannot act on alerts",
         "done": "Done", "refused": "Not done", "counts": "Open alerts", "signed_in": "Signed in",
         "acknowledged_done": "acknowledged", "resolved_done": "resolved", "silenced_done": "silenced until {until}",
-        "lifted_done": "silence lifted",
+        "lifted_done": "silence lifted", "scoped": "Only {district}'s alerts and silences are shown",
+        "out_of_scope": "This alert is not {district}'s: you may not read it",
     },
 }  # fmt: skip
 OVERDUE = {"zh": "超时", "en": "overdue"}
@@ -198,12 +202,14 @@ def officer_header(active: str, lang: str, other_lang_href: str, user: User | No
 def layout(view: AlertsView, user: User | None, may_act: bool) -> html.Div:
     t = text(view.lang)
     other = replace(view, lang="zh" if view.lang == "en" else "en").href()
+    scope = scope_of(user)
     body: list[Component] = [
         html.Div(
             className="title-row officer-title",
             children=[html.H1(t["title"], className="page-title"), html.Div(id=COUNTS, className="severity-counts")],
         ),
-        _filters(view),
+        _filters(view, scope),
+        *([] if scope.whole_city else [html.P(scope_text("scoped", scope, view.lang), className="muted scope-note")]),
         html.Div(
             className="officer-grid",
             children=[
@@ -243,7 +249,17 @@ def _segment(label: str, href: str, active: bool) -> dcc.Link:
     return dcc.Link(label, href=href, className="seg active" if active else "seg")
 
 
-def _filters(view: AlertsView) -> html.Div:
+def scope_text(key: str, scope: Scope, lang: str) -> str:
+    """What a district leader's scope leaves out ("Only 保康县's alerts..."), in the page's language."""
+    return text(lang)[key].format(district=district_name(scope.district, lang))
+
+
+def out_of_scope(scope: Scope, lang: str) -> list[Component]:
+    """The detail of an alert the user's scope does not cover: only that it is refused."""
+    return [html.P(scope_text("out_of_scope", scope, lang), className="error out-of-scope")]
+
+
+def _filters(view: AlertsView, scope: Scope) -> html.Div:
     t, lang = text(view.lang), view.lang
     wanted = view.filter
     levels = [_segment(t["all"], view.with_filter(level="").href(), not wanted.level)]
@@ -265,6 +281,7 @@ def _filters(view: AlertsView) -> html.Div:
             className="menu-item active" if adcode == wanted.district else "menu-item",
         )
         for adcode in (CITY_ADCODE, *DISTRICTS)
+        if scope.covers(adcode)
     ]
     district_label = district_name(wanted.district, lang) if wanted.district else t["everywhere"]
     recent = (

@@ -2,7 +2,8 @@
 table), its active alerts, and the map zoomed to it with its cameras. No I/O.
 
 The table's sort is written back into the URL (replaceState, no new history entry) so that a copied link
-sorts the same way; the not-normal filter and the district itself are links.
+sorts the same way; the not-normal filter and the district itself are links. A district leader may open their
+own district's page only (auth.scope); another district's says so and links to theirs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dash.development.base_component import Component
 from dash_extensions.javascript import Namespace
 
 from api.geo import DISTRICTS_URL
+from auth.scope import WHOLE_CITY, Scope, scope_of
+from auth.web import current_user
 from geo.admin import DISTRICTS
 from layouts import camera_layer, nav
 from layouts.nav import DrillContext, format_value, level_chip, text
@@ -43,19 +46,23 @@ ns = Namespace("cityeye", "drill")
 TEXT = {
     "zh": {
         "title": "{name} · 城市体征", "alerts": "当前告警", "no_alerts": "本区当前没有告警",
-        "raised": "未确认", "acknowledged": "已确认 · {by}", "cleared": "已恢复 · 待确认", "escalated": "超时 {n} 级", "silenced": "静默中",
-        "table": "55 项核心指标 · 本区与全市、各区县对比", "value": "本区", "rank": "排名", "rank_tip": "按超阈程度排名，1 = 最严重",
+        "raised": "未确认", "acknowledged": "已确认 · {by}", "cleared": "已恢复 · 待确认", "escalated": "超时 {n} 级",
+        "silenced": "静默中", "table": "55 项核心指标 · 本区与全市、各区县对比", "value": "本区", "rank": "排名",
+        "rank_tip": "按超阈程度排名，1 = 最严重",
         "cameras": "视频在线率", "cores_abnormal": "核心指标非正常", "none": "—", "more": "另有 {n} 项",
         "unknown": "未知区县", "pick": "选择区县", "only_district": "仅全市口径",
+        "out_of_scope": "{name}的区县详情只对本区县开放", "own": "查看{name}",
     },
     "en": {
         "title": "{name} · city signs", "alerts": "Open alerts",
         "no_alerts": "No open alerts in this district",
         "raised": "unacknowledged", "acknowledged": "acknowledged · {by}", "cleared": "recovered · unacknowledged",
-        "escalated": "overdue ×{n}", "silenced": "silenced", "table": "The 55 core signs · this district against the city and the others",
+        "escalated": "overdue ×{n}", "silenced": "silenced",
+        "table": "The 55 core signs · this district against the city and the others",
         "value": "District", "rank": "Rank", "rank_tip": "Ranked by how far beyond its thresholds, 1 = worst",
         "cameras": "Cameras online", "cores_abnormal": "core signs not normal", "none": "—", "more": "{n} more",
         "unknown": "Unknown district", "pick": "Pick a district", "only_district": "city-wide only",
+        "out_of_scope": "The district detail of {name} is for its own leaders", "own": "Open {name}",
     },
 }  # fmt: skip
 
@@ -90,14 +97,17 @@ def grid_columns(view: DistrictView) -> list[dict[str, Any]]:
 
     columns: list[dict[str, Any]] = [
         {"field": "level", "colId": "level", "headerName": t["level"], "width": 84, "pinned": "left",
-         "cellRenderer": "LevelChip", "cellRendererParams": {"names": list(nav.LEVEL_NAMES[view.lang])}, **sorted_("level")},
+         "cellRenderer": "LevelChip", "cellRendererParams": {"names": list(nav.LEVEL_NAMES[view.lang])},
+         **sorted_("level")},
         {"field": "name", "colId": "name", "headerName": t["name"], "width": 190, "pinned": "left",
          "cellRenderer": "DrillLink", "tooltipField": "id", **sorted_("name")},
         {"field": "value", "colId": "value", "headerName": d["value"], "width": 96, "type": "rightAligned",
-         "valueFormatter": {"function": "cityeyeNumber(params.value)"}, "cellClassRules": level_class_rules("level"), **sorted_("value")},
+         "valueFormatter": {"function": "cityeyeNumber(params.value)"}, "cellClassRules": level_class_rules("level"),
+         **sorted_("value")},
         {"field": "unit", "colId": "unit", "headerName": t["unit"], "width": 78, **sorted_("unit")},
         {"field": "city", "colId": "city", "headerName": t["city"], "width": 96, "type": "rightAligned",
-         "valueFormatter": {"function": "cityeyeNumber(params.value)"}, "cellClassRules": level_class_rules("city_level"), **sorted_("city")},
+         "valueFormatter": {"function": "cityeyeNumber(params.value)"},
+         "cellClassRules": level_class_rules("city_level"), **sorted_("city")},
         {"field": "rank", "colId": "rank", "headerName": d["rank"], "headerTooltip": d["rank_tip"], "width": 74,
          "valueFormatter": {"function": "params.data.rank_text"}, **sorted_("rank")},
     ]  # fmt: skip
@@ -138,7 +148,12 @@ def _map(ctx: DrillContext, view: DistrictView) -> html.Div:
                         url=DISTRICTS_URL,
                         style=ns("districtStyle"),
                         onEachFeature=ns("districtFeature"),
-                        hideout={"selected": view.adcode, "levels": {}, "lang": view.lang, "search": view.href().partition("?")[2]},
+                        hideout={
+                            "selected": view.adcode,
+                            "levels": {},
+                            "lang": view.lang,
+                            "search": view.href().partition("?")[2],
+                        },
                     ),
                     camera_layer.camera_layer(view.lang),
                 ],
@@ -156,7 +171,11 @@ def _filter_links(view: DistrictView) -> html.Div:
     return html.Div(
         className="segmented",
         children=[
-            dcc.Link(t["all"], href=view.with_(filter=FILTER_ALL).href(), className="seg active" if view.filter == FILTER_ALL else "seg"),
+            dcc.Link(
+                t["all"],
+                href=view.with_(filter=FILTER_ALL).href(),
+                className="seg active" if view.filter == FILTER_ALL else "seg",
+            ),
             dcc.Link(
                 t["abnormal"],
                 href=view.with_(filter=FILTER_ABNORMAL).href(),
@@ -167,23 +186,42 @@ def _filter_links(view: DistrictView) -> html.Div:
     )
 
 
-def layout(ctx: DrillContext, view: DistrictView) -> html.Div:
+def out_of_scope(ctx: DrillContext, view: DistrictView, scope: Scope) -> html.Div:
+    """Another district's page, for a leader of one district: refused, with the way to their own."""
+    d = _t(view.lang)
+    refusal: list[Component] = [
+        html.H1(d["out_of_scope"].format(name=district_name(view.adcode, view.lang))),
+    ]
+    if scope.district in DISTRICTS:
+        own = view.with_(adcode=scope.district)
+        refusal.append(dcc.Link(d["own"].format(name=district_name(scope.district, view.lang)), href=own.href()))
+    return nav.page(ctx, view, [html.Div(className="not-found out-of-scope", children=refusal)])
+
+
+def layout(ctx: DrillContext, view: DistrictView, scope: Scope = WHOLE_CITY) -> html.Div:
     d = _t(view.lang)
     if view.adcode not in DISTRICTS:
         return nav.not_found(ctx, view, view.adcode or d["pick"])
+    if not scope.covers(view.adcode):
+        return out_of_scope(ctx, view, scope)
     name = district_name(view.adcode, view.lang)
     body: list[Component] = [
         html.Section(
             className="title-row",
             children=[
                 html.H1(d["title"].format(name=name), className="page-title"),
-                html.Div(id=SUMMARY, className="summary", children=html.Span(text(view.lang)["loading"], className="muted")),
+                html.Div(
+                    id=SUMMARY, className="summary", children=html.Span(text(view.lang)["loading"], className="muted")
+                ),
             ],
         ),
         html.Div(
             className="district-top",
             children=[
-                html.Section(className="card district-alerts", children=[html.H2(d["alerts"]), html.Div(id=ALERTS, className="alert-list")]),
+                html.Section(
+                    className="card district-alerts",
+                    children=[html.H2(d["alerts"]), html.Div(id=ALERTS, className="alert-list")],
+                ),
                 _map(ctx, view),
             ],
         ),
@@ -196,7 +234,10 @@ def layout(ctx: DrillContext, view: DistrictView) -> html.Div:
                         html.H2(d["table"]),
                         _filter_links(view),
                         nav.export_links(
-                            nav.export_href(view.href(), "csv"), nav.export_href(view.href(), "xlsx"), view.lang, ids=(EXPORT_CSV, EXPORT_XLSX)
+                            nav.export_href(view.href(), "csv"),
+                            nav.export_href(view.href(), "xlsx"),
+                            view.lang,
+                            ids=(EXPORT_CSV, EXPORT_XLSX),
                         ),
                     ],
                 ),
@@ -210,7 +251,7 @@ def layout(ctx: DrillContext, view: DistrictView) -> html.Div:
                         "theme": theme(),
                         "animateRows": False,
                         "tooltipShowDelay": 300,
-            "localeText": nav.grid_locale(view.lang),
+                        "localeText": nav.grid_locale(view.lang),
                     },
                     style={"height": f"{GRID_HEIGHT_PX}px", "width": "100%"},
                     className="drill-grid",
@@ -257,10 +298,14 @@ def alerts_children(alerts: list[ActiveAlert], view: DistrictView, limit: int = 
     return rows
 
 
-def summary_children(counts: dict[int, int], cores_abnormal: int, camera_rate: float | None, view: DistrictView) -> list[Component]:
+def summary_children(
+    counts: dict[int, int], cores_abnormal: int, camera_rate: float | None, view: DistrictView
+) -> list[Component]:
     d = _t(view.lang)
     chips: list[Component] = [
-        html.Span([nav.level_name(level, view.lang), html.B(f" {counts.get(level, 0)}")], className=f"count-chip lvl-{level}")
+        html.Span(
+            [nav.level_name(level, view.lang), html.B(f" {counts.get(level, 0)}")], className=f"count-chip lvl-{level}"
+        )
         for level in (4, 3, 2, 1)
     ]
     chips.append(html.Span(f"{d['cores_abnormal']} {cores_abnormal}/55", className="summary-item"))
@@ -276,7 +321,7 @@ def register_pages(ctx: DrillContext) -> None:
     """/district/<adcode>. /district alone is a redirect to the signed-in leader's district (api/drilldown.py)."""
 
     def page(adcode: str = "", **query: Any) -> html.Div:
-        return layout(ctx, district_view(adcode, query))
+        return layout(ctx, district_view(adcode, query), scope_of(current_user()))
 
     def title(adcode: str = "") -> str:
         return f"{district_name(adcode, 'zh')} · 城市之眼" if adcode in DISTRICTS else "城市之眼"

@@ -1,6 +1,7 @@
 """The duty log page (/duty-log, 值班日志): for a shift window (the last 12 hours unless ?from=&to= say otherwise,
 Beijing time), who was on duty, what happened to which alert and when, and what was still open at handover,
-with its CSV and Excel exports. The log itself is alerts/dutylog.py's; this draws it. No I/O.
+with its CSV and Excel exports. The log itself is alerts/dutylog.py's; this draws it. No I/O. A district leader
+reads their own district's entries only (auth.scope), and the page says so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from alerts.dutylog import (
 )
 from alerts.officer import RECENT_DEFAULT
 from auth.model import User
+from auth.scope import scope_of
 from auth.web import current_user
 from layouts.alerts import ALERTS_PATH, DUTY_LOG_PATH, ROOT_CLASS, beijing_time, officer_header
 from layouts.nav import level_chip
@@ -52,7 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
         "handover": "交接时仍未关闭", "status": "状态", "escalation": "升级", "raised": "产生时间",
         "acknowledged_by": "确认人", "nobody": "无", "none_open": "交接时没有未关闭的告警", "quiet": "本时段没有记录",
         "truncated": "记录过多，只显示前一部分；请缩小时段", "window_hint": "格式 2026-05-24T08:00（北京时间）",
-        "loading": "加载中…",
+        "loading": "加载中…", "scoped": "只显示{district}的告警与处置记录",
     },
     "en": {
         "title": "Duty log", "from": "From", "to": "to", "show": "Show", "now": "now", "default": "Last 12 hours",
@@ -65,6 +67,7 @@ TEXT: dict[str, dict[str, str]] = {
         "none_open": "No alert was open at handover", "quiet": "Nothing recorded in this window",
         "truncated": "Too many entries: only the first are shown; choose a shorter window",
         "window_hint": "like 2026-05-24T08:00 (Beijing time)", "loading": "Loading…",
+        "scoped": "Only {district}'s alerts and actions are shown",
     },
 }  # fmt: skip
 
@@ -159,6 +162,7 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
                 ),
             ],
         ),
+        *_scope_note(user, view.lang),
         html.Div(id=BODY, className="duty-log", children=html.P(t["loading"], className="muted")),
         dcc.Store(id=STATE, data=view.as_data()),
         dcc.Interval(id=TICK, interval=LIVE_REFRESH_MS, disabled=bool(view.end_text)),
@@ -171,6 +175,14 @@ def layout(view: DutyLogView, user: User | None) -> html.Div:
             html.Main(body, className="drill-body"),
         ],
     )
+
+
+def _scope_note(user: User | None, lang: str) -> list[Component]:
+    scope = scope_of(user)
+    if scope.whole_city:
+        return []
+    note = text(lang)["scoped"].format(district=district_name(scope.district, lang))
+    return [html.P(note, className="muted scope-note")]
 
 
 def _table(headers: list[str], rows: Sequence[Sequence[Component | str]], class_name: str) -> html.Table:

@@ -135,8 +135,9 @@
       const age = ageOf(id);
       const quality = qualityOf(id);
       const stale = isStale(id);
-      // Warming up or incomplete wears the stale mark too: the value is there, but not to be trusted yet.
-      const mark = quality ? state.text.quality[quality] || quality : stale ? state.text.stale : "";
+      // Warming up or incomplete wears the stale mark too: the value is there, but not to be trusted yet. Stale
+      // says more (the data has stopped), so it names the mark when both hold.
+      const mark = stale ? state.text.stale : quality ? state.text.quality[quality] || quality : "";
       state.elements[id].forEach((node) => {
         node.classList.toggle("stale", stale || quality !== null);
         node.classList.toggle("unjudged", quality !== null);

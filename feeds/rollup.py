@@ -316,7 +316,7 @@ class Rollup:
         if not changed:
             return
         pipe = self._redis.pipeline(transaction=False)
-        args: list[object] = []
+        args: list[str] = []
         for sign_id, new in changed.items():
             args += (sign_id, repr(new.source_ts), new.encode_rest())
             sign = self._catalogue.signs[sign_id]

@@ -83,7 +83,8 @@ def read_latest(client: redis.Redis, sign_id: str) -> Latest | None:
 
 
 def read_all_latest(client: redis.Redis) -> dict[str, Latest]:
-    return {k.decode(): Latest.decode(v) for k, v in client.hgetall(KEY_LATEST).items()}
+    raw = cast(dict[bytes, bytes], client.hgetall(KEY_LATEST))  # the client returns bytes (open_redis)
+    return {k.decode(): Latest.decode(v) for k, v in raw.items()}
 
 
 def ingest_up_since(client: redis.Redis, now: float) -> float | None:

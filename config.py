@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     wall_poll_ms: int = Field(default=1000, ge=250)
     # The camera layer polls the roll-up's status document (it changes at most every camera_rollup_interval_s).
     camera_status_poll_ms: int = Field(default=5000, ge=500)
-    # Kiosk rotation: seconds per view; a sign turning red interrupts the cycle for wall_dwell_alert_s.
+    # Kiosk rotation: seconds per view; a new red incident interrupts the cycle for wall_dwell_alert_s.
     wall_dwell_overview_s: float = 30.0
     wall_dwell_category_s: float = 15.0
     wall_dwell_district_s: float = 8.0
@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     alert_readings_keep_s: float = Field(default=7_200.0, ge=60.0)
     alert_keep_days: int = Field(default=90, ge=1)
     alert_heartbeat_s: float = Field(default=2.0, gt=0.0)
+    # Incidents (docs/alerts.md#incidents): an alert joins its group's incident while that incident is open and a
+    # member's condition holds or changed within alert_group_window_s; otherwise it opens a new incident.
+    alert_group_window_s: float = Field(default=1_800.0, gt=0.0)
+    # Which signs an active CMA warning signal groups, per signal type (the X of XY.S.M13.S48.sig:X): module
+    # codes ("M08") or module.core ("M13.S45"). Empty: alerts.incidents.DEFAULT_SIGNAL_COVERS.
+    alert_group_signals: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("alert_limits", mode="after")
     @classmethod

@@ -42,6 +42,7 @@ SIGN_IN, SIGN_OUT = "login", "logout"
 COUNTED_EVENTS = (
     Event.RAISED,
     Event.ACKNOWLEDGED,
+    Event.ASSIGNED,
     Event.RESOLVED,
     Event.ESCALATED,
     Event.CLEARED,
@@ -53,14 +54,14 @@ EVENT_LABELS: dict[str, dict[str, str]] = {
         Event.RAISED: "产生", Event.LEVEL_CHANGED: "级别变化", Event.CLEARED: "恢复正常", Event.ACKNOWLEDGED: "确认",
         Event.RESOLVED: "处置完毕", Event.ESCALATED: "升级", Event.SILENCED: "被静默", Event.UNSILENCED: "解除静默",
         Event.SILENCE_ADDED: "设置静默", Event.SILENCE_LIFTED: "提前解除静默", Event.SILENCE_EXPIRED: "静默到期",
-        SIGN_IN: "登录", SIGN_OUT: "退出",
+        Event.ASSIGNED: "指派", SIGN_IN: "登录", SIGN_OUT: "退出",
     },
     "en": {
         Event.RAISED: "raised", Event.LEVEL_CHANGED: "level changed", Event.CLEARED: "back to normal",
         Event.ACKNOWLEDGED: "acknowledged", Event.RESOLVED: "resolved", Event.ESCALATED: "escalated",
         Event.SILENCED: "silenced", Event.UNSILENCED: "unsilenced", Event.SILENCE_ADDED: "silence set",
         Event.SILENCE_LIFTED: "silence lifted", Event.SILENCE_EXPIRED: "silence expired",
-        SIGN_IN: "signed in", SIGN_OUT: "signed out",
+        Event.ASSIGNED: "assigned", SIGN_IN: "signed in", SIGN_OUT: "signed out",
     },
 }  # fmt: skip
 STATUS_LABELS: dict[str, dict[str, str]] = {
@@ -230,9 +231,18 @@ def stage_label(escalation: int, lang: str) -> str:
     return stage.en if lang == "en" else stage.zh
 
 
+ASSIGNED_TO = {"zh": "指派给 {to}", "en": "assigned to {to}"}
+
+
 def transition_note(transition: Transition, lang: str) -> str:
-    """The note as a reader wants it: the officer's words, or the stage an escalation reached."""
-    return stage_label(transition.escalation, lang) if transition.event is Event.ESCALATED else transition.note
+    """The note as a reader wants it: the officer's words, the stage an escalation reached, or who an alert was
+    assigned to (with the officer's words)."""
+    if transition.event is Event.ESCALATED:
+        return stage_label(transition.escalation, lang)
+    if transition.event is Event.ASSIGNED:
+        to = ASSIGNED_TO["en" if lang == "en" else "zh"].format(to=transition.assignee)
+        return f"{to} · {transition.note}" if transition.note else to
+    return transition.note
 
 
 def duty_log_table(log: DutyLog, lang: str) -> Table:

@@ -29,6 +29,7 @@ from redis.client import Pipeline
 
 from alerts import lifecycle
 from alerts.escalation import EscalationPolicy
+from alerts.incidents import GroupingRules
 from alerts.model import (
     ENGINE_USER,
     TOPIC_ALERTS,
@@ -63,7 +64,9 @@ from alerts.store import (
     escalate_overdue,
     expire_silences,
     get_alerts,
+    group_raised,
     prune,
+    prune_incidents,
     read_states,
     transact,
     watch_alerts,
@@ -276,6 +279,7 @@ class AlertEngine:
         self._clock = clock
         self._book = RuleBook.from_settings(settings)
         self._policy = EscalationPolicy.from_settings(settings)
+        self._grouping = GroupingRules.from_settings(settings)
         cat = catalogue()
         self._watched = watches(cat, self._book)
         self._sensors = {sign.id: sign for sign in cat.signs.values() if watched_for_silence(sign)}
@@ -351,6 +355,11 @@ class AlertEngine:
             for group, before, outcome in zip(changing, befores, outcomes, strict=True):
                 if outcome.needs_write(before):
                     staged += self._stage(writes, group, outcome, alerts.get(before.alert_id), silences, now)
+            # Each raised alert joins its incident in this same transaction (alerts.incidents).
+            pending_signals = {
+                sign_id: o.state for (rule, sign_id), o in zip(changing, outcomes, strict=True) if rule is RuleKind.CMA
+            }
+            group_raised(pipe, writes, self._grouping, pending_signals, now)
             pipe.multi()
             writes.queue(pipe)
             return staged
@@ -462,6 +471,7 @@ class AlertEngine:
         self.check_silence()
         escalate_overdue(self._redis, now)
         prune(self._redis, now, self._settings.alert_keep_days * 86_400.0)
+        prune_incidents(self._redis, now, self._settings.alert_keep_days * 86_400.0)
         self.publish_transitions()
         self.stats.ticks += 1
 

@@ -21,6 +21,7 @@ from alerts.model import (
     Action,
     Alert,
     AlertStatus,
+    Assignment,
     Deadlines,
     Event,
     RuleKind,
@@ -119,6 +120,18 @@ def resolve(alert: Alert, user: str, note: str, now: float) -> tuple[Alert, Tran
         alert, now, status=AlertStatus.RESOLVED, resolved=action, acknowledged=alert.acknowledged or action
     )
     return resolved, alert_transition(resolved, Event.RESOLVED, now, user, note)
+
+
+def assign(alert: Alert, to: str, user: str, note: str, now: float) -> tuple[Alert, Transition]:
+    """An officer hands an open alert to a named officer (themselves, often); reassigning replaces who it was."""
+    check_username(user)
+    check_username(to)
+    if not alert.status.is_open:
+        raise InvalidTransition(f"alert {alert.id} is already {alert.status.value}")
+    if alert.assignee is not None and alert.assignee.to == to:
+        raise InvalidTransition(f"alert {alert.id} is already assigned to {to}")
+    assigned = _next(alert, now, assignee=Assignment(to, user, now, note))
+    return assigned, alert_transition(assigned, Event.ASSIGNED, now, user, note)
 
 
 def escalate(alert: Alert, stage: Stage, now: float) -> tuple[Alert, Transition]:

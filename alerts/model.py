@@ -63,6 +63,7 @@ class Event(StrEnum):
     SILENCE_ADDED = "silence-added"
     SILENCE_LIFTED = "silence-lifted"
     SILENCE_EXPIRED = "silence-expired"
+    ASSIGNED = "assigned"
 
 
 class SilenceScope(StrEnum):
@@ -86,6 +87,23 @@ class Action:
     by: str
     at: float
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who an alert (or an incident) is assigned to, by whom, when, and the note they wrote."""
+
+    to: str
+    by: str
+    at: float
+    note: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"to": self.to, "by": self.by, "at": self.at, "note": self.note}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> Assignment | None:
+        return cls(doc["to"], doc["by"], float(doc["at"]), doc["note"]) if doc else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +179,8 @@ class Alert:
     cleared_at: float | None = None
     silence: Silence | None = None
     version: int = 1
+    incident: str = ""  # the incident it was grouped into when raised (alerts.incidents); "" before grouping
+    assignee: Assignment | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +207,8 @@ class Alert:
             "cleared_at": self.cleared_at,
             "silence": self.silence.as_json() if self.silence else None,
             "version": self.version,
+            "incident": self.incident,
+            "assignee": self.assignee.as_json() if self.assignee else None,
         }
 
     def encode(self) -> str:
@@ -217,6 +239,8 @@ class Alert:
             cleared_at=None if doc["cleared_at"] is None else float(doc["cleared_at"]),
             silence=Silence.from_json(doc["silence"]) if doc["silence"] else None,
             version=int(doc["version"]),
+            incident=doc.get("incident") or "",  # alerts raised before incidents existed have neither
+            assignee=Assignment.from_json(doc.get("assignee")),
         )
 
     @classmethod
@@ -250,6 +274,33 @@ def retained_payload(alert: Alert) -> bytes:
     return alert.encode().encode() if alert.status.is_open else b""
 
 
+# The order of the wall's strip, the alerts page and the API, for alerts and incidents alike: the condition
+# holding and nobody acknowledged, then acknowledged, and only then recovered but unacknowledged, so that a
+# stale red never pushes a live red off the strip; closed last. Within a rank: the most severe, then the newest.
+PRESSING_RANK = {
+    AlertStatus.RAISED: 0,
+    AlertStatus.ACKNOWLEDGED: 1,
+    AlertStatus.CLEARED: 2,
+    AlertStatus.RESOLVED: 3,
+    AlertStatus.CLOSED: 3,
+}
+
+
+def pressing_key(status: AlertStatus, level: Level, newest: float) -> tuple[int, int, float]:
+    """Sort key of the one pressing order (PRESSING_RANK); `newest` is the raise (or latest raise) time, or for
+    what is closed the last change: the most recently closed first, whatever its level."""
+    rank = PRESSING_RANK[status]
+    return rank, -int(level) if status.is_open else 0, -newest
+
+
+def pressing_first(alerts: Iterable[Alert]) -> list[Alert]:
+    """Alerts in the pressing order; closed ones by when they last changed, the most recent first."""
+    return sorted(
+        alerts,
+        key=lambda a: pressing_key(a.status, a.level, a.raised_at if a.status.is_open else a.updated_at),
+    )
+
+
 def severity_counts(alerts: Iterable[Alert]) -> dict[str, int]:
     """Open alerts per level name, every level present, for the wall's counters."""
     counts = Counter(alert.level.en for alert in alerts if alert.status.is_open)
@@ -272,6 +323,8 @@ class Transition:
     status: str = ""
     escalation: int = 0
     silence_id: str = ""
+    incident_id: str = ""
+    assignee: str = ""  # who the alert is assigned to after this transition
     entry_id: str = ""  # the audit stream's entry id once read back; never written
 
     def as_fields(self) -> dict[str, str]:
@@ -297,6 +350,8 @@ class Transition:
             status=text.get("status", ""),
             escalation=int(text.get("escalation", "0")),
             silence_id=text.get("silence_id", ""),
+            incident_id=text.get("incident_id", ""),
+            assignee=text.get("assignee", ""),
             entry_id=entry_id,
         )
 
@@ -332,6 +387,8 @@ def alert_transition(alert: Alert, event: Event, at: float, by: str, note: str =
         status=alert.status.value,
         escalation=alert.escalation,
         silence_id=alert.silence.id if alert.silence else "",
+        incident_id=alert.incident,
+        assignee=alert.assignee.to if alert.assignee else "",
     )
 
 

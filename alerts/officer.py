@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import redis
 
-from alerts.model import LEVEL_BY_NAME, Alert, AlertStatus, Silence, SilenceScope
+from alerts.model import LEVEL_BY_NAME, Alert, AlertStatus, Silence, SilenceScope, pressing_first
 from alerts.store import list_active, list_recent, silence
+from auth.model import Permission, User
+from auth.names import check_username
+from auth.store import get_user
 from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.model import Level
 from signs.urlstate import QueryError, parse_choice, parse_int
@@ -73,24 +76,13 @@ class AlertFilter:
         return {key: value for key, value in values.items() if value}
 
 
-def officer_order(alerts: list[Alert]) -> list[Alert]:
-    """Open alerts first, as on the wall's strip: most severe, then those nobody acknowledged, then the newest;
-    closed ones after them, the most recently closed first."""
-    open_alerts = sorted(
-        (a for a in alerts if a.status.is_open),
-        key=lambda a: (-int(a.level), a.status is not AlertStatus.RAISED, -a.raised_at),
-    )
-    closed = sorted((a for a in alerts if not a.status.is_open), key=lambda a: -a.updated_at)
-    return open_alerts + closed
-
-
 def select_alerts(client: redis.Redis, wanted: AlertFilter) -> list[Alert]:
     district = wanted.district or None
     found = {a.id: a for a in list_active(client, district=district)}
     if wanted.wants_closed:
         for alert in list_recent(client, limit=wanted.recent or RECENT_DEFAULT, district=district):
             found.setdefault(alert.id, alert)
-    return officer_order([a for a in found.values() if wanted.matches(a)])
+    return pressing_first(a for a in found.values() if wanted.matches(a))
 
 
 def silence_minutes(raw: object) -> int:
@@ -111,6 +103,17 @@ def clean_note(raw: object, *, required: bool) -> str:
     if len(note) > MAX_NOTE_CHARS:
         raise ValueError(f"a note has at most {MAX_NOTE_CHARS} characters")
     return note
+
+
+def assignee_for(client: redis.Redis, raw: object, actor: User) -> str:
+    """Who an officer assigns to: a named officer (an account that may act on alerts), themselves when no name
+    is given. Any other name is refused (ValueError): an alert is never handed to nobody, a leader or a wall."""
+    name = str(raw or "").strip().lower() or actor.username
+    check_username(name)
+    named = actor if name == actor.username else get_user(client, name)
+    if named is None or not named.may(Permission.ACT):
+        raise ValueError(f"{name} is not an officer who may act on alerts")
+    return name
 
 
 def silence_for(

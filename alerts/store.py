@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -25,8 +25,25 @@ from redis.client import Pipeline
 
 from alerts import lifecycle
 from alerts.escalation import escalation_due
+from alerts.incidents import (
+    GroupingRules,
+    Incident,
+    IncidentView,
+    TimelineEntry,
+    TimelineEvent,
+    assigned,
+    group_key,
+    join,
+    open_incident,
+    pressing_incidents,
+    signal_type,
+    view,
+)
+from alerts.lifecycle import InvalidTransition
 from alerts.model import (
+    ENGINE_USER,
     Alert,
+    Assignment,
     Event,
     RuleKind,
     RuleState,
@@ -45,10 +62,16 @@ from signs.keys import (
     KEY_ALERTS_AUDIT,
     KEY_ALERTS_OPEN,
     KEY_ALERTS_RECENT,
+    KEY_INCIDENTS_OPEN,
+    KEY_INCIDENTS_RECENT,
     alert_history_key,
     alert_key,
     alert_state_key,
+    incident_group_key,
+    incident_key,
+    incident_timeline_key,
 )
+from signs.model import Level
 
 T = TypeVar("T")
 # A stream entry as City Eye's clients return it (RESP2, bytes replies): id and fields.
@@ -64,6 +87,10 @@ class AlertNotFound(LookupError):
 
 
 class SilenceNotFound(LookupError):
+    pass
+
+
+class IncidentNotFound(LookupError):
     pass
 
 
@@ -97,17 +124,46 @@ class Writes:
         self._values: dict[str, str | None] = {}  # key -> value to SET, None to DEL
         self._open: dict[str, float | None] = {}  # alert id -> raise time while open, None once closed
         self._recent: dict[str, float] = {}
-        self._histories: dict[str, list[bytes]] = defaultdict(list)
+        self._histories: dict[str, list[dict[str, str]]] = defaultdict(list)
         self._audit: list[dict[str, str]] = []
+        self._raised: dict[str, tuple[Alert, dict[str, str]]] = {}  # alert id -> (raised alert, its entry)
+        self._incidents_open: dict[str, float] = {}
+        self._incidents_recent: dict[str, float] = {}
+        self._timelines: dict[str, list[bytes]] = defaultdict(list)
 
     def transition(self, alert: Alert, transition: Transition) -> None:
         """The alert document, its history, the audit entry, and the open and recent indexes."""
         fields = transition.as_fields()
         self._values[alert_key(alert.id)] = alert.encode()
-        self._histories[alert_history_key(alert.id)].append(orjson.dumps(fields))
+        self._histories[alert_history_key(alert.id)].append(fields)
         self._audit.append(fields)
         self._open[alert.id] = alert.raised_at if alert.status.is_open else None
         self._recent[alert.id] = alert.updated_at
+        if transition.event is Event.RAISED:
+            self._raised[alert.id] = (alert, fields)
+
+    def raised(self) -> list[Alert]:
+        """The alerts this transaction raises, in the order raised, as staged so far."""
+        return [alert for alert, _ in self._raised.values()]
+
+    def grouped(self, alert: Alert, incident_id: str) -> None:
+        """A raised alert's incident, set on its staged document and on the audit entry of its raise."""
+        staged, fields = self._raised[alert.id]
+        grouped = replace(staged, incident=incident_id)
+        self._raised[alert.id] = (grouped, fields)
+        self._values[alert_key(alert.id)] = grouped.encode()
+        fields["incident_id"] = incident_id
+
+    def incident(self, incident: Incident, *, pointer: bool = False) -> None:
+        """The incident's document and indexes; with `pointer`, also as its group's incident to join."""
+        self._values[incident_key(incident.id)] = incident.encode()
+        self._incidents_open.setdefault(incident.id, incident.opened_at)
+        self._incidents_recent[incident.id] = incident.updated_at
+        if pointer:
+            self._values[incident_group_key(incident.key.text)] = incident.id
+
+    def timeline(self, incident_id: str, entry: TimelineEntry) -> None:
+        self._timelines[incident_timeline_key(incident_id)].append(entry.encode())
 
     def audit(self, transition: Transition) -> None:
         """An audit entry of its own (a silence's)."""
@@ -128,8 +184,14 @@ class Writes:
             pipe.zrem(KEY_ALERTS_OPEN, *closed)
         if self._recent:
             pipe.zadd(KEY_ALERTS_RECENT, self._recent)
+        if self._incidents_open:
+            pipe.zadd(KEY_INCIDENTS_OPEN, self._incidents_open, nx=True)
+        if self._incidents_recent:
+            pipe.zadd(KEY_INCIDENTS_RECENT, self._incidents_recent)
+        for key, entries in self._timelines.items():
+            pipe.rpush(key, *entries)
         for key, items in self._histories.items():
-            pipe.rpush(key, *items)
+            pipe.rpush(key, *(orjson.dumps(fields) for fields in items))
         for fields in self._audit:
             # xadd is typed with an invariant dict of every encodable type; these fields are plain text.
             pipe.xadd(KEY_ALERTS_AUDIT, cast(dict[Any, Any], fields))
@@ -161,6 +223,79 @@ def _watch_open_alerts(pipe: Pipeline) -> list[Alert]:
 def _texts(replies: Iterable[Any]) -> list[str]:
     """Members of a sorted-set or list reply as text (the client returns bytes)."""
     return [reply.decode() for reply in replies]
+
+
+def watch_incidents(pipe: Pipeline, incident_ids: Iterable[str]) -> dict[str, IncidentView]:
+    """The incidents with their members, all watched: an incident's decisions depend on every member's state."""
+    ids = list(dict.fromkeys(incident_ids))
+    if not ids:
+        return {}
+    keys = [incident_key(i) for i in ids]
+    pipe.watch(*keys)
+    incidents = [Incident.decode(raw) for raw in pipe.mget(keys) if raw is not None]
+    members = watch_alerts(pipe, [m for incident in incidents for m in incident.members])
+    return {incident.id: view(incident, members) for incident in incidents}
+
+
+def active_signals(states: Mapping[str, RuleState]) -> frozenset[str]:
+    """The CMA signal types in force: city-wide signal signs (sign id -> rule state) with an active alert."""
+    signs = catalogue().signs
+    return frozenset(
+        kind
+        for sign_id, state in states.items()
+        if state.alert_id and state.level > Level.NORMAL and (kind := signal_type(signs[sign_id]))
+    )
+
+
+def signal_state_keys() -> dict[str, str]:
+    """Sign id -> rule state key of every city-wide CMA signal sign."""
+    return {
+        sign.id: alert_state_key(RuleKind.CMA, sign.id)
+        for sign in catalogue().signs.values()
+        if signal_type(sign) is not None
+    }
+
+
+def group_raised(
+    pipe: Pipeline, writes: Writes, rules: GroupingRules, pending_signals: Mapping[str, RuleState], now: float
+) -> None:
+    """Put every alert the transaction raises into its incident, under WATCH, before pipe.multi(): the group's
+    current incident if it is still joinable, a new one otherwise. `pending_signals` are the signal states this
+    same transaction writes (a signal issued in the batch that raises the rain it brings); the others are read."""
+    raised = writes.raised()
+    if not raised:
+        return
+    keys = signal_state_keys()
+    pipe.watch(*keys.values())
+    states = dict(zip(keys, (RuleState.decode(raw) for raw in pipe.mget(list(keys.values()))), strict=True))
+    signals = active_signals({**states, **{k: v for k, v in pending_signals.items() if k in keys}})
+    signs = catalogue().signs
+    groups = {alert.id: group_key(signs[alert.sign_id], alert.district, signals, rules) for alert in raised}
+    pointer_keys = [incident_group_key(key.text) for key in dict.fromkeys(groups.values())]
+    pipe.watch(*pointer_keys)
+    pointers = {
+        key: raw.decode() for key, raw in zip(pointer_keys, pipe.mget(pointer_keys), strict=True) if raw is not None
+    }
+    current = watch_incidents(pipe, pointers.values())
+    by_group: dict[str, Incident] = {}
+    for group_text, incident_id in pointers.items():
+        incident_view = current.get(incident_id)
+        if incident_view is not None and incident_view.joinable(now, rules.window_s):
+            by_group[group_text] = incident_view.incident
+    for alert in raised:
+        key = groups[alert.id]
+        pointer = incident_group_key(key.text)
+        incident = by_group.get(pointer)
+        if incident is None:
+            incident = open_incident(key, alert, now)
+            event = TimelineEvent.OPENED
+        else:
+            incident = join(incident, alert, now)
+            event = TimelineEvent.JOINED
+        writes.timeline(incident.id, TimelineEntry(now, event, ENGINE_USER, alert.name, alert.id, alert.level.en))
+        by_group[pointer] = incident
+        writes.grouped(alert, incident.id)
+        writes.incident(incident, pointer=True)
 
 
 def read_states(client: redis.Redis, keys: Sequence[str]) -> list[RuleState]:
@@ -224,34 +359,170 @@ def list_silences(client: redis.Redis, *, now: float | None = None) -> list[Sile
     return sorted((s for s in silences if s.until > now), key=lambda s: (s.until, s.id))
 
 
+def _views(client: redis.Redis, incident_ids: Sequence[str]) -> list[IncidentView]:
+    if not incident_ids:
+        return []
+    incidents = [Incident.decode(raw) for raw in client.mget([incident_key(i) for i in incident_ids]) if raw]
+    members = {a.id: a for a in get_alerts(client, [m for i in incidents for m in i.members])}
+    return [view(incident, members) for incident in incidents]
+
+
+def get_incident(client: redis.Redis, incident_id: str) -> IncidentView | None:
+    found = _views(client, [incident_id])
+    return found[0] if found else None
+
+
+def list_incidents(client: redis.Redis, *, recent: int = 0, district: str | None = None) -> list[IncidentView]:
+    """Open incidents in the pressing order (alerts.incidents.pressing_incidents); with `recent`, also closed
+    ones among the `recent` most recently changed. `district`: only that district's (or the city's)."""
+    ids = _texts(client.zrange(KEY_INCIDENTS_OPEN, 0, -1))
+    if recent:
+        ids += _texts(client.zrevrange(KEY_INCIDENTS_RECENT, 0, recent - 1))
+    views = _views(client, list(dict.fromkeys(ids)))
+    return pressing_incidents(
+        v for v in views if (district is None or v.district == district) and (recent or v.status.is_open)
+    )
+
+
+def incident_timeline(client: redis.Redis, incident_id: str) -> list[TimelineEntry]:
+    return [TimelineEntry.decode(raw) for raw in client.lrange(incident_timeline_key(incident_id), 0, -1)]
+
+
 # Officers' operations ---------------------------------------------------------------------------------------
 
 Transform = Callable[[Alert], tuple[Alert, Transition]]
+# What an officer's act on an alert is called on its incident's timeline.
+_TIMELINE_EVENTS = {
+    Event.ACKNOWLEDGED: TimelineEvent.ACKNOWLEDGED,
+    Event.RESOLVED: TimelineEvent.RESOLVED,
+    Event.ASSIGNED: TimelineEvent.ASSIGNED,
+}
+
+
+def _stage_officer(pipe: Pipeline, writes: Writes, changes: Sequence[tuple[Alert, Alert, Transition]]) -> None:
+    """Stage officers' transitions (before, after, entry), under WATCH. Resolving an alert whose condition still
+    holds also releases it from its rule state, so that the rule raises a new alert only if the level rises above
+    what was resolved."""
+    releasing = [(b, a) for b, a, _ in changes if b.status.condition_holds and not a.status.condition_holds]
+    keys = [alert_state_key(b.rule, b.sign_id) for b, _ in releasing]
+    states = watch_states(pipe, keys) if keys else []
+    for (before, _), state in zip(releasing, states, strict=True):
+        if state.alert_id == before.id:
+            writes.state(before.rule, before.sign_id, replace(state, alert_id=""))
+    for _, after, transition in changes:
+        writes.transition(after, transition)
 
 
 def _update_alert(client: redis.Redis, alert_id: str, transform: Transform) -> Alert:
-    """Apply one officer's transition. Resolving an alert whose condition still holds also releases it from its
-    rule state, so that the rule raises a new alert only if the level rises above what was resolved."""
+    """Apply one officer's transition; its incident's timeline records it too."""
 
     def attempt(pipe: Pipeline) -> Alert:
         alert = watch_alerts(pipe, [alert_id]).get(alert_id)
         if alert is None:
             raise AlertNotFound(alert_id)
         updated, transition = transform(alert)
-        released: RuleState | None = None
-        if alert.status.condition_holds and not updated.status.condition_holds:
-            [state] = watch_states(pipe, [alert_state_key(alert.rule, alert.sign_id)])
-            if state.alert_id == alert.id:
-                released = replace(state, alert_id="")
         writes = Writes()
-        writes.transition(updated, transition)
-        if released is not None:
-            writes.state(alert.rule, alert.sign_id, released)
+        _stage_officer(pipe, writes, [(alert, updated, transition)])
+        if alert.incident and (event := _TIMELINE_EVENTS.get(transition.event)) is not None:
+            detail = updated.assignee.to if event is TimelineEvent.ASSIGNED and updated.assignee else ""
+            entry = TimelineEntry(transition.at, event, transition.by, transition.note, alert.id, detail)
+            writes.timeline(alert.incident, entry)
         pipe.multi()
         writes.queue(pipe)
         return updated
 
     return transact(client, attempt)
+
+
+def assign(
+    client: redis.Redis, alert_id: str, to: str, user: str, note: str = "", *, now: float | None = None
+) -> Alert:
+    """Hand the alert to a named officer (alerts.officer checks the name is an officer's)."""
+    at = time.time() if now is None else now
+    return _update_alert(client, alert_id, lambda alert: lifecycle.assign(alert, to, user, note, at))
+
+
+Step = Callable[[Alert], "tuple[Alert, Transition] | None"]
+
+
+def _update_incident(
+    client: redis.Redis, incident_id: str, step: Step, entry: TimelineEntry, assignment: Assignment | None = None
+) -> IncidentView:
+    """One officer's act on a whole incident, in one transaction: `step` for every member it applies to (each
+    with its own audit entry carrying the one note), one timeline entry, and the incident's assignee when it
+    is an assignment. Refused (InvalidTransition) when it applies to no member and changes nothing."""
+
+    def attempt(pipe: Pipeline) -> IncidentView:
+        found = watch_incidents(pipe, [incident_id]).get(incident_id)
+        if found is None:
+            raise IncidentNotFound(incident_id)
+        changes = [(alert, *stepped) for alert in found.members if (stepped := step(alert)) is not None]
+        incident = found.incident
+        reassigned = assignment is not None and (incident.assignee is None or incident.assignee.to != assignment.to)
+        if not changes and not reassigned:
+            raise InvalidTransition(f"incident {incident_id}: no open member to {entry.event.value}")
+        writes = Writes()
+        _stage_officer(pipe, writes, changes)
+        incident = (
+            assigned(incident, assignment)
+            if assignment is not None
+            else replace(incident, updated_at=entry.at, version=incident.version + 1)
+        )
+        writes.incident(incident)
+        writes.timeline(incident_id, entry)
+        pipe.multi()
+        writes.queue(pipe)
+        after = {alert.id: alert for alert in found.members} | {a.id: a for _, a, _ in changes}
+        return view(incident, after)
+
+    return transact(client, attempt)
+
+
+def acknowledge_incident(
+    client: redis.Redis, incident_id: str, user: str, note: str = "", *, now: float | None = None
+) -> IncidentView:
+    """Acknowledge every open member nobody has acknowledged, with one note."""
+    at = time.time() if now is None else now
+    check_username(user)
+
+    def step(alert: Alert) -> tuple[Alert, Transition] | None:
+        if alert.acknowledged is not None or not alert.status.is_open:
+            return None
+        return lifecycle.acknowledge(alert, user, note, at)
+
+    return _update_incident(client, incident_id, step, TimelineEntry(at, TimelineEvent.ACKNOWLEDGED, user, note))
+
+
+def resolve_incident(
+    client: redis.Redis, incident_id: str, user: str, note: str, *, now: float | None = None
+) -> IncidentView:
+    """Resolve every open member with one note."""
+    at = time.time() if now is None else now
+    check_username(user)
+    if not note.strip():
+        raise ValueError("resolving an incident needs a note")
+
+    def step(alert: Alert) -> tuple[Alert, Transition] | None:
+        return lifecycle.resolve(alert, user, note, at) if alert.status.is_open else None
+
+    return _update_incident(client, incident_id, step, TimelineEntry(at, TimelineEvent.RESOLVED, user, note))
+
+
+def assign_incident(
+    client: redis.Redis, incident_id: str, to: str, user: str, note: str = "", *, now: float | None = None
+) -> IncidentView:
+    """Hand the incident, and every open member not already theirs, to a named officer."""
+    at = time.time() if now is None else now
+    check_username(user)
+    check_username(to)
+
+    def step(alert: Alert) -> tuple[Alert, Transition] | None:
+        if not alert.status.is_open or (alert.assignee is not None and alert.assignee.to == to):
+            return None
+        return lifecycle.assign(alert, to, user, note, at)
+
+    entry = TimelineEntry(at, TimelineEvent.ASSIGNED, user, note, "", to)
+    return _update_incident(client, incident_id, step, entry, Assignment(to, user, at, note))
 
 
 def acknowledge(client: redis.Redis, alert_id: str, user: str, note: str = "", *, now: float | None = None) -> Alert:
@@ -380,6 +651,24 @@ def escalate_overdue(client: redis.Redis, now: float) -> int:
         return escalated
 
     return transact(client, attempt)
+
+
+def prune_incidents(client: redis.Redis, now: float, keep_s: float) -> None:
+    """Incidents with no open member leave the open index (an incident never reopens: a new alert of its group
+    opens another); those last changed before now - keep_s whose members are all gone are deleted."""
+    open_ids = _texts(client.zrange(KEY_INCIDENTS_OPEN, 0, -1))
+    closed = [v.id for v in _views(client, open_ids) if not v.status.is_open]
+    if closed:
+        client.zrem(KEY_INCIDENTS_OPEN, *closed)
+    old = _texts(client.zrangebyscore(KEY_INCIDENTS_RECENT, "-inf", now - keep_s, start=0, num=_RECENT_CHUNK))
+    gone = [v.id for v in _views(client, old) if not v.members]
+    if gone:
+        with client.pipeline(transaction=False) as pipe:
+            for incident_id in gone:
+                pipe.delete(incident_key(incident_id), incident_timeline_key(incident_id))
+            pipe.zrem(KEY_INCIDENTS_RECENT, *gone)
+            pipe.zrem(KEY_INCIDENTS_OPEN, *gone)
+            pipe.execute()
 
 
 def prune(client: redis.Redis, now: float, keep_s: float) -> int:

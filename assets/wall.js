@@ -27,6 +27,7 @@
       signal: (name, level) => `${name.replace("预警信号", "")}${level}预警`, none: "暂无越限指标",
       noAlerts: "暂无告警", raised: "未确认", acknowledged: (by) => `已确认·${by}`, cleared: "已恢复·待确认",
       escalated: (n) => `超时${n}级`, silenced: "静默", response: "响应", handling: "处置", overdue: "超时",
+      assigned: (who) => `负责·${who}`, unassigned: "未指派",
     },
     en: {
       live: "LIVE", notLive: "NOT LIVE", lost: (s) => `Connection to the server lost ${s} ago: values are not updating`,
@@ -38,6 +39,7 @@
       noAlerts: "No open alerts", raised: "unacknowledged", acknowledged: (by) => `ack · ${by}`,
       cleared: "recovered · unacknowledged", escalated: (n) => `overdue ×${n}`, silenced: "silenced",
       response: "respond", handling: "handle", overdue: "overdue",
+      assigned: (who) => `assigned · ${who}`, unassigned: "unassigned",
     },
   };
 
@@ -45,6 +47,7 @@
     ctx: null, text: TEXT.zh, board: {}, spark: {}, seq: 0, serverOffsetMs: 0, lastOkMs: Date.now(),
     boardAt: null, silent: [], workers: null, dropped: null, error: null, mapSign: null, focus: null,
     elements: null, alertKey: "", rotation: null, started: false, alerts: null, alertsSeen: null,
+    redIncidents: null,  // ids of the red incidents already seen: the kiosk jumps only to a new one
   };
 
   // Formatting -----------------------------------------------------------------------------------
@@ -181,7 +184,7 @@
   }
 
   function alertStatusText(alert) {
-    if (alert.status === "acknowledged") return state.text.acknowledged(alert.ackBy);
+    if (alert.status === "acknowledged") return state.text.acknowledged(alert.ackBy || "");
     if (alert.status === "cleared") return state.text.cleared;
     return state.text.raised;
   }
@@ -199,24 +202,27 @@
     const key = state.alertsSeen;
     if (key === state.alertKey) return;
     state.alertKey = key;
-    const { counts, list } = state.alerts;
-    document.querySelectorAll(".alert-strip .count").forEach((node) => {
+    const { counts, list, silences } = state.alerts;
+    document.querySelectorAll(".alert-strip .count[data-level]").forEach((node) => {
       node.querySelector(".n").textContent = counts[+node.dataset.level];
     });
-    const cards = list.slice(0, ALERT_CARDS).map((a) => {
-      const place = a.district && state.ctx.districts[a.district] ? state.ctx.districts[a.district].name : "";
-      const name = place && !a.name.startsWith(place) ? `${place} · ${a.name}` : a.name;
-      const acknowledged = a.status === "acknowledged";
-      const due = acknowledged ? a.due[1] : a.due[0];
-      const label = acknowledged ? state.text.handling : state.text.response;
-      return el("div", { class: `alert-card lvl-${a.level} ${a.status}`, "data-alert-sign": a.sign, "data-alert-id": a.id }, [
-        el("span", { class: "alert-level" }, state.ctx.levelNames[a.level]),
-        el("span", { class: "alert-name" }, name),
-        el("span", { class: "alert-value" }, `${formatValue(a.value)} ${a.unit}`),
-        el("span", { class: "alert-status" }, alertStatusText(a)),
-        a.escalation ? el("span", { class: "escalation" }, state.text.escalated(a.escalation)) : null,
-        a.silenced ? el("span", { class: "silenced" }, state.text.silenced) : null,
-        el("span", { class: "countdown", "data-due": due, "data-label": label }),
+    const silenceCount = document.querySelector(".alert-strip .count.silences .n");
+    if (silenceCount) silenceCount.textContent = silences || 0;
+    // One card per incident (callbacks/wall.wall_incident), in the server's pressing order.
+    const english = state.ctx.lang === "en";
+    const cards = list.slice(0, ALERT_CARDS).map((i) => {
+      const label = i.dueKind === "handling" ? state.text.handling : state.text.response;
+      return el("div", {
+        class: `alert-card incident-card lvl-${i.level} ${i.status}`, "data-alert-sign": i.sign, "data-incident-id": i.id,
+        "data-count": i.count,
+      }, [
+        el("span", { class: "alert-level" }, state.ctx.levelNames[i.level]),
+        el("span", { class: "alert-name" }, english ? i.title[1] : i.title[0]),
+        el("span", { class: "alert-status" }, alertStatusText(i)),
+        el("span", { class: "assignee" }, i.assignee ? state.text.assigned(i.assignee) : state.text.unassigned),
+        i.escalation ? el("span", { class: "escalation" }, state.text.escalated(i.escalation)) : null,
+        i.silenced ? el("span", { class: "silenced" }, state.text.silenced) : null,
+        el("span", { class: "countdown", "data-due": i.due, "data-label": label }),
       ]);
     });
     document.querySelector(".alert-strip .alerts")
@@ -235,7 +241,7 @@
     state.alertKey = key;
     const counts = [0, 0, 0, 0, 0];
     list.forEach((b) => { counts[b[1][1]] += 1; });
-    document.querySelectorAll(".alert-strip .count").forEach((node) => {
+    document.querySelectorAll(".alert-strip .count[data-level]").forEach((node) => {
       node.querySelector(".n").textContent = counts[+node.dataset.level];
     });
     const meta = state.ctx.signs;
@@ -360,20 +366,43 @@
     if (view.kind === "cameras") { title = state.text.cameras; mapSign = ctx.mapSignForView.cameras; }
     if (view.alertSign) title = `${state.text.alert} · ${title}`;
     document.querySelectorAll(".tile.flash").forEach((t) => t.classList.remove("flash"));
-    if (view.alertSign) (state.elements[view.alertSign] || []).forEach((node) => node.classList.add("flash"));
+    document.querySelectorAll(".tile.flash-module").forEach((t) => t.classList.remove("flash-module"));
+    if (view.alertSign && state.elements[view.alertSign]) {
+      state.elements[view.alertSign].forEach((node) => node.classList.add("flash"));
+    } else if (view.module) {
+      // A station-level sign has no tile of its own: its module's tiles stand for it.
+      Object.keys(state.elements).forEach((id) => {
+        const m = ctx.signs[id];
+        if (m && m[4] === view.module) state.elements[id].forEach((node) => node.classList.add("flash-module"));
+      });
+    }
     document.getElementById("wall-view-title").textContent = title;
     window.dash_clientside.set_props(ctx.ids.map, { viewport: { bounds: bounds, transition: "flyToBounds" } });
     window.dash_clientside.set_props(ctx.ids.mapSign, { value: mapSign });
   }
 
-  function jumpToRed(signId) {
+  function jumpToIncident(incident) {
+    // The incident's district (a station's sign has none of its own, its incident does), its worst sign's module.
+    const signId = incident.sign;
     const meta = state.ctx.signs[signId];
+    if (!meta) return;
     const core = `XY.${meta[3]}.${meta[4]}.${meta[5]}`;
-    const view = meta[6]
-      ? { kind: "district", adcode: meta[6], mapSign: core, alertSign: signId }
-      : { kind: "category", code: meta[3], alertSign: signId };
+    const adcode = state.ctx.districts[incident.district] ? incident.district : meta[6];
+    const view = adcode
+      ? { kind: "district", adcode: adcode, mapSign: core, alertSign: signId, module: meta[4] }
+      : { kind: "category", code: meta[3], alertSign: signId, module: meta[4] };
     state.rotation.jump = { view: view, until: Date.now() + state.ctx.dwell.alert * 1000 };
     showView(view);
+  }
+
+  function newRedIncident(list) {
+    // Red and not silenced; the incidents on screen when the wall starts are not news.
+    const reds = list.filter((i) => i.level === 4 && !i.silenced && i.status !== "cleared");
+    const first = state.redIncidents === null;
+    const seen = state.redIncidents || new Set();
+    const fresh = first ? [] : reds.filter((i) => !seen.has(i.id));
+    state.redIncidents = new Set([...seen, ...reds.map((i) => i.id)]);
+    return fresh.length ? fresh[0] : null;
   }
 
   function rotate() {
@@ -435,11 +464,8 @@
       state.board = {};
       state.spark = changes.spark || {};
     }
-    const reds = [];
     Object.keys(changes.signs).forEach((id) => {
       const entry = changes.signs[id];
-      const previous = state.board[id];
-      if (!changes.full && entry[1] === 4 && (!previous || previous[1] < 4)) reds.push(id);
       state.board[id] = entry;
       if (!changes.full && state.spark[id] !== undefined) appendSpark(id, entry);
     });
@@ -449,7 +475,6 @@
       state.workers = changes.workers;
       state.dropped = changes.dropped;
     }
-    return reds;
   }
 
   function apply(changes, mapSign, ctx) {
@@ -457,7 +482,7 @@
     if (!state.started) start(ctx);
     const mapSignChanged = mapSign !== state.mapSign;
     state.mapSign = mapSign;
-    let reds = [];
+    let jumpTo = null;
     const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
     if (changes && triggered.some((p) => p.startsWith("wall-changes"))) {
       if (changes.error) {
@@ -467,10 +492,11 @@
       state.error = null;
       state.lastOkMs = Date.now();
       state.serverOffsetMs = changes.now * 1000 - Date.now();
-      reds = mergeChanges(changes);
+      mergeChanges(changes);
       if (changes.alerts) {
         state.alerts = changes.alerts;
         state.alertsSeen = changes.alerts.audit;
+        jumpTo = newRedIncident(changes.alerts.list);
       }
       const painted = changes.full ? Object.keys(state.elements) : Object.keys(changes.signs);
       painted.forEach(paintSign);
@@ -478,10 +504,10 @@
       paintAlerts();
       state.seq = changes.seq;
     }
-    if (reds.length && state.rotation) jumpToRed(reds[0]);
+    if (jumpTo && state.rotation) jumpToIncident(jumpTo);
     const hideout = districtHideout();
     paintDistrictLegend(hideout);
-    const changed = mapSignChanged || reds.length || JSON.stringify(hideout) !== state.lastHideout;
+    const changed = mapSignChanged || jumpTo !== null || JSON.stringify(hideout) !== state.lastHideout;
     state.lastHideout = JSON.stringify(hideout);
     return [state.seq, state.alertsSeen, changed ? hideout : noUpdate];
   }

@@ -15,8 +15,8 @@ from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from alerts import store
 from alerts.lifecycle import InvalidTransition
-from alerts.model import Alert, SilenceScope, severity_counts
-from alerts.officer import clean_note, officer_order, select_alerts, silence_for
+from alerts.model import Alert, SilenceScope, pressing_first, severity_counts
+from alerts.officer import clean_note, select_alerts, silence_for
 from auth.model import Permission, User
 from auth.scope import current_scope
 from auth.web import NotAllowed, authorize, current_user
@@ -69,7 +69,7 @@ def page_update(
     listed = (
         [a for a in select_alerts(client, wanted) if scope.covers_alert(a)]
         if wanted.wants_closed
-        else officer_order([a for a in everything_open if wanted.matches(a)])
+        else pressing_first(a for a in everything_open if wanted.matches(a))
     )
     counts = counts_children(severity_counts(everything_open), view.lang)
     silences = [s for s in store.list_silences(client, now=now) if scope.covers_silence(s)]

@@ -15,8 +15,8 @@ from typing import Any
 import redis
 from dash import ClientsideFunction, Dash, Input, Output, State
 
-from alerts.model import Alert, AlertStatus
-from alerts.store import list_active
+from alerts.incidents import IncidentView
+from alerts.store import list_active, list_incidents, list_silences
 from feeds.board import read_board
 from layouts import wall
 from signs.catalogue import catalogue
@@ -28,8 +28,8 @@ SPARK_WINDOW_S = 3600.0
 SPARK_POINTS = 60
 # Past this many missed ticks a wall reloads the whole board rather than replaying the changes.
 REPLAY_LIMIT = 120
-# The alert strip shows the most pressing open alerts; the counters count them all.
-WALL_ALERTS = 30
+# The alert strip shows the most pressing open incidents; the counters count every open alert.
+WALL_INCIDENTS = 30
 
 
 def merge_changes(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -78,37 +78,42 @@ def board_update(client: redis.Redis, held_seq: int, spark_signs: list[str]) -> 
         return {"now": now, "full": False, **merge_changes(records)}
     board = read_board(client)
     if board is None:
-        return {"now": now, "full": True, "seq": 0, "at": None, "signs": {}, "feeds": {}, "silent": [], "workers": 0, "spark": {}}
+        empty = {"seq": 0, "at": None, "signs": {}, "feeds": {}, "silent": [], "workers": 0, "spark": {}}
+        return {"now": now, "full": True, **empty}
     return {"now": now, "full": True, **board.as_json(), "spark": spark_series(client, spark_signs, now)}
 
 
-def wall_alert(alert: Alert) -> dict[str, Any]:
-    """What the strip needs of one alert, in short keys: it travels to every wall whenever alerts change."""
+def wall_incident(incident: IncidentView) -> dict[str, Any]:
+    """What the strip needs of one incident, in short keys. `sign` is its worst open member's sign, which the
+    kiosk shows when it jumps to the incident; the countdown is its most pressing open member's."""
+    members = incident.open_members or list(incident.members)
+    worst = max(members, key=lambda a: (int(a.level), a.raised_at))
+    unacknowledged = [a for a in members if a.acknowledged is None]
+    due = min(a.due.response for a in unacknowledged) if unacknowledged else min(a.due.handling for a in members)
+    assignee = incident.incident.assignee
+    acknowledgers = sorted({a.acknowledged.by for a in members if a.acknowledged is not None})
     return {
-        "id": alert.id,
-        "sign": alert.sign_id,
-        "name": alert.name,
-        "district": alert.district,
-        "level": int(alert.level),
-        "value": alert.value,
-        "unit": alert.unit,
-        "status": alert.status.value,
-        "escalation": alert.escalation,
-        "ackBy": alert.acknowledged.by if alert.acknowledged else None,
-        "due": [alert.due.response, alert.due.handling, alert.due.feedback],
-        "raised": alert.raised_at,
-        "silenced": alert.silence is not None,
+        "id": incident.id,
+        "title": [incident.title("zh"), incident.title("en")],
+        "district": incident.district,
+        "sign": worst.sign_id,
+        "level": int(incident.level),
+        "status": incident.status.value,
+        "count": incident.count,
+        "open": len(incident.open_members),
+        "assignee": assignee.to if assignee else None,
+        "ackBy": acknowledgers[0] if len(acknowledgers) == 1 else (f"{acknowledgers[0]}+" if acknowledgers else None),
+        "due": due,
+        "dueKind": "response" if unacknowledged else "handling",
+        "escalation": max(a.escalation for a in members),
+        "raised": incident.latest_raise,
+        "silenced": incident.silenced,
     }
 
 
-def pressing_first(alerts: list[Alert]) -> list[Alert]:
-    """Most severe first; at one level, those nobody has acknowledged yet, then the newest."""
-    return sorted(alerts, key=lambda a: (-int(a.level), a.status is not AlertStatus.RAISED, -a.raised_at))
-
-
 def alerts_update(client: redis.Redis, held_audit: str | None) -> dict[str, Any] | None:
-    """Open alerts when anything happened to any alert since the audit entry the wall holds; None otherwise
-    (and while no alert engine has ever run, so the wall keeps showing threshold breaches)."""
+    """Open incidents when anything happened to any alert or silence since the audit entry the wall holds; None
+    otherwise (and while no alert engine has ever run, so the wall keeps showing threshold breaches)."""
     newest = client.xrevrange(KEY_ALERTS_AUDIT, count=1)
     if not newest:
         return None
@@ -119,7 +124,13 @@ def alerts_update(client: redis.Redis, held_audit: str | None) -> dict[str, Any]
     counts = [0] * 5
     for alert in active:
         counts[int(alert.level)] += 1
-    return {"audit": audit, "counts": counts, "list": [wall_alert(a) for a in pressing_first(active)[:WALL_ALERTS]]}
+    incidents = list_incidents(client)[:WALL_INCIDENTS]
+    return {
+        "audit": audit,
+        "counts": counts,
+        "silences": len(list_silences(client)),
+        "list": [wall_incident(i) for i in incidents],
+    }
 
 
 def register(app: Dash) -> None:

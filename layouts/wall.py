@@ -34,6 +34,7 @@ VIEW_TITLE = "wall-view-title"
 
 TITLE = {"zh": "襄阳市城市运行管理中心 · 城市之眼", "en": "Xiangyang City Operations Centre · City Eye"}
 LEVEL_NAMES = {"zh": ("正常", "蓝色", "黄色", "橙色", "红色"), "en": ("Normal", "Blue", "Yellow", "Orange", "Red")}
+SILENCES_LABEL = {"zh": "静默中", "en": "Silences"}
 # What the map is coloured by in each kiosk view, and before anyone picks a sign.
 MAP_SIGN_FOR_VIEW = {
     "overview": "XY.S.M13.S48",
@@ -239,6 +240,8 @@ def _alert_strip(lang: str) -> html.Footer:
         html.Div(className=f"count level-{level}", children=[html.Span(names[level], className="label"), html.Span("0", className="n")], **{"data-level": str(level)})
         for level in (4, 3, 2, 1)
     ]
+    # How many silences are in force: silenced alerts are on the strip too, marked, and spared escalation.
+    counts.append(html.Div(className="count silences", children=[html.Span(SILENCES_LABEL[lang], className="label"), html.Span("0", className="n")]))
     return html.Footer(className="alert-strip", children=[html.Div(counts, className="counts"), html.Div(className="alerts")])
 
 

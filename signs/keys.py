@@ -117,6 +117,19 @@ KEY_ALERTS_PUBLISHED = f"{PREFIX}:{{alerts}}:published"
 # String (JSON) with a TTL, one per live alert engine: its heartbeat and figures.
 KEY_ALERT_ENGINE = PREFIX + ":{{alerts}}:engine:{engine_id}"
 KEY_ALERT_ENGINE_PATTERN = f"{PREFIX}:{{alerts}}:engine:*"
+# Incidents (alerts.incidents), in the same hash tag: grouped in the engine's transaction that raises the alert.
+# String, JSON of alerts.incidents.Incident: its group, member alert ids, assignee; status and severity are
+# derived from the members. Deleted with its timeline once every member is closed and pruned.
+KEY_INCIDENT = PREFIX + ":{{alerts}}:incident:{incident_id}"
+# List of the incident's timeline, JSON of alerts.incidents.TimelineEntry, oldest first.
+KEY_INCIDENT_TIMELINE = PREFIX + ":{{alerts}}:incident-timeline:{incident_id}"
+# String per group ("{district}:{cause}", alerts.incidents.GroupKey): the id of the group's newest incident,
+# the one a new alert of the group may join.
+KEY_INCIDENT_GROUP = PREFIX + ":{{alerts}}:incident-group:{group}"
+# Sorted set: incidents with an open member (or not yet seen closed by the tick), score = opened time.
+KEY_INCIDENTS_OPEN = f"{PREFIX}:{{alerts}}:incidents:open"
+# Sorted set: every kept incident, score = its last change.
+KEY_INCIDENTS_RECENT = f"{PREFIX}:{{alerts}}:incidents:recent"
 
 # History point: source time (epoch seconds, float64) and value (float64), little-endian.
 HISTORY_POINT = struct.Struct("<dd")
@@ -172,6 +185,18 @@ def alert_state_key(rule: str, sign_id: str) -> str:
 
 def alert_engine_key(engine_id: str) -> str:
     return KEY_ALERT_ENGINE.format(engine_id=engine_id)
+
+
+def incident_key(incident_id: str) -> str:
+    return KEY_INCIDENT.format(incident_id=incident_id)
+
+
+def incident_timeline_key(incident_id: str) -> str:
+    return KEY_INCIDENT_TIMELINE.format(incident_id=incident_id)
+
+
+def incident_group_key(group: str) -> str:
+    return KEY_INCIDENT_GROUP.format(group=group)
 
 
 def pack_landed(readings: Iterable[tuple[str, float, float]]) -> str:

@@ -47,7 +47,9 @@ def stack(redis_service: EmbeddedService, mqtt_service: EmbeddedService) -> Iter
     client = redis.Redis.from_url(redis_service.url)
     client.flushall()
     save_user(client, "duty", Role.OFFICER, PASSWORD, display_name="值班员", by="test")
-    save_user(client, "leader", Role.LEADER, PASSWORD, district="420624", by="test")
+    # A leader of the whole city reads the city-wide alerts this test raises; a district's leader does not.
+    save_user(client, "leader", Role.LEADER, PASSWORD, by="test")
+    save_user(client, "nanzhang", Role.LEADER, PASSWORD, district="420624", by="test")
     wall_token = create_wall_token(client, "test-wall", by="test")
     port = free_port()
     env = feed_env(
@@ -145,5 +147,14 @@ def test_a_leader_sees_no_controls_and_a_forced_request_is_refused(browser: Brow
     )
     assert forced.status == 403 and "not allowed" in forced.json()["error"]
     page.screenshot(path=str(ARTIFACTS / "alerts-page-leader.png"))
+    assert errors == []
+    context.close()
+
+    # 南漳县's leader: the city-wide alert is not theirs, and the page says so (auth.scope).
+    context, page, errors = _sign_in(browser, stack, "nanzhang")
+    page.goto(f"{stack.url}/alerts?alert={alert.id}")  # type: ignore[attr-defined]
+    page.wait_for_selector(".alert-detail .out-of-scope", timeout=10_000)
+    assert "南漳县" in page.locator(".scope-note").inner_text()
+    assert page.locator(f'[data-alert-id="{alert.id}"]').count() == 0  # type: ignore[attr-defined]
     assert errors == []
     context.close()

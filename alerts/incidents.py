@@ -32,8 +32,9 @@ SIGNAL_CAUSE_PREFIX = "signal:"
 # What each CMA signal type groups when it is in force: module codes, or module.core for one core sign. The first
 # signal in this order that covers a sign wins when several are in force. Settings.alert_group_signals replaces it.
 DEFAULT_SIGNAL_COVERS: dict[str, tuple[str, ...]] = {
-    "rainstorm": ("M13.S45", "M13.S47", "M13.S48", "M08", "M04"),  # rain, visibility, signals; rivers, reservoirs,
-    "typhoon": ("M13.S45", "M13.S46", "M13.S48", "M08"),  # waterlogging; drainage
+    # Rain, visibility and the signals themselves; rivers, reservoirs and waterlogging (防汛水情).
+    "rainstorm": ("M13.S45", "M13.S47", "M13.S48", "M08"),
+    "typhoon": ("M13.S45", "M13.S46", "M13.S48", "M08"),
     "gale": ("M13.S46", "M13.S48"),
     "snowstorm": ("M13.S44", "M13.S45", "M13.S48", "M09"),
     "roadIcing": ("M13.S44", "M13.S48", "M09"),

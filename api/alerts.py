@@ -1,5 +1,6 @@
-"""Alerts over HTTP for duty officers and other systems: read alerts and their history, acknowledge, resolve,
-silence, and the duty log (JSON, CSV or Excel). docs/alerts.md#pages-and-api lists the endpoints.
+"""Alerts over HTTP for duty officers and other systems: read alerts and incidents with their history,
+acknowledge, assign, resolve (an alert or a whole incident with one note), silence, and the duty log (JSON, CSV
+or Excel). docs/alerts.md#pages-and-api lists the endpoints.
 
 Reading needs what every page needs (the request guard: a session or a wall token where reading is not open),
 and reads only what the user's scope covers (auth.scope): a district leader gets their own district's alerts,
@@ -7,7 +8,8 @@ silences and duty-log entries, and a 403 for another district's. Every state-cha
 server-side (`authorize(Permission.ACT)`) and records the signed-in user as the actor: a body can say nothing
 about who acted. The request guard of auth.web has already refused cross-origin requests. Errors are JSON
 (api.responses): 400 bad input, 401 not signed in, 403 not allowed, 404 unknown alert or silence, 409 refused by
-the lifecycle, 503 Redis unavailable.
+the lifecycle, 503 Redis unavailable. An incident belongs to one district or to the city, as its members do, and
+is read under the same scope.
 """
 
 from __future__ import annotations
@@ -22,15 +24,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from alerts import store
 from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
+from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert
-from alerts.officer import AlertFilter, clean_note, select_alerts, silence_for
+from alerts.officer import RECENT_MAX, AlertFilter, assignee_for, clean_note, select_alerts, silence_for
 from api.responses import answer_errors_as_json, json_error, send_table, takes
 from auth.model import Permission
 from auth.scope import current_scope
 from auth.web import authorize
 from signs.store import shared_redis
-from signs.urlstate import LANGS, parse_choice
+from signs.urlstate import LANGS, parse_choice, parse_int
 
 alerts_blueprint = answer_errors_as_json(Blueprint("alerts_api", __name__, url_prefix="/api/v1"))
 
@@ -47,6 +50,11 @@ def _no_alert(error: store.AlertNotFound) -> tuple[Response, int]:
 @alerts_blueprint.errorhandler(store.SilenceNotFound)
 def _no_silence(error: store.SilenceNotFound) -> tuple[Response, int]:
     return json_error(404, f"no silence {error}")
+
+
+@alerts_blueprint.errorhandler(store.IncidentNotFound)
+def _no_incident(error: store.IncidentNotFound) -> tuple[Response, int]:
+    return json_error(404, f"no incident {error}")
 
 
 @alerts_blueprint.errorhandler(InvalidTransition)
@@ -72,6 +80,19 @@ def _readable_alert(client: redis.Redis, alert_id: str) -> Alert:
         raise store.AlertNotFound(alert_id)
     current_scope().require(alert.district)
     return alert
+
+
+def _readable_incident(client: redis.Redis, incident_id: str) -> IncidentView:
+    """The incident, if it exists and the user's scope covers its district."""
+    found = store.get_incident(client, incident_id)
+    if found is None:
+        raise store.IncidentNotFound(incident_id)
+    current_scope().require(found.district)
+    return found
+
+
+def _lang() -> str:
+    return parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
 
 
 @alerts_blueprint.get("/alerts")
@@ -113,6 +134,83 @@ def resolve(alert_id: str) -> Response:
     _readable_alert(client, alert_id)
     alert = store.resolve(client, alert_id, user.username, clean_note(_body().get("note"), required=True))
     return jsonify(alert.as_json())
+
+
+@alerts_blueprint.post("/alerts/<alert_id>/assign")
+@takes()
+def assign(alert_id: str) -> Response:
+    """Body: `to` (an officer's user name; the signed-in officer when absent) and an optional `note`."""
+    user = authorize(Permission.ACT)
+    client = shared_redis()
+    _readable_alert(client, alert_id)
+    body = _body()
+    to = assignee_for(client, body.get("to"), user)
+    alert = store.assign(client, alert_id, to, user.username, clean_note(body.get("note"), required=False))
+    return jsonify(alert.as_json())
+
+
+@alerts_blueprint.get("/incidents")
+@takes("district", "recent", "lang")
+def list_incidents() -> Response:
+    """Open incidents in the pressing order (as on the wall's strip); `recent=N` adds closed ones among the N
+    most recently changed."""
+    lang = _lang()
+    wanted = AlertFilter.parse({k: v for k, v in request.args.items() if k in ("district",)})
+    recent = parse_int(request.args.get("recent") or "0", "recent", 0, RECENT_MAX)
+    scope = current_scope()
+    district = wanted.district or (None if scope.whole_city else scope.district)
+    if district:
+        scope.require(district)
+    incidents = store.list_incidents(shared_redis(), recent=recent, district=district)
+    found = [i for i in incidents if scope.covers(i.district)]
+    listed = found[:MAX_LISTED]
+    return jsonify({"now": time.time(), "count": len(found), "incidents": [i.as_json(lang) for i in listed]})
+
+
+@alerts_blueprint.get("/incidents/<incident_id>")
+@takes("lang")
+def show_incident(incident_id: str) -> Response:
+    client = shared_redis()
+    found = _readable_incident(client, incident_id)
+    return jsonify({
+        **found.as_json(_lang()),
+        "alerts": [a.as_json() for a in found.members],
+        "timeline": [entry.as_json() for entry in store.incident_timeline(client, incident_id)],
+    })  # fmt: skip
+
+
+@alerts_blueprint.post("/incidents/<incident_id>/acknowledge")
+@takes()
+def acknowledge_incident(incident_id: str) -> Response:
+    """Every open member nobody had acknowledged is acknowledged with the one note, each in its own audit entry."""
+    user = authorize(Permission.ACT)
+    client = shared_redis()
+    _readable_incident(client, incident_id)
+    note = clean_note(_body().get("note"), required=False)
+    return jsonify(store.acknowledge_incident(client, incident_id, user.username, note).as_json())
+
+
+@alerts_blueprint.post("/incidents/<incident_id>/resolve")
+@takes()
+def resolve_incident(incident_id: str) -> Response:
+    user = authorize(Permission.ACT)
+    client = shared_redis()
+    _readable_incident(client, incident_id)
+    note = clean_note(_body().get("note"), required=True)
+    return jsonify(store.resolve_incident(client, incident_id, user.username, note).as_json())
+
+
+@alerts_blueprint.post("/incidents/<incident_id>/assign")
+@takes()
+def assign_incident(incident_id: str) -> Response:
+    """Body: `to` (an officer's user name; the signed-in officer when absent) and an optional `note`."""
+    user = authorize(Permission.ACT)
+    client = shared_redis()
+    _readable_incident(client, incident_id)
+    body = _body()
+    to = assignee_for(client, body.get("to"), user)
+    note = clean_note(body.get("note"), required=False)
+    return jsonify(store.assign_incident(client, incident_id, to, user.username, note).as_json())
 
 
 @alerts_blueprint.get("/silences")

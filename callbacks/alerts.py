@@ -14,9 +14,10 @@ import redis
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from alerts import store
+from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert, SilenceScope, pressing_first, severity_counts
-from alerts.officer import clean_note, select_alerts, silence_for
+from alerts.officer import assignee_for, clean_note, select_alerts, silence_for
 from auth.model import Permission, User
 from auth.scope import current_scope
 from auth.web import NotAllowed, authorize, current_user
@@ -26,6 +27,8 @@ from layouts.alerts import (
     beijing_time,
     counts_children,
     detail_children,
+    incident_detail_children,
+    incidents_children,
     list_children,
     may_act,
     out_of_scope,
@@ -39,7 +42,9 @@ from signs.store import shared_redis
 
 Action = Callable[[redis.Redis, User], str]
 # The detail's buttons, in the order alert_action's actions are listed.
-ALERT_BUTTONS = (ids.ACK_BUTTON, ids.RESOLVE_BUTTON, ids.SILENCE_BUTTON)
+ALERT_BUTTONS = (ids.ACK_BUTTON, ids.RESOLVE_BUTTON, ids.SILENCE_BUTTON, ids.ASSIGN_BUTTON)
+# The incident detail's buttons, in the order incident_action's actions are listed.
+INCIDENT_BUTTONS = (ids.INCIDENT_ACK_BUTTON, ids.INCIDENT_RESOLVE_BUTTON, ids.INCIDENT_ASSIGN_BUTTON)
 
 
 def newest_audit(client: redis.Redis) -> str:
@@ -53,13 +58,21 @@ def detail_key(alert: Alert | None, selected: str) -> str:
     return f"{selected}:{alert.version if alert else 0}"
 
 
+def incident_detail_key(incident: IncidentView | None, selected: str) -> str:
+    """What a drawn incident depends on: its version and every member's (a member's transition changes it)."""
+    if incident is None:
+        return f"incident:{selected}:0"
+    return f"incident:{selected}:{incident.incident.version}:{sum(a.version for a in incident.members)}"
+
+
 def page_update(
     client: redis.Redis, view: AlertsView, held_audit: str | None, held_detail: str | None, acted: bool, now: float
 ) -> tuple[Any, ...]:
-    """(counts, list, silences, detail, audit seen, detail seen) for the page, no_update where nothing changed."""
+    """(counts, incidents, list, silences, detail, audit seen, detail seen) for the page, no_update where nothing
+    changed. The detail is the selected alert's, else the selected incident's."""
     audit = newest_audit(client)
     if audit == held_audit and not acted:
-        return (no_update,) * 6
+        return (no_update,) * 7
     user_may_act = may_act(current_user())
     scope = current_scope()
     everything_open = [a for a in store.list_active(client) if scope.covers_alert(a)]
@@ -72,10 +85,23 @@ def page_update(
         else pressing_first(a for a in everything_open if wanted.matches(a))
     )
     counts = counts_children(severity_counts(everything_open), view.lang)
+    incidents = [
+        i
+        for i in store.list_incidents(client, district=wanted.district or None)
+        if scope.covers(i.district) and any(wanted.matches(a) for a in i.open_members)
+    ]
     silences = [s for s in store.list_silences(client, now=now) if scope.covers_silence(s)]
     detail: Any = no_update
     seen_detail = held_detail
-    if not view.selected:
+    if not view.selected and view.incident:
+        incident = store.get_incident(client, view.incident)
+        key = incident_detail_key(incident, view.incident)
+        if incident is not None and not scope.covers(incident.district):
+            detail, seen_detail = out_of_scope(scope, view.lang), key
+        elif key != held_detail or acted:
+            timeline = store.incident_timeline(client, view.incident) if incident else []
+            detail, seen_detail = incident_detail_children(incident, timeline, user_may_act, view, now), key
+    elif not view.selected:
         detail, seen_detail = select_prompt(view.lang), ""
     else:
         alert = store.get_alert(client, view.selected)
@@ -86,7 +112,8 @@ def page_update(
             history = store.history(client, view.selected) if alert else []
             detail, seen_detail = detail_children(alert, history, user_may_act, now, view.lang), key
     drawn_silences = silences_children(silences, user_may_act, view.lang)
-    return counts, list_children(listed, view, now), drawn_silences, detail, audit, seen_detail
+    drawn_incidents = incidents_children(incidents, view)
+    return counts, drawn_incidents, list_children(listed, view, now), drawn_silences, detail, audit, seen_detail
 
 
 def run_action(action: Action, lang: str) -> html.Span:
@@ -97,7 +124,7 @@ def run_action(action: Action, lang: str) -> html.Span:
         done = action(shared_redis(), user)
     except NotAllowed as error:
         return html.Span(f"{t['refused']}: {error}", className="error")
-    except (store.AlertNotFound, store.SilenceNotFound):
+    except (store.AlertNotFound, store.SilenceNotFound, store.IncidentNotFound):
         return html.Span(f"{t['refused']}: {t['not_found']}", className="error")
     except (InvalidTransition, ValueError, redis.RedisError) as error:
         return html.Span(f"{t['refused']}: {error}", className="error")
@@ -126,7 +153,46 @@ def alert_action(trigger: str, alert_id: str, form: dict[str, Any], lang: str) -
         )
         return t["silenced_done"].format(until=beijing_time(created.until))
 
-    return dict(zip(ALERT_BUTTONS, (acknowledge, resolve, silence), strict=True))[trigger]
+    def assign(client: redis.Redis, user: User) -> str:
+        to = assignee_for(client, form.get("assign_to"), user)
+        store.assign(client, alert_id, to, user.username, clean_note(form.get("assign_note"), required=False))
+        return t["assigned_done"].format(to=to)
+
+    return dict(zip(ALERT_BUTTONS, (acknowledge, resolve, silence, assign), strict=True))[trigger]
+
+
+def incident_action(trigger: str, incident_id: str, form: dict[str, Any], lang: str) -> Action:
+    """The action a button of the incident's forms asks for: on every member, with the one note."""
+    t = text(lang)
+
+    def readable(client: redis.Redis) -> IncidentView:
+        found = store.get_incident(client, incident_id)
+        if found is None:
+            raise store.IncidentNotFound(incident_id)
+        current_scope().require(found.district)
+        return found
+
+    def unacknowledged(incident: IncidentView) -> int:
+        return sum(a.acknowledged is None and a.status.is_open for a in incident.members)
+
+    def acknowledge(client: redis.Redis, user: User) -> str:
+        before = readable(client)
+        note = clean_note(form.get("note"), required=False)
+        done = store.acknowledge_incident(client, incident_id, user.username, note)
+        return t["incident_acknowledged_done"].format(n=unacknowledged(before) - unacknowledged(done))
+
+    def resolve(client: redis.Redis, user: User) -> str:
+        before = readable(client)
+        done = store.resolve_incident(client, incident_id, user.username, clean_note(form.get("note"), required=True))
+        return t["incident_resolved_done"].format(n=len(before.open_members) - len(done.open_members))
+
+    def assign(client: redis.Redis, user: User) -> str:
+        readable(client)
+        to = assignee_for(client, form.get("assign_to"), user)
+        store.assign_incident(client, incident_id, to, user.username, clean_note(form.get("note"), required=False))
+        return t["assigned_done"].format(to=to)
+
+    return dict(zip(INCIDENT_BUTTONS, (acknowledge, resolve, assign), strict=True))[trigger]
 
 
 def bumped(acted: object) -> int:
@@ -145,6 +211,7 @@ def lift_action(silence_id: str, lang: str) -> Action:
 def register(app: Dash) -> None:
     @app.callback(
         Output(ids.COUNTS, "children"),
+        Output(ids.INCIDENTS, "children"),
         Output(ids.LIST, "children"),
         Output(ids.SILENCES, "children"),
         Output(ids.DETAIL, "children"),
@@ -167,7 +234,7 @@ def register(app: Dash) -> None:
         except redis.RedisError as error:
             # What is on screen stays, and says why it stopped changing.
             banner = html.P(f"Redis: {error}", className="error")
-            return no_update, banner, no_update, no_update, no_update, no_update
+            return no_update, no_update, banner, no_update, no_update, no_update, no_update
 
     @app.callback(
         Output(ids.ACTION_RESULT, "children"),
@@ -175,19 +242,22 @@ def register(app: Dash) -> None:
         Input(ids.ACK_BUTTON, "n_clicks"),
         Input(ids.RESOLVE_BUTTON, "n_clicks"),
         Input(ids.SILENCE_BUTTON, "n_clicks"),
+        Input(ids.ASSIGN_BUTTON, "n_clicks"),
         State(ids.ACK_NOTE, "value"),
         State(ids.RESOLVE_NOTE, "value"),
         State(ids.SILENCE_SCOPE, "value"),
         State(ids.SILENCE_MINUTES, "value"),
         State(ids.SILENCE_REASON, "value"),
+        State(ids.ASSIGN_TO, "value"),
+        State(ids.ASSIGN_NOTE, "value"),
         State(ids.STATE, "data"),
         State(ids.ACTED, "data"),
         prevent_initial_call=True,
     )
     def act(
-        _ack: int | None, _resolve: int | None, _silence: int | None,
+        _ack: int | None, _resolve: int | None, _silence: int | None, _assign: int | None,
         ack_note: str | None, resolve_note: str | None, scope: str | None, minutes: object, reason: str | None,
-        href: str, acted: int | None,
+        assign_to: str | None, assign_note: str | None, href: str, acted: int | None,
     ) -> tuple[Any, Any]:  # fmt: skip
         trigger = ctx.triggered_id
         if not ctx.triggered or not ctx.triggered[0]["value"] or trigger not in ALERT_BUTTONS:
@@ -199,8 +269,33 @@ def register(app: Dash) -> None:
             "scope": scope,
             "minutes": minutes,
             "reason": reason,
+            "assign_to": assign_to,
+            "assign_note": assign_note,
         }
         return run_action(alert_action(str(trigger), view.selected, form, view.lang), view.lang), bumped(acted)
+
+    @app.callback(
+        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
+        Output(ids.ACTED, "data", allow_duplicate=True),
+        Input(ids.INCIDENT_ACK_BUTTON, "n_clicks"),
+        Input(ids.INCIDENT_RESOLVE_BUTTON, "n_clicks"),
+        Input(ids.INCIDENT_ASSIGN_BUTTON, "n_clicks"),
+        State(ids.INCIDENT_NOTE, "value"),
+        State(ids.INCIDENT_ASSIGN_TO, "value"),
+        State(ids.STATE, "data"),
+        State(ids.ACTED, "data"),
+        prevent_initial_call=True,
+    )
+    def act_on_incident(
+        _ack: int | None, _resolve: int | None, _assign: int | None, note: str | None, assign_to: str | None,
+        href: str, acted: int | None,
+    ) -> tuple[Any, Any]:  # fmt: skip
+        trigger = ctx.triggered_id
+        if not ctx.triggered or not ctx.triggered[0]["value"] or trigger not in INCIDENT_BUTTONS:
+            return no_update, no_update
+        view = view_of(href)
+        form = {"note": note, "assign_to": assign_to}
+        return run_action(incident_action(str(trigger), view.incident, form, view.lang), view.lang), bumped(acted)
 
     @app.callback(
         Output(ids.ACTION_RESULT, "children", allow_duplicate=True),

@@ -1,8 +1,9 @@
-"""The alerts page (/alerts) for duty officers on a laptop: open alerts by severity with live countdowns to
-their limits, filters kept in the URL, one alert's history and the forms to acknowledge, resolve and silence,
-and the silences in force. Also the header the officers' pages share. No I/O.
+"""The alerts page (/alerts) for duty officers on a laptop: open incidents and open alerts in the pressing order
+with live countdowns to their limits, filters kept in the URL, one incident's members and timeline with the forms
+to acknowledge, assign or resolve all its members with one note, one alert's history and the forms to acknowledge,
+assign, resolve and silence it, and the silences in force. Also the header the officers' pages share. No I/O.
 
-The filters and the selected alert are links to other URLs (?level=red&status=raised&alert=<id>&lang=en), so
+The filters and the selected incident or alert are links to other URLs (?level=red&incident=<id>&lang=en), so
 back, forward and a copied link show exactly this view. The callbacks fill the page from Redis and act through
 the same functions as the API; controls are drawn only for users who may act, and the server checks again. A
 district leader sees their own district's alerts and silences only (auth.scope), and the page says so.
@@ -21,6 +22,7 @@ from dash.development.base_component import Component
 
 from alerts.dutylog import EVENT_LABELS, STATUS_LABELS, stage_label, transition_note
 from alerts.escalation import Stage, countdown
+from alerts.incidents import IncidentView, TimelineEntry, TimelineEvent
 from alerts.model import Alert, AlertStatus, Silence, SilenceScope, Transition
 from alerts.officer import RECENT_DEFAULT, SILENCE_MINUTES_MAX, SILENCE_MINUTES_MIN, AlertFilter
 from auth.model import Permission, User
@@ -56,6 +58,15 @@ SILENCE_MINUTES = "alerts-silence-minutes"
 SILENCE_REASON = "alerts-silence-reason"
 SILENCE_BUTTON = "alerts-silence"
 LIFT_BUTTON = "alerts-lift"  # pattern-matching: {"type": LIFT_BUTTON, "silence": <id>}
+ASSIGN_TO = "alerts-assign-to"
+ASSIGN_NOTE = "alerts-assign-note"
+ASSIGN_BUTTON = "alerts-assign"
+INCIDENTS = "alerts-incidents"
+INCIDENT_NOTE = "incident-note"  # the one note of an act on the whole incident
+INCIDENT_ASSIGN_TO = "incident-assign-to"
+INCIDENT_ACK_BUTTON = "incident-ack"
+INCIDENT_ASSIGN_BUTTON = "incident-assign"
+INCIDENT_RESOLVE_BUTTON = "incident-resolve"
 
 REFRESH_MS = 3_000
 SILENCE_MINUTES_DEFAULT = 60
@@ -84,6 +95,14 @@ TEXT: dict[str, dict[str, str]] = {
         "refused": "未执行", "counts": "未关闭告警", "signed_in": "当前用户", "acknowledged_done": "已确认",
         "resolved_done": "已处置完毕", "silenced_done": "已静默至 {until}", "lifted_done": "已解除静默",
         "scoped": "只显示{district}的告警与静默", "out_of_scope": "该告警不属于{district}，无权查看",
+        "incidents": "事件", "no_incidents": "没有未关闭的事件", "incident": "事件", "members": "告警数",
+        "assignee": "负责人", "unassigned": "未指派", "assign": "指派", "assign_to": "指派给（留空为本人）",
+        "assign_note": "指派说明（可选）", "assigned_done": "已指派给 {to}",
+        "incident_note": "说明（处置完毕时必填，记入每条告警）",
+        "ack_all": "全部确认", "assign_all": "全部指派", "resolve_all": "全部处置完毕", "timeline": "事件经过",
+        "incident_members": "成员告警", "incident_not_found": "事件不存在或已被清理",
+        "incident_acknowledged_done": "已确认 {n} 条告警", "incident_resolved_done": "已处置完毕 {n} 条告警",
+        "open_member": "打开", "back_to_incident": "返回事件",
     },
     "en": {
         "brand": "City Eye · duty", "alerts": "Alerts", "duty_log": "Duty log", "wall": "Wall", "lang": "中文",
@@ -105,6 +124,15 @@ TEXT: dict[str, dict[str, str]] = {
         "acknowledged_done": "acknowledged", "resolved_done": "resolved", "silenced_done": "silenced until {until}",
         "lifted_done": "silence lifted", "scoped": "Only {district}'s alerts and silences are shown",
         "out_of_scope": "This alert is not {district}'s: you may not read it",
+        "incidents": "Incidents", "no_incidents": "No open incident", "incident": "Incident", "members": "Alerts",
+        "assignee": "Assignee", "unassigned": "unassigned", "assign": "Assign",
+        "assign_to": "Assign to (empty: yourself)", "assign_note": "Note (optional)",
+        "assigned_done": "assigned to {to}",
+        "incident_note": "Note (required to resolve; recorded on every alert)", "ack_all": "Acknowledge all",
+        "assign_all": "Assign all", "resolve_all": "Resolve all", "timeline": "Timeline",
+        "incident_members": "Member alerts", "incident_not_found": "No such incident (or it has been pruned)",
+        "incident_acknowledged_done": "{n} alerts acknowledged", "incident_resolved_done": "{n} alerts resolved",
+        "open_member": "open", "back_to_incident": "Back to the incident",
     },
 }  # fmt: skip
 OVERDUE = {"zh": "超时", "en": "overdue"}
@@ -127,6 +155,7 @@ class AlertsView:
     filter: AlertFilter = field(default_factory=AlertFilter)
     selected: str = ""  # the alert shown in detail
     lang: str = "zh"
+    incident: str = ""  # the incident shown in detail when no alert is selected
 
     @classmethod
     def from_query(cls, query: Mapping[str, object]) -> AlertsView:
@@ -136,10 +165,13 @@ class AlertsView:
             wanted = AlertFilter.parse(values)
         except ValueError:
             wanted = AlertFilter()
-        return cls(wanted, values.get("alert", "")[:120], "en" if values.get("lang") == "en" else "zh")
+        lang = "en" if values.get("lang") == "en" else "zh"
+        return cls(wanted, values.get("alert", "")[:120], lang, values.get("incident", "")[:160])
 
     def href(self) -> str:
-        query = {**self.filter.query(), **({"alert": self.selected} if self.selected else {})}
+        query = {**self.filter.query(), **({"incident": self.incident} if self.incident else {})}
+        if self.selected:
+            query["alert"] = self.selected
         if self.lang == "en":
             query["lang"] = "en"
         return ALERTS_PATH + (f"?{urlencode(query)}" if query else "")
@@ -213,7 +245,18 @@ def layout(view: AlertsView, user: User | None, may_act: bool) -> html.Div:
         html.Div(
             className="officer-grid",
             children=[
-                html.Section(className="card alert-list-card", children=html.Div(id=LIST, className="officer-alerts")),
+                html.Div(
+                    className="officer-lists",
+                    children=[
+                        html.Section(
+                            className="card incident-list-card",
+                            children=[html.H2(t["incidents"]), html.Div(id=INCIDENTS, className="officer-incidents")],
+                        ),
+                        html.Section(
+                            className="card alert-list-card", children=html.Div(id=LIST, className="officer-alerts")
+                        ),
+                    ],
+                ),
                 html.Aside(
                     className="side",
                     children=[
@@ -476,6 +519,12 @@ def detail_children(
                 className="resolve-line",
             )
         )
+    if alert.assignee is not None:
+        a = alert.assignee
+        note = f" · {a.note}" if a.note else ""
+        people.append(
+            html.P(f"{t['assignee']}: {a.to} · {a.by} · {beijing_time(a.at)}{note}", className="assignee-line")
+        )
     if alert.silence is not None:
         s = alert.silence
         people.append(
@@ -484,7 +533,11 @@ def detail_children(
             )
         )
     threshold = f" · {t['threshold']} {format_value(alert.threshold)}" if alert.threshold is not None else ""
+    back: list[Component] = []
+    if alert.incident:
+        back = [dcc.Link(t["back_to_incident"], href=f"{ALERTS_PATH}?incident={alert.incident}", className="back-link")]
     return [
+        *back,
         html.H2(alert.name, className="detail-title", title=alert.sign_id),
         html.P(
             f"{district_name(alert.district, lang)} · {t['since']} {beijing_time(alert.since)}{threshold}",
@@ -531,6 +584,18 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                 ],
             ),
             html.Div(
+                className="action-row assign-row",
+                children=[
+                    dcc.Input(
+                        id=ASSIGN_TO, type="text", placeholder=t["assign_to"], maxLength=64, className="who-input"
+                    ),
+                    dcc.Input(
+                        id=ASSIGN_NOTE, type="text", placeholder=t["assign_note"], maxLength=500, className="note-input"
+                    ),
+                    html.Button(t["assign"], id=ASSIGN_BUTTON, className="action assign"),
+                ],
+            ),
+            html.Div(
                 className="action-row silence-row",
                 children=[
                     dcc.RadioItems(
@@ -560,6 +625,166 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                         id=SILENCE_REASON, type="text", placeholder=t["reason"], maxLength=500, className="note-input"
                     ),
                     html.Button(t["silence"], id=SILENCE_BUTTON, className="action silence"),
+                ],
+            ),
+        ],
+    )
+
+
+def assignee_text(incident_or_alert: IncidentView | Alert, lang: str) -> str:
+    assignment = (
+        incident_or_alert.incident.assignee
+        if isinstance(incident_or_alert, IncidentView)
+        else incident_or_alert.assignee
+    )
+    return assignment.to if assignment is not None else text(lang)["unassigned"]
+
+
+def incident_status_badge(incident: IncidentView, lang: str) -> html.Span:
+    status = incident.status
+    return html.Span(STATUS_LABELS["en" if lang == "en" else "zh"][status], className=f"status-badge {status.value}")
+
+
+def incidents_children(incidents: list[IncidentView], view: AlertsView) -> list[Component]:
+    """The open incidents, in the pressing order; each links to its detail."""
+    t, lang = text(view.lang), view.lang
+    if not incidents:
+        return [html.P(t["no_incidents"], className="muted empty")]
+    header = html.Tr([html.Th(t[key]) for key in ("level", "incident", "status", "assignee", "raised")])
+    rows = [
+        html.Tr(
+            className=f"officer-incident lvl-{int(i.level)} {i.status.value}"
+            + (" selected" if i.id == view.incident and not view.selected else ""),
+            **{"data-incident-id": i.id, "data-count": str(i.count)},
+            children=[
+                html.Td(level_chip(int(i.level), lang)),
+                html.Td(
+                    dcc.Link(
+                        i.title(lang), href=replace(view, incident=i.id, selected="").href(), className="incident-link"
+                    )
+                ),
+                html.Td(incident_status_badge(i, lang)),
+                html.Td(assignee_text(i, lang), className="assignee"),
+                html.Td(beijing_time(i.latest_raise), className="num muted"),
+            ],
+        )
+        for i in incidents[:LISTED]
+    ]
+    return [html.Table([html.Thead(header), html.Tbody(rows)], className="incident-table")]
+
+
+TIMELINE_LABELS = {
+    "zh": {
+        TimelineEvent.OPENED: "开始", TimelineEvent.JOINED: "并入告警", TimelineEvent.ACKNOWLEDGED: "确认",
+        TimelineEvent.ASSIGNED: "指派", TimelineEvent.RESOLVED: "处置完毕",
+    },
+    "en": {
+        TimelineEvent.OPENED: "opened", TimelineEvent.JOINED: "alert joined",
+        TimelineEvent.ACKNOWLEDGED: "acknowledged", TimelineEvent.ASSIGNED: "assigned",
+        TimelineEvent.RESOLVED: "resolved",
+    },
+}  # fmt: skip
+
+
+def _timeline_note(entry: TimelineEntry, lang: str) -> str:
+    if entry.event in (TimelineEvent.OPENED, TimelineEvent.JOINED):
+        return f"{entry.note} · {LEVEL_NAMES[lang][_LEVEL_INDEX.get(entry.detail, 0)]}"
+    if entry.event is TimelineEvent.ASSIGNED:
+        return " · ".join(part for part in (f"→ {entry.detail}", entry.note) if part)
+    return entry.note
+
+
+_LEVEL_INDEX = {"normal": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+
+
+def incident_detail_children(
+    incident: IncidentView | None, timeline: list[TimelineEntry], may_act: bool, view: AlertsView, now: float
+) -> list[Component]:
+    """One incident: its members (each opens to act on it alone), the forms acting on all of them, its timeline."""
+    t, lang = text(view.lang), view.lang
+    if incident is None:
+        return [html.P(t["incident_not_found"], className="muted")]
+    members = html.Table(
+        className="alert-table incident-members",
+        children=[
+            html.Thead(html.Tr([html.Th(t[key]) for key in ("level", "sign", "value", "status", "countdown")])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        className=f"officer-alert lvl-{int(a.level)} {a.status.value}",
+                        **{"data-alert-id": a.id},
+                        children=[
+                            html.Td(level_chip(int(a.level), lang)),
+                            html.Td(dcc.Link(a.name, href=replace(view, selected=a.id).href(), className="alert-link")),
+                            html.Td(f"{format_value(a.value)} {a.unit}", className="num"),
+                            html.Td(status_badge(a, lang)),
+                            html.Td(next_countdown(a, now, lang)),
+                        ],
+                    )
+                    for a in incident.members
+                ]
+            ),
+        ],
+    )
+    timeline_rows = [
+        html.Tr(
+            className=f"timeline-row {entry.event.value}",
+            children=[
+                html.Td(beijing_time(entry.at), className="num"),
+                html.Td(TIMELINE_LABELS[lang][entry.event]),
+                html.Td(entry.by),
+                html.Td(_timeline_note(entry, lang)),
+            ],
+        )
+        for entry in timeline
+    ]
+    header = html.Tr([html.Th(t[key]) for key in ("time", "event", "by", "note")])
+    return [
+        html.H2(incident.title(lang), className="detail-title incident-title", **{"data-incident-id": incident.id}),
+        html.Div(
+            [
+                level_chip(int(incident.level), lang),
+                incident_status_badge(incident, lang),
+                html.Span(f"{t['assignee']}: {assignee_text(incident, lang)}", className="assignee"),
+            ],
+            className="detail-facts",
+        ),
+        *([incident_forms(lang)] if may_act and incident.status.is_open else []),
+        html.H2(t["incident_members"], className="history-title"),
+        members,
+        html.H2(t["timeline"], className="history-title"),
+        html.Table([html.Thead(header), html.Tbody(timeline_rows)], className="history-table incident-timeline"),
+    ]
+
+
+def incident_forms(lang: str) -> html.Div:
+    """One note for an act on every member: acknowledge all, assign all (to the named officer, or oneself),
+    resolve all (the note required)."""
+    t = text(lang)
+    return html.Div(
+        className="action-forms incident-forms",
+        children=[
+            dcc.Input(
+                id=INCIDENT_NOTE, type="text", placeholder=t["incident_note"], maxLength=500, className="note-input"
+            ),
+            html.Div(
+                className="action-row",
+                children=[
+                    html.Button(t["ack_all"], id=INCIDENT_ACK_BUTTON, className="action ack"),
+                    html.Button(t["resolve_all"], id=INCIDENT_RESOLVE_BUTTON, className="action resolve"),
+                ],
+            ),
+            html.Div(
+                className="action-row assign-row",
+                children=[
+                    dcc.Input(
+                        id=INCIDENT_ASSIGN_TO,
+                        type="text",
+                        placeholder=t["assign_to"],
+                        maxLength=64,
+                        className="who-input",
+                    ),
+                    html.Button(t["assign_all"], id=INCIDENT_ASSIGN_BUTTON, className="action assign"),
                 ],
             ),
         ],

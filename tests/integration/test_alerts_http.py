@@ -24,6 +24,7 @@ from auth.web import init_auth
 from callbacks.alerts import alert_action, lift_action, run_action
 from config import Settings
 from layouts import alerts as ids
+from signs.catalogue import catalogue
 from tests.alerting import AlertRaiser, red_sign
 from tests.web import ORIGIN, PASSWORD, signed_in
 
@@ -191,3 +192,107 @@ def test_the_duty_log_tells_the_story_and_exports_csv_with_a_bom(web, raise_aler
     assert any(row[2] == "确认" and row[3] == "duty1" and row[9] == "crew sent" for row in rows)
     assert officer.get("/api/v1/duty-log?from=2026-05-24T20:00&to=2026-05-24T08:00").status_code == 400
     assert officer.get("/api/v1/duty-log?format=pdf").status_code == 400
+
+
+# Incidents ------------------------------------------------------------------------------------------------------
+
+POWER_NANZHANG = ("XY.T.M05.T18.dist:420624", "XY.T.M05.T19.dist:420624")  # one incident: 南漳's power grid
+POWER_XIANGCHENG = "XY.T.M05.T18.dist:420602"
+
+
+@pytest.fixture
+def power_incidents(redis_client: redis.Redis, redis_service) -> tuple[str, str]:
+    """(南漳's power incident of two alerts, 襄城's of one), raised by the real engine."""
+    raiser = AlertRaiser(redis_service.url, redis_client)
+    signs = catalogue().signs
+    nanzhang = [raiser.raise_red(signs[s]) for s in POWER_NANZHANG]
+    xiangcheng = raiser.raise_red(signs[POWER_XIANGCHENG])
+    assert nanzhang[0].incident and nanzhang[0].incident == nanzhang[1].incident != xiangcheng.incident
+    return nanzhang[0].incident, xiangcheng.incident
+
+
+def test_an_officer_acknowledges_assigns_and_resolves_a_whole_incident_with_one_note(
+    web, power_incidents, redis_client: redis.Redis
+) -> None:
+    incident_id, _ = power_incidents
+    save_user(redis_client, "duty2", Role.OFFICER, PASSWORD, by="test")
+    officer = signed_in(web(), "duty1")
+    listed = officer.get("/api/v1/incidents?lang=en").get_json()
+    mine = next(i for i in listed["incidents"] if i["id"] == incident_id)
+    assert mine["title"] == "Nanzhang County · Power · 2 alerts" and mine["count"] == 2 and mine["status"] == "raised"
+
+    acked = officer.post(f"/api/v1/incidents/{incident_id}/acknowledge", json={"note": "grid crew"}, headers=ORIGIN)
+    assert acked.status_code == 200 and acked.get_json()["status"] == "acknowledged"
+    again = officer.post(f"/api/v1/incidents/{incident_id}/acknowledge", json={}, headers=ORIGIN)
+    assert again.status_code == 409
+
+    nobody = officer.post(f"/api/v1/incidents/{incident_id}/assign", json={"to": "leader1"}, headers=ORIGIN)
+    assert nobody.status_code == 400  # a leader is not an officer who may be handed alerts
+    mine = officer.post(f"/api/v1/incidents/{incident_id}/assign", json={}, headers=ORIGIN)  # themselves
+    assert mine.status_code == 200 and mine.get_json()["assignee"]["to"] == "duty1"
+    handed = officer.post(
+        f"/api/v1/incidents/{incident_id}/assign", json={"to": "duty2", "note": "shift"}, headers=ORIGIN
+    )
+    assert handed.status_code == 200 and handed.get_json()["assignee"] == {
+        "to": "duty2", "by": "duty1", "at": pytest.approx(time.time(), abs=30), "note": "shift"
+    }  # fmt: skip
+
+    resolved = officer.post(f"/api/v1/incidents/{incident_id}/resolve", data={"note": "power back"}, headers=ORIGIN)
+    assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
+    shown = officer.get(f"/api/v1/incidents/{incident_id}").get_json()
+    assert [e["event"] for e in shown["timeline"]] == [
+        "opened",
+        "joined",
+        "acknowledged",
+        "assigned",
+        "assigned",
+        "resolved",
+    ]
+    members = {a["id"] for a in shown["alerts"]}
+    audit = [
+        (t.alert_id, t.event, t.by, t.note, t.assignee) for t in store.read_audit(redis_client) if t.alert_id in members
+    ]
+    for member in members:  # each member's own audit entry of each act on the incident
+        assert (member, Event.ACKNOWLEDGED, "duty1", "grid crew", "") in audit
+        assert (member, Event.ASSIGNED, "duty1", "shift", "duty2") in audit
+        assert (member, Event.RESOLVED, "duty1", "power back", "duty2") in audit
+    assert officer.post("/api/v1/incidents/inc-nothing/acknowledge", json={}, headers=ORIGIN).status_code == 404
+
+
+def test_an_officer_assigns_one_alert_and_the_assignee_is_shown(
+    web, power_incidents, redis_client: redis.Redis
+) -> None:
+    incident_id, _ = power_incidents
+    incident = store.get_incident(redis_client, incident_id)
+    assert incident is not None
+    alert_id = incident.incident.members[0]
+    officer = signed_in(web(), "duty1")
+    response = officer.post(f"/api/v1/alerts/{alert_id}/assign", json={"note": "mine"}, headers=ORIGIN)
+    assert response.status_code == 200 and response.get_json()["assignee"]["to"] == "duty1"
+    assert officer.post(f"/api/v1/alerts/{alert_id}/assign", json={}, headers=ORIGIN).status_code == 409  # already
+    timeline = officer.get(f"/api/v1/incidents/{incident_id}").get_json()["timeline"]
+    assert (timeline[-1]["event"], timeline[-1]["alert_id"], timeline[-1]["detail"]) == ("assigned", alert_id, "duty1")
+
+
+def test_incidents_follow_the_leaders_scope_and_only_officers_act(web, power_incidents, redis_client) -> None:
+    nanzhang, xiangcheng = power_incidents
+    leader = signed_in(web(), "leader1")  # 南漳's leader
+    listed = leader.get("/api/v1/incidents").get_json()["incidents"]
+    assert [i["id"] for i in listed] == [nanzhang]
+    assert leader.get(f"/api/v1/incidents/{xiangcheng}").status_code == 403
+    assert leader.get("/api/v1/incidents?district=420602").status_code == 403
+    assert leader.post(f"/api/v1/incidents/{nanzhang}/acknowledge", json={}, headers=ORIGIN).status_code == 403
+
+    wall = web()
+    token = create_wall_token(redis_client, "main-wall", by="test")
+    assert wall.get(f"/api/v1/incidents?token={token}").status_code == 200
+    assert wall.post(f"/api/v1/incidents/{nanzhang}/assign", json={}, headers=ORIGIN).status_code == 403
+    assert web().post(f"/api/v1/incidents/{nanzhang}/acknowledge", json={}, headers=ORIGIN).status_code == 401
+    assert web().get("/api/v1/incidents").status_code == 401
+    officer = signed_in(web(), "duty1")
+    cross = officer.post(
+        f"/api/v1/incidents/{nanzhang}/acknowledge", json={}, headers={"Origin": "http://evil.example"}
+    )
+    assert cross.status_code == 403
+    view = store.get_incident(redis_client, nanzhang)
+    assert view is not None and all(a.acknowledged is None for a in view.members)

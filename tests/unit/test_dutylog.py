@@ -17,6 +17,7 @@ from alerts.dutylog import (
     duty_log_table,
     open_at,
     parse_window,
+    transition_note,
     window_text,
 )
 from alerts.model import ENGINE_USER, Action, Alert, AlertStatus, Deadlines, Event, RuleKind, Transition
@@ -76,11 +77,22 @@ def test_the_log_names_who_was_on_duty_and_what_they_did() -> None:
     assert log.counts == {
         "raised": 1,
         "acknowledged": 1,
+        "assigned": 0,
         "resolved": 1,
         "escalated": 1,
         "cleared": 0,
         "silence-added": 0,
     }
+
+
+def test_an_assignment_is_in_the_story_and_the_export_with_who_it_went_to() -> None:
+    assigned = _transition(Event.ASSIGNED, START + 120, "wang", note="you know the area", assignee="li")
+    log = build_duty_log(START, END, [assigned], [], [], {})
+    assert log.counts["assigned"] == 1 and [p.username for p in log.on_duty] == ["wang"]
+    assert transition_note(assigned, "zh") == "指派给 li · you know the area"
+    assert transition_note(replace(assigned, note=""), "en") == "assigned to li"
+    exported = csv_bytes(duty_log_table(log, "en")).decode("utf-8-sig")
+    assert "assigned to li · you know the area" in exported and "assigned" in exported
 
 
 def test_signing_in_again_after_signing_out_counts_as_still_on_duty() -> None:

@@ -5,6 +5,7 @@ control and the server refuses their forced request. Screenshots go to test-arti
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from alerts.engine import ENGINE_PREFIX
-from alerts.store import list_active
+from alerts.store import list_active, list_silences, silence
 from auth.model import Role
 from auth.store import create_wall_token, save_user
 from config import Settings
@@ -116,7 +117,7 @@ def test_an_officer_acknowledges_with_a_note_and_the_wall_shows_it(browser: Brow
 
     wall = browser.new_page(viewport={"width": 1920, "height": 1080})
     wall.goto(f"{stack.url}/?token={stack.wall_token}")
-    card = wall.locator(f'.alert-card.acknowledged[data-alert-id="{alert.id}"]')  # type: ignore[attr-defined]
+    card = wall.locator(f'.alert-card.acknowledged[data-incident-id="{alert.incident}"]')  # type: ignore[attr-defined]
     card.wait_for(timeout=10_000)
     assert "duty" in card.inner_text()
     wall.screenshot(path=str(ARTIFACTS / "wall-acknowledged-by-officer.png"))
@@ -157,4 +158,53 @@ def test_a_leader_sees_no_controls_and_a_forced_request_is_refused(browser: Brow
     assert "南漳县" in page.locator(".scope-note").inner_text()
     assert page.locator(f'[data-alert-id="{alert.id}"]').count() == 0  # type: ignore[attr-defined]
     assert errors == []
+    context.close()
+
+
+POWER_NANZHANG = {"XY.T.M05.T18.dist:420624": 60_000.0, "XY.T.M05.T19.dist:420624": 80.0}  # one incident
+
+
+def test_an_incident_is_assigned_and_acknowledged_at_once_and_the_strip_shows_its_count_and_assignee(
+    browser: Browser, stack: Stack
+) -> None:
+    for sign_id, value in POWER_NANZHANG.items():
+        publish_reading(stack.mqtt_url, sign_id, value, time.time())
+
+    def grouped() -> str | None:
+        incidents = {a.incident for a in list_active(stack.redis) if a.sign_id in POWER_NANZHANG}
+        members = [a for a in list_active(stack.redis) if a.sign_id in POWER_NANZHANG]
+        return incidents.pop() if len(members) == 2 and len(incidents) == 1 else None
+
+    incident_id = wait_for(grouped, 15, "two alerts of 南漳's power grid in one incident")
+
+    context, page, errors = _sign_in(browser, stack, "duty")
+    page.locator(f'.officer-incident[data-incident-id="{incident_id}"] .incident-link').click()
+    page.wait_for_selector(f"#{ids.INCIDENT_ACK_BUTTON}", timeout=10_000)
+    assert "南漳县 · 供电 · 2 条告警" in page.locator(".incident-title").inner_text()
+    page.click(f"#{ids.INCIDENT_ASSIGN_BUTTON}")  # nobody named: the officer takes it
+    page.wait_for_selector(f"#{ids.ACTION_RESULT} .ok", timeout=10_000)
+    page.fill(f"#{ids.INCIDENT_NOTE}", NOTE)
+    page.click(f"#{ids.INCIDENT_ACK_BUTTON}")
+    page.locator(f"#{ids.ACTION_RESULT} .ok", has_text="2").wait_for(timeout=10_000)  # "2 alerts acknowledged"
+    page.wait_for_selector(".incident-timeline .timeline-row.acknowledged", timeout=10_000)
+    assert NOTE in page.locator(".incident-timeline").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "alerts-page-incident.png"))
+
+    # A silence in force (of another district) is counted on the wall.
+    silence(stack.redis, "district", "420683", time.time() + 600, "水泵检修", "duty")
+    wall = browser.new_page(viewport={"width": 1920, "height": 1080})
+    wall_errors: list[str] = []
+    wall.on("pageerror", lambda error: wall_errors.append(str(error)))
+    wall.goto(f"{stack.url}/?token={stack.wall_token}")
+    card = wall.locator(f'.alert-card.incident-card.acknowledged[data-incident-id="{incident_id}"]')
+    card.wait_for(timeout=10_000)
+    text = card.inner_text()
+    assert "南漳县 · 供电 · 2 条告警" in text and "负责·duty" in text and "已确认·duty" in text
+    assert card.get_attribute("data-count") == "2"
+    in_force = len(list_silences(stack.redis))
+    silences = wall.locator(".alert-strip .count.silences .n", has_text=re.compile(f"^{in_force}$"))
+    silences.wait_for(timeout=10_000)
+    wall.screenshot(path=str(ARTIFACTS / "wall-incident-assigned.png"))
+    wall.close()
+    assert errors == [] and wall_errors == []
     context.close()

@@ -107,7 +107,7 @@ def export_sign(name: str) -> Response:
     client = shared_redis()
     shown = [sign, *(cat.signs[i] for i in view.compare)]
     series = [(s, read_span(client, s.id, win.start, win.end)) for s in shown]
-    levels = [levels_of(p["value"], s.thresholds, s.direction) for s, p in series]
+    levels = [levels_of(s, p["ts"], p["value"]) for s, p in series]
     table = history_table(series, levels, view.lang, win.start, win.end, now, [source_text(sign)])
     base = f"{sign.id.replace(':', '-')}_{view.range}_{_stamp(win.end)}"
     display = f"{sign.name_en if view.lang == 'en' else sign.name_zh}_{view.range}_{_stamp(win.end)}"

@@ -25,9 +25,9 @@ from layouts.sign import (
 from signs.catalogue import catalogue
 from signs.drill import Series, alert_periods, bucket_series, bucket_width, history_window, levels_of, siblings, since
 from signs.keys import Latest
-from signs.model import Catalogue, Sign, level_of
+from signs.model import Catalogue, Sign, is_stale
 from signs.recent import read_latest_many, read_span
-from signs.store import shared_redis
+from signs.store import latest_level, shared_redis
 from signs.urlstate import SignView, parse_url, pin_minute
 
 
@@ -40,8 +40,8 @@ def headline(sign: Sign, latest: Latest | None, now: float) -> Headline:
     if latest is None:
         return Headline(None, sign.unit, None, None, True, None)
     age = max(0.0, now - latest.source_ts)
-    level = int(level_of(latest.value, sign.thresholds, sign.direction))
-    return Headline(latest.value, sign.unit, level, age, age > 2 * sign.cadence_s, latest.source_ts)
+    level = int(latest_level(sign, latest))
+    return Headline(latest.value, sign.unit, level, age, is_stale(sign, latest.source_ts, now), latest.source_ts)
 
 
 def sibling_rows(others: list[Sign], latest: dict[str, Latest], now: float) -> list[SiblingRow]:
@@ -51,8 +51,8 @@ def sibling_rows(others: list[Sign], latest: dict[str, Latest], now: float) -> l
         if value is None:
             rows.append(SiblingRow(other, None, None, True))
             continue
-        level = int(level_of(value.value, other.thresholds, other.direction))
-        rows.append(SiblingRow(other, value.value, level, now - value.source_ts > 2 * other.cadence_s))
+        level = int(latest_level(other, value))
+        rows.append(SiblingRow(other, value.value, level, is_stale(other, value.source_ts, now)))
     return rows
 
 
@@ -86,7 +86,7 @@ def history_model(
 ) -> tuple[dict[str, Any], list[Any], list[Any], str]:
     """(figure, since-children, stats-children, pin href) for one sign's history; pure."""
     series = bucket_series(points, win.start, win.stop, win.width)
-    levels = levels_of(points["value"], sign.thresholds, sign.direction)
+    levels = levels_of(sign, points["ts"], points["value"])
     last_ts = float(points["ts"][-1]) if len(points) else win.end
     until = min(win.end, last_ts + 2 * sign.cadence_s)
     periods = alert_periods(points["ts"], levels, until=until, merge_gap_s=win.width)
@@ -98,7 +98,7 @@ def history_model(
     level_now = int(levels[-1]) if len(levels) else None
     found = since(points["ts"], levels, level_now or 0)
     pin = view.with_(end=pin_minute(now)).href() if view.end is None else view.with_(end=None).href()
-    latest = float(points["value"][-1]) if len(points) else None
+    latest = (float(points["ts"][-1]), float(points["value"][-1])) if len(points) else None
     stats = stats_children(series, periods, view.lang, sign, latest)
     return figure, since_children(found, level_now, win.end, view.lang), stats, pin
 

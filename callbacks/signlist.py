@@ -20,9 +20,9 @@ from layouts.nav import text
 from signs.catalogue import catalogue
 from signs.drill import district_name, list_signs, sign_district, sign_name, spark_window, sparkline
 from signs.keys import Latest
-from signs.model import Catalogue, Sign, level_of
+from signs.model import Catalogue, Sign, is_stale
 from signs.recent import read_latest_many, read_recent
-from signs.store import shared_redis
+from signs.store import latest_level, shared_redis
 from signs.urlstate import FILTER_ABNORMAL, LIST_SORT_COLUMNS, ListView, SignView, Sort, parse_url
 
 
@@ -49,8 +49,8 @@ def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int 
     age = max(0.0, now - latest.source_ts)
     return row | {
         "value": latest.value,
-        "level": int(level_of(latest.value, sign.thresholds, sign.direction)),
-        "stale": age > 2 * sign.cadence_s,
+        "level": int(latest_level(sign, latest)),
+        "stale": is_stale(sign, latest.source_ts, now),
         "age": round(age, 1),
         "ts": latest.source_ts,
     }
@@ -76,7 +76,7 @@ def read_rows(client: redis.Redis, cat: Catalogue, signs: list[Sign], now: float
     """Rows for these signs; with `abnormal`, only those beyond a threshold (sparklines read for those only)."""
     latest = read_latest_many(client, [s.id for s in signs])
     if abnormal:
-        signs = [s for s in signs if (v := latest.get(s.id)) is not None and level_of(v.value, s.thresholds, s.direction) > 0]
+        signs = [s for s in signs if (v := latest.get(s.id)) is not None and latest_level(s, v) > 0]
     recent = read_recent(client, [(s, spark_window(s.cadence_s)) for s in signs], now) if sparks else {}
     return rows_for(cat, signs, latest, recent, now, lang)
 

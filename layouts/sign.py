@@ -257,7 +257,10 @@ def since_children(found: Since | None, level_now: int | None, now: float, lang:
     return [html.Span(message, className=f"since-text lvl-border-{found.level}")]
 
 
-def stats_children(series: Series, periods: list[Period], lang: str, sign: Sign | None = None, value: float | None = None) -> list[Component]:
+def stats_children(
+    series: Series, periods: list[Period], lang: str, sign: Sign | None = None, latest: tuple[float, float] | None = None
+) -> list[Component]:
+    """Range, mean and the gap to the next threshold; `latest` is the newest (source time, value)."""
     s = _t(lang)
     present = [i for i, c in enumerate(series.count) if c]
     if not present:
@@ -269,9 +272,10 @@ def stats_children(series: Series, periods: list[Period], lang: str, sign: Sign 
     parts: list[Component] = [
         html.Span(s["range_stats"].format(low=format_value(low), high=format_value(high), mean=format_value(mean), n=f"{total:,}"))
     ]
-    upcoming = next_threshold(sign, value) if sign is not None and value is not None else None
-    if upcoming is not None and sign is not None and value is not None:
+    upcoming = next_threshold(sign, latest[1], latest[0]) if sign is not None and latest is not None else None
+    if upcoming is not None and sign is not None and latest is not None:
         level, bound = upcoming
+        value = latest[1]
         op = "≥" if sign.direction.value == "high" else "<"
         parts.append(
             html.Span(
@@ -335,8 +339,11 @@ def _value_range(series: list[Series], sign: Sign) -> tuple[float, float] | None
         return None
     low, high = min(values), max(values)
     span = max(high - low, 0.05 * max(abs(high), abs(low)), 1e-9)
-    latest = next((v for v in reversed(series[0].mean) if v is not None), None)
-    upcoming = next_threshold(sign, latest) if latest is not None else None
+    newest = series[0]
+    latest = next(
+        ((newest.start + (i + 0.5) * newest.width, v) for i, v in reversed(list(enumerate(newest.mean))) if v is not None), None
+    )
+    upcoming = next_threshold(sign, latest[1], latest[0]) if latest is not None else None
     if upcoming is not None and min(abs(upcoming[1] - low), abs(upcoming[1] - high)) <= 1.5 * span:
         # Near enough to matter: show how far the sign is from its next threshold.
         low, high = min(low, upcoming[1]), max(high, upcoming[1])

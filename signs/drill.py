@@ -15,7 +15,19 @@ import numpy as np
 from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.history import downsample
 from signs.keys import Latest
-from signs.model import Catalogue, Derivation, Direction, Level, MqttSource, Sign, core_sign_id, level_of
+from signs.model import (
+    Catalogue,
+    Derivation,
+    Direction,
+    Level,
+    MqttSource,
+    Sign,
+    core_sign_id,
+    is_stale,
+    level_of,
+    thresholds_at,
+)
+from signs.store import latest_level
 
 # History -------------------------------------------------------------------------------------------------
 
@@ -107,14 +119,18 @@ def _bucket_series_unsorted(points: np.ndarray, start: float, n: int, width: flo
     return Series(start=start, width=width, low=low, high=high, mean=mean, count=count)
 
 
-def levels_of(values: np.ndarray, thresholds: tuple[float | None, ...], direction: Direction) -> np.ndarray:
-    """level_of for a whole array at once (NaN is normal)."""
+def levels_of(sign: Sign, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """value_level for a whole series at once (NaN is normal): each point against the bounds at its own source
+    time, so an hour-of-week sign's night-time dip is as normal here as it is to the alert engine."""
     values = np.asarray(values, dtype=np.float64)
+    profile = sign.profile
+    factors = 1.0 if profile is None else np.fromiter((profile.bounds_factor(float(t)) for t in ts), np.float64, len(values))
     out = np.zeros(values.shape, dtype=np.int8)
-    for level, bound in zip((1, 2, 3, 4), thresholds, strict=True):
+    for level, bound in zip((1, 2, 3, 4), sign.thresholds, strict=True):
         if bound is None:
             continue
-        hit = values >= bound if direction is Direction.HIGH_IS_BAD else values < bound
+        scaled = bound * factors
+        hit = values >= scaled if sign.direction is Direction.HIGH_IS_BAD else values < scaled
         out = np.where(hit, np.int8(level), out)
     return out
 
@@ -177,11 +193,13 @@ def since(ts: np.ndarray, levels: np.ndarray, level: int) -> Since | None:
     return Since(level=level, start=float(ts[first]), before_range=first == 0)
 
 
-def next_threshold(sign: Sign, value: float) -> tuple[int, float] | None:
-    """The next level above the value's and the bound that reaches it; None at red or without thresholds."""
-    current = int(level_of(value, sign.thresholds, sign.direction))
+def next_threshold(sign: Sign, value: float, ts: float) -> tuple[int, float] | None:
+    """The next level above the value's and the bound that reaches it at time ts; None at red or without
+    thresholds."""
+    bounds = thresholds_at(sign, ts)
+    current = int(level_of(value, bounds, sign.direction))
     for level in range(current + 1, 5):
-        bound = sign.thresholds[level - 1]
+        bound = bounds[level - 1]
         if bound is not None:
             return level, bound
     return None
@@ -251,8 +269,8 @@ class Cell:
 def cell(sign: Sign, latest: Latest | None, now: float) -> Cell:
     if latest is None:
         return Cell(sign.id, None, 0, True, None)
-    level = int(level_of(latest.value, sign.thresholds, sign.direction))
-    stale = now - latest.source_ts > 2 * sign.cadence_s
+    level = int(latest_level(sign, latest))
+    stale = is_stale(sign, latest.source_ts, now)
     return Cell(sign.id, latest.value, level, stale, latest.source_ts)
 
 

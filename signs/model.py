@@ -218,6 +218,20 @@ def thresholds_at(sign: Sign, ts: float) -> tuple[float | None, float | None, fl
     return blue, yellow, orange, red
 
 
+# A value is stale once it is older than this many of its sign's cadences: one late message is not an outage.
+STALE_AFTER_CADENCES = 2.0
+
+
+def is_stale(sign: Sign, source_ts: float, now: float) -> bool:
+    """The one staleness rule of every screen, export and API."""
+    return now - source_ts > STALE_AFTER_CADENCES * sign.cadence_s
+
+
+def value_level(sign: Sign, value: float, source_ts: float) -> Level:
+    """The warning level a value stands at against the sign's bounds at its source time."""
+    return level_of(value, thresholds_at(sign, source_ts), sign.direction)
+
+
 def derive_value(op: DeriveOp, values: list[float], weights: list[float] | None = None) -> float | None:
     """Aggregate the inputs that have values; None when nothing is known yet."""
     if not values:

@@ -12,7 +12,7 @@ import redis
 
 from config import settings
 from signs.keys import KEY_ALERTS_INGEST_UP, KEY_LATEST, KEY_WORKER_PATTERN, Latest, Quality, history_day, history_key
-from signs.model import Level, Sign, level_of
+from signs.model import Level, Sign, is_stale, value_level
 
 
 def open_redis(url: str | None = None) -> redis.Redis:
@@ -58,11 +58,10 @@ def latest_level(sign: Sign, latest: Latest) -> Level:
     """The warning level a stored value stands at; a value warming up or incomplete has none (it raises nothing)."""
     if latest.quality is not Quality.OK:
         return Level.NORMAL
-    return level_of(latest.value, sign.thresholds, sign.direction)
+    return value_level(sign, latest.value, latest.source_ts)
 
 
 def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
-    """A value is stale once it is older than twice its expected cadence."""
     age = max(0.0, now - latest.source_ts)
     return SignValue(
         sign_id=sign.id,
@@ -72,7 +71,7 @@ def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
         source_ts=latest.source_ts,
         receive_ts=latest.receive_ts,
         age_s=age,
-        stale=age > 2 * sign.cadence_s,
+        stale=is_stale(sign, latest.source_ts, now),
         quality=latest.quality,
     )
 

@@ -22,7 +22,7 @@ from signs.drill import (
     since,
     sparkline,
 )
-from signs.model import Direction, level_of
+from signs.model import Direction, level_of, value_level
 from signs.urlstate import RANGES, SignView
 
 DTYPE = np.dtype([("ts", "<f8"), ("value", "<f8")])
@@ -72,7 +72,7 @@ def test_levels_of_an_array_agree_with_level_of() -> None:
     for sign in (cat.signs["XY.P.M01.P01"], cat.signs["XY.P.M02.P06"], cat.signs["XY.S.M13.S44"]):
         values = np.array([-1e9, *[b for b in sign.thresholds if b is not None], *[b + 0.01 for b in sign.thresholds if b is not None], 0.0, 1e9, np.nan])
         expected = [int(level_of(v, sign.thresholds, sign.direction)) for v in values]
-        assert levels_of(values, sign.thresholds, sign.direction).tolist() == expected
+        assert levels_of(sign, np.zeros(len(values)), values).tolist() == expected
 
 
 def test_alert_periods_run_from_first_alert_reading_to_the_first_normal_one() -> None:
@@ -103,10 +103,10 @@ def test_next_threshold_in_both_directions() -> None:
     population = cat.signs["XY.P.M01.P01"]  # high is bad: 578.7 / 605 / 631.3 / 683.9
     answer_rate = cat.signs["XY.P.M02.P06"]  # low is bad
     assert population.direction is Direction.HIGH_IS_BAD and answer_rate.direction is Direction.LOW_IS_BAD
-    assert next_threshold(population, 500.0) == (1, 578.7)
-    assert next_threshold(population, 610.0) == (3, 631.3)
-    assert next_threshold(population, 700.0) is None
-    level, bound = next_threshold(answer_rate, 99.9)  # type: ignore[misc]
+    assert next_threshold(population, 500.0, 0.0) == (1, 578.7)
+    assert next_threshold(population, 610.0, 0.0) == (3, 631.3)
+    assert next_threshold(population, 700.0, 0.0) is None
+    level, bound = next_threshold(answer_rate, 99.9, 0.0)  # type: ignore[misc]
     assert level >= 1 and bound < 99.9
 
 
@@ -154,3 +154,15 @@ def test_many_short_alert_runs_are_vectorised_and_merged() -> None:
     merged = alert_periods(ts, levels, until=ts[-1], merge_gap_s=60.0)
     last_alert = int(np.flatnonzero(levels)[-1])
     assert merged == [Period(0.0, float(ts[last_alert + 1]), 1)]
+
+
+def test_levels_of_follow_the_hour_of_week_bounds_like_the_alert_engine() -> None:
+    cat = catalogue()
+    sign = next(s for s in cat.signs.values() if s.profile is not None and s.thresholds[0] is not None)
+    week = np.arange(1_764_518_400.0, 1_764_518_400.0 + 7 * 86_400, 1_800.0)  # a Monday 00:00 Beijing, half-hourly
+    blue = sign.thresholds[0]
+    assert blue is not None
+    values = np.full(len(week), blue)  # the blue bound as written: below it by day, beyond it at night (or v.v.)
+    expected = [int(value_level(sign, float(v), float(t))) for t, v in zip(week, values, strict=True)]
+    assert levels_of(sign, week, values).tolist() == expected
+    assert len(set(expected)) > 1, "one value must stand at different levels at different hours of the week"

@@ -74,7 +74,7 @@ def test_history_export_has_every_reading_with_unit_and_level() -> None:
     points = np.array([(TS, 48.3), (TS + 300, 71.0)], dtype=DTYPE)
     table = history_table(
         [(sign, points)],
-        [levels_of(points["value"], sign.thresholds, sign.direction)],
+        [levels_of(sign, points["ts"], points["value"])],
         "zh",
         TS - 60,
         TS + 600,

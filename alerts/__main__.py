@@ -5,6 +5,10 @@ python -m alerts list [--recent N] [--district ADCODE] [--json]
 python -m alerts show ALERT_ID [--json]            one alert and its history
 python -m alerts ack ALERT_ID --user NAME [--note TEXT]
 python -m alerts resolve ALERT_ID --user NAME --note TEXT
+python -m alerts assign ALERT_ID --user NAME [--to OFFICER] [--note TEXT]
+python -m alerts incidents [--district ADCODE] [--json]   open incidents, the most pressing first
+python -m alerts incident INCIDENT_ID [--json]     one incident: members and timeline
+python -m alerts ack-incident|resolve-incident|assign-incident INCIDENT_ID --user NAME [--note TEXT] [--to OFFICER]
 python -m alerts silence sign|district TARGET --for 2h|--until 2026-05-24T18:00 --reason TEXT --user NAME
 python -m alerts unsilence SILENCE_ID --user NAME
 python -m alerts silences [--json]
@@ -26,20 +30,29 @@ from typing import Any
 import redis
 
 from alerts.escalation import Stage, countdown
+from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert, SilenceScope
 from alerts.store import (
     AlertNotFound,
+    IncidentNotFound,
     SilenceNotFound,
     acknowledge,
+    acknowledge_incident,
+    assign,
+    assign_incident,
     get_alert,
+    get_incident,
     history,
+    incident_timeline,
     lift_silence,
     list_active,
+    list_incidents,
     list_recent,
     list_silences,
     read_audit,
     resolve,
+    resolve_incident,
     silence,
 )
 from auth.names import InvalidUsername, check_username
@@ -146,6 +159,26 @@ def _parser() -> argparse.ArgumentParser:
     unhush = commands.add_parser("unsilence", help="lift a silence early")
     unhush.add_argument("silence_id")
     unhush.add_argument("--user", required=True, type=_username)
+    assigning = commands.add_parser("assign", help="assign an alert to an officer (the acting one by default)")
+    assigning.add_argument("alert_id")
+    assigning.add_argument("--user", required=True, type=_username)
+    assigning.add_argument("--to", type=_username, help="the officer it goes to; default: --user")
+    assigning.add_argument("--note", default="")
+    assigning.add_argument("--json", action="store_true")
+    incidents = commands.add_parser("incidents", help="open incidents, the most pressing first")
+    incidents.add_argument("--district", default=None)
+    incidents.add_argument("--json", action="store_true")
+    incident = commands.add_parser("incident", help="one incident: its members and timeline")
+    incident.add_argument("incident_id")
+    incident.add_argument("--json", action="store_true")
+    for name in ("ack-incident", "resolve-incident", "assign-incident"):
+        act = commands.add_parser(name, help=f"{name.split('-')[0]} every open member of an incident, with one note")
+        act.add_argument("incident_id")
+        act.add_argument("--user", required=True, type=_username)
+        act.add_argument("--note", required=name == "resolve-incident", default="")
+        if name == "assign-incident":
+            act.add_argument("--to", type=_username, help="the officer it goes to; default: --user")
+        act.add_argument("--json", action="store_true")
     silences = commands.add_parser("silences", help="silences in force")
     silences.add_argument("--json", action="store_true")
     audit = commands.add_parser("audit", help="transitions of the last hours, oldest first")
@@ -187,6 +220,57 @@ def _officer_act(args: argparse.Namespace, client: redis.Redis, now: float) -> N
         print(_alert_line(alert, now))
 
 
+def _assign(args: argparse.Namespace, client: redis.Redis, now: float) -> None:
+    alert = assign(client, args.alert_id, args.to or args.user, args.user, args.note, now=now)
+    if args.json:
+        _print_json(alert.as_json())
+    else:
+        print(_alert_line(alert, now))
+
+
+def _incident_line(incident: IncidentView) -> str:
+    assignee = incident.incident.assignee
+    who = f"  → {assignee.to}" if assignee else ""
+    return f"{incident.id:<44} {incident.level.en:<6} {incident.status.value:<12} {incident.title('zh')}{who}"
+
+
+def _incidents(args: argparse.Namespace, client: redis.Redis, now: float) -> None:
+    found = list_incidents(client, district=args.district)
+    if args.json:
+        _print_json([i.as_json() for i in found])
+    else:
+        print("\n".join(_incident_line(i) for i in found) or "no incidents")
+
+
+def _incident(args: argparse.Namespace, client: redis.Redis, now: float) -> None:
+    found = get_incident(client, args.incident_id)
+    if found is None:
+        raise IncidentNotFound(args.incident_id)
+    timeline = incident_timeline(client, found.id)
+    if args.json:
+        members = [a.as_json() for a in found.members]
+        _print_json({**found.as_json(), "alerts": members, "timeline": [e.as_json() for e in timeline]})
+        return
+    print(_incident_line(found))
+    for alert in found.members:
+        print(f"  {_alert_line(alert, now)}")
+    for entry in timeline:
+        print(f"  {_clock(entry.at)}  {entry.event.value:<13} {entry.by:<10} {entry.detail:<8} {entry.note}")
+
+
+def _incident_act(args: argparse.Namespace, client: redis.Redis, now: float) -> None:
+    if args.command == "ack-incident":
+        done = acknowledge_incident(client, args.incident_id, args.user, args.note, now=now)
+    elif args.command == "resolve-incident":
+        done = resolve_incident(client, args.incident_id, args.user, args.note, now=now)
+    else:
+        done = assign_incident(client, args.incident_id, args.to or args.user, args.user, args.note, now=now)
+    if args.json:
+        _print_json(done.as_json())
+    else:
+        print(_incident_line(done))
+
+
 def _silence(args: argparse.Namespace, client: redis.Redis, now: float) -> None:
     until = now + args.duration if args.duration is not None else args.until
     created = silence(client, args.scope, args.target, until, args.reason, args.user, now=now)
@@ -225,6 +309,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, redis.Redis, float], None]] = 
     "show": _show,
     "ack": _officer_act,
     "resolve": _officer_act,
+    "assign": _assign,
+    "incidents": _incidents,
+    "incident": _incident,
+    "ack-incident": _incident_act,
+    "resolve-incident": _incident_act,
+    "assign-incident": _incident_act,
     "silence": _silence,
     "unsilence": _unsilence,
     "silences": _silences,
@@ -244,7 +334,7 @@ def main(argv: list[str]) -> int:
     try:
         COMMANDS[args.command](args, open_redis(config.redis_url), time.time())
         return 0
-    except (AlertNotFound, SilenceNotFound) as error:
+    except (AlertNotFound, SilenceNotFound, IncidentNotFound) as error:
         print(f"not found: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND
     except InvalidTransition as error:

@@ -5,19 +5,30 @@ the simulated clock advances N times faster than the wall clock and every sign g
 times more often (``cadence_s / N``, never faster than ``MIN_INTERVAL_S``), so a day of city life
 plays in 24/N hours. Payload timestamps stay the wall-clock moment of publishing because the ingest
 rejects readings more than 5 minutes in the future (and history is keyed by source time): a sped-up
-demo therefore shows a compressed day in real time rather than readings stamped in the future.
+demo therefore shows a compressed day in real time rather than readings stamped in the future. The
+alert engine judges hour-of-week bounds by source time, so such a demo's simulated night meets the real
+hour's bounds; ``--stamp simulated --start <a past moment>`` replays a past day with its own timestamps
+instead (what bench/alert_truth.py does), and stops when simulated time reaches the wall clock.
 
-Camera heartbeats keep their *real* period (``--camera-heartbeat``, default 60 s) whatever the speed:
-the ingest judges camera liveness on the wall clock (``camera_offline_after_s``), and speeding the
-heartbeats up would multiply the load. Their *status* follows the simulated clock (mobile units go
-off duty at simulated night, outages come and go in simulated time).
+Camera heartbeats keep their *real* period (``--camera-heartbeat``, default 60 s) and real timestamps
+whatever the speed: the ingest judges camera liveness on the wall clock (``camera_offline_after_s``), and
+speeding the heartbeats up would multiply the load. Their *status* follows the simulated clock (mobile
+units go off duty at simulated night, outages come and go in simulated time).
 
-Values come from a pure model, ``value_at(sign, t, state)``: a profile per core indicator (typical
-range from catalogue-reference §5), daily and weekly shapes, the month's climate, smooth noise
-(interpolated random knots, not white noise), counts-today that restart at local midnight, district
-scaling by population, then a calibration that keeps a normal day under each sign's first threshold,
-with rare short incidents so the wall is not dead. Scenarios (``rainstorm``, ``holiday-congestion``,
+Values come from a pure model, ``value_at(sign, t, state)``. A sign whose catalogue bounds are
+``hour_of_week`` is at its catalogue expectation (level × profile factor, signs/catalogue/profiles.csv)
+give or take smooth noise: the simulator keeps no copy of the curve its bounds follow. Other signs follow a
+profile per core indicator (typical range from catalogue-reference §5) shaped by the catalogue's profiles of
+city life (people about, road traffic, household demand, electric load, counts since midnight) or by the
+simulator's own physics (temperature, visibility, the mobile-camera rota), the month's climate, smooth noise
+(interpolated random knots, not white noise), district scaling by population, then a calibration that keeps
+a normal week under each sign's first threshold. Scenarios (``rainstorm``, ``holiday-congestion``,
 ``camera-outage``) overlay the stories of the brief and ramp up over a few simulated minutes.
+
+Ground truth. Injected incidents are rare (about 6 a day over the city, blue or yellow) and, like everything
+here, pure functions of sign and time: ``incidents_between(catalogue, t0, t1)`` lists them with the level
+each aims at, ``scenario_effects`` and ``camera_effects`` list the signs a scenario moves and the level it
+drives each to. A normal simulated day raises exactly its incidents' alerts.
 """
 
 from __future__ import annotations
@@ -42,7 +53,20 @@ import numpy as np
 from config import settings
 from feeds.contract import CHINA_STANDARD_TIME, FEED_VIDEO, encode_camera_status, encode_readings, topic
 from geo.admin import CITY_ADCODE
-from signs.model import Catalogue, Direction, Level, MqttSource, Sign
+from signs.model import (
+    BoundsKind,
+    Catalogue,
+    Derivation,
+    DeriveOp,
+    Direction,
+    HourProfile,
+    Level,
+    MqttSource,
+    Sign,
+    expected_value,
+    level_of,
+    thresholds_at,
+)
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -134,6 +158,14 @@ def _local_hour(t: float) -> tuple[float, bool, datetime]:
     return hour, moment.weekday() >= 5, moment
 
 
+_UTC_OFFSET_S = CHINA_STANDARD_TIME.utcoffset(None).total_seconds()
+
+
+def _local_day(t: float) -> int:
+    """Days since the epoch in local time: the key of what lasts a day (rain days, camera faults, today's counts)."""
+    return math.floor((t + _UTC_OFFSET_S) / DAY_S)
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -144,27 +176,6 @@ def _bump(h: float, up: float, down: float, width: float = 0.7) -> float:
 
 def _gauss(h: float, centre: float, sigma: float) -> float:
     return math.exp(-0.5 * ((h - centre) / sigma) ** 2)
-
-
-def shape_traffic(h: float, weekend: bool) -> float:
-    """Rush hours 07:30-09:00 and 17:30-19:00 on weekdays; a flatter leisure day at weekends."""
-    if weekend:
-        return min(1.0, 0.05 + 0.4 * _bump(h, 8.5, 21.5, 0.9) + 0.2 * _gauss(h, 11.0, 1.5) + 0.25 * _gauss(h, 17.5, 1.5))
-    return min(1.0, 0.05 + 0.3 * _bump(h, 6.3, 21.5) + 0.65 * _gauss(h, 8.25, 0.55) + 0.62 * _gauss(h, 18.25, 0.6))
-
-
-def shape_activity(h: float, weekend: bool) -> float:
-    """People awake and about: low at night, a plateau from morning to late evening."""
-    return 0.08 + 0.92 * _bump(h, 7.5 if weekend else 7.0, 22.0)
-
-
-def shape_water(h: float, weekend: bool) -> float:
-    return min(1.0, 0.1 + 0.35 * _bump(h, 6.0, 23.0) + 0.5 * _gauss(h, 7.5, 1.0) + 0.55 * _gauss(h, 20.0, 1.3))
-
-
-def shape_load(h: float, weekend: bool) -> float:
-    day = 0.75 if weekend else 1.0
-    return min(1.0, 0.15 + 0.5 * day * _bump(h, 7.5, 22.0) + 0.35 * _gauss(h, 19.5, 1.4))
 
 
 def shape_mobile(h: float, weekend: bool) -> float:
@@ -190,35 +201,48 @@ def shape_morning_low(h: float, weekend: bool) -> float:
     return 1.0 - 0.7 * _gauss(h, 6.5, 2.0)
 
 
-SHAPES: dict[str, Callable[[float, bool], float]] = {
-    "traffic": shape_traffic,
-    "activity": shape_activity,
-    "water": shape_water,
-    "load": shape_load,
+# The simulator's own shapes are physics and rotas. The curves of city life (people about, road traffic, household
+# demand, electric load, counts since midnight...) are the catalogue's hour-of-week profiles
+# (signs/catalogue/profiles.csv): written once, for the alert bounds and for the values simulated here.
+PHYSICAL_SHAPES: dict[str, Callable[[float, bool], float]] = {
     "mobile": shape_mobile,
     "temperature": shape_diurnal_temp,
     "flat": shape_flat,
     "morning_low": shape_morning_low,
 }
+COUNT_PROFILE = "day_count"  # how the simulator's counts since midnight fill up when the catalogue names no profile
+_CATALOGUE_PROFILES: dict[str, HourProfile] = {}
 
 
-@lru_cache(maxsize=4)
-def _cumulative_table(weekend: bool) -> tuple[float, ...]:
-    """Share of the day's count reached by each 6 minutes of local time (activity integrated)."""
-    steps = [shape_activity(i / 10.0, weekend) for i in range(240)]
-    total = sum(steps)
-    acc, out = 0.0, [0.0]
-    for step in steps:
-        acc += step
-        out.append(acc / total)
-    return tuple(out)
+def catalogue_profiles() -> dict[str, HourProfile]:
+    """The profiles prepare() was given; the project's own until then."""
+    if not _CATALOGUE_PROFILES:
+        from signs.catalogue import CATALOGUE_DIR, load_profiles
+
+        _CATALOGUE_PROFILES.update(load_profiles(CATALOGUE_DIR / "profiles.csv"))
+    return _CATALOGUE_PROFILES
 
 
-def cumulative_share(h: float, weekend: bool) -> float:
-    table = _cumulative_table(weekend)
-    x = min(239.999, max(0.0, h * 10.0))
-    i = int(x)
-    return table[i] + (table[i + 1] - table[i]) * (x - i)
+@lru_cache(maxsize=64)
+def _profile_range(profile: HourProfile) -> tuple[float, float]:
+    return profile.lowest, max(max(day) for day in profile.knots)
+
+
+def shape_value(name: str, t: float) -> float:
+    """The activity of shape `name` at t, in [0, 1]: a physical shape, or a catalogue profile scaled to its week's
+    range (0 at its lowest factor, 1 at its highest)."""
+    physical = PHYSICAL_SHAPES.get(name)
+    if physical is not None:
+        hour, weekend, _ = _local_hour(t)
+        return physical(hour, weekend)
+    profile = catalogue_profiles()[name]
+    low, high = _profile_range(profile)
+    return (profile.factor(t) - low) / (high - low) if high > low else 0.5
+
+
+def cumulative_share(t: float) -> float:
+    """Share of a day's count reached at t (the catalogue's day_count profile): 0 at midnight, 1 at the next."""
+    return catalogue_profiles()[COUNT_PROFILE].factor(t)
 
 
 # Profiles --------------------------------------------------------------------------------------------
@@ -263,14 +287,14 @@ PROFILES: dict[str, Profile] = {
     "P11": Profile(10, 15, "flat", 0.08, decimals=1, **_PCT),
     "P12": Profile(14, 32, "activity", 0.12, decimals=1, lo=0, hi=100),
     # 物 Things
-    "T13": Profile(52, 72, "water", 0.02, extensive=True, decimals=2),
-    "T14": Profile(0.26, 0.34, "water", 0.02, invert=True, decimals=3),
+    "T13": Profile(52, 72, "household_demand", 0.02, extensive=True, decimals=2),
+    "T14": Profile(0.26, 0.34, "household_demand", 0.02, invert=True, decimals=3),
     "T15": Profile(99.2, 99.85, "flat", 0.002, decimals=2, **_PCT),
     "T16": Profile(0.12, 0.3, "flat", 0.12, decimals=3),
-    "T17": Profile(200, 330, "load", 0.02, extensive=True, decimals=1),
+    "T17": Profile(200, 330, "power_load", 0.02, extensive=True, decimals=1),
     "T18": Profile(0, 120, "flat", 0.6, extensive=True, decimals=0),
     "T19": Profile(99.7, 99.97, "flat", 0.0005, decimals=3, **_PCT),
-    "T20": Profile(40, 58, "water", 0.03, extensive=True, decimals=2),
+    "T20": Profile(40, 58, "household_demand", 0.03, extensive=True, decimals=2),
     "T21": Profile(0.29, 0.31, "flat", 0.02, decimals=3),
     "T22": Profile(0.3, 2.5, "flat", 0.4, decimals=2, **_PCT),
     "T23": Profile(97.9, 98.9, "flat", 0.002, decimals=2, **_PCT),
@@ -328,7 +352,7 @@ UNIT_PROFILES: dict[tuple[str, str], Profile] = {
 @dataclass(frozen=True, slots=True)
 class SignModel:
     key: int
-    kind: str  # "profile", "temperature", "rain", "signal", "level"
+    kind: str  # "profile", "expected" (hour of week), "temperature", "rain", "signal", "level", "stage"
     profile: Profile
     scale: float = 1.0  # district or entity share of a city-level extensive profile
     offset: float = 0.0  # per-sign level shift (intensive signs differ a little by place)
@@ -410,11 +434,11 @@ def _profile_for(sign: Sign, core_unit: str | None, core_direction: Direction | 
 
 
 def _raw_profile_value(profile: Profile, key: int, t: float, scale: float, offset: float) -> float:
-    hour, weekend, _ = _local_hour(t)
+    _, weekend, _ = _local_hour(t)
     if profile.cumulative:
         total = profile.high * (profile.weekend if weekend else 1.0) * (1.0 + profile.noise * smooth_noise(key, t))
-        return scale * total * cumulative_share(hour, weekend)
-    activity = SHAPES[profile.shape](hour, weekend)
+        return scale * total * cumulative_share(t)
+    activity = shape_value(profile.shape, t)
     if profile.invert:
         activity = 1.0 - activity
     level = profile.low + (profile.high - profile.low) * activity
@@ -429,13 +453,13 @@ def _envelope(profile: Profile, key: int, scale: float, offset: float) -> tuple[
     lows, highs = [], []
     for step in range(0, 7 * 96):
         t = 1_700_000_000.0 + step * 900.0  # any week will do: shapes depend on hour and weekday only
-        hour, weekend, _ = _local_hour(t)
+        _, weekend, _ = _local_hour(t)
         if profile.cumulative:
             total = profile.high * (profile.weekend if weekend else 1.0)
             lows.append(0.0)
             highs.append(scale * total * (1 + profile.noise))
             continue
-        activity = SHAPES[profile.shape](hour, weekend)
+        activity = shape_value(profile.shape, t)
         if profile.invert:
             activity = 1.0 - activity
         level = profile.low + (profile.high - profile.low) * activity
@@ -474,8 +498,20 @@ def _calibrate(sign: Sign, low: float, high: float, hi_bound: float) -> tuple[fl
 _MODELS: dict[str, SignModel] = {}
 
 
+_PREPARED: list[Catalogue] = []  # the catalogue the models were last built for
+
+
+def _ensure_prepared(catalogue: Catalogue) -> None:
+    if not _PREPARED or _PREPARED[0] is not catalogue:
+        prepare(catalogue)
+
+
 def prepare(catalogue: Catalogue) -> dict[str, SignModel]:
     """Build (and cache) the model of every MQTT-sourced sign, with entity shares among siblings."""
+    _PREPARED[:] = [catalogue]
+    if catalogue.profiles:
+        _CATALOGUE_PROFILES.clear()
+        _CATALOGUE_PROFILES.update(catalogue.profiles)
     sourced = [s for s in catalogue.signs.values() if isinstance(s.source, MqttSource)]
     core_units = {s.core: s.unit for s in catalogue.signs.values() if s.is_core}
     core_directions = {s.core: s.direction for s in catalogue.signs.values() if s.is_core}
@@ -514,6 +550,12 @@ def _build_model(sign: Sign, core_unit: str | None, core_direction: Direction | 
         base = 2.0 if kind == "level" else 0.0
         return SignModel(key, kind, Profile(base, base), adcode=adcode, incidents=False, lo=0.0, hi=6.0, decimals=0)
     profile = _profile_for(sign, core_unit, core_direction)
+    if sign.profile is not None:
+        # An hour-of-week sign is at its catalogue expectation, give or take the core indicator's usual noise: the
+        # simulator keeps no copy of the curve its bounds follow.
+        pct = sign.unit == "%"
+        return SignModel(key, "expected", profile, adcode=adcode, lo=0.0, hi=100.0 if pct else math.inf,
+                         decimals=0 if sign.unit in _COUNT_UNITS else profile.decimals)  # fmt: skip
     scale, offset = 1.0, 0.0
     bounds = [b for b in sign.thresholds if b is not None]
     if sign.unit == "m" and bounds and sign.direction is Direction.HIGH_IS_BAD:
@@ -567,10 +609,11 @@ def temperature(t: float, key: int = 0, offset: float = 0.0) -> float:
     return tmin + (tmax - tmin) * shape_diurnal_temp(hour, weekend) + weather + offset + 0.4 * smooth_noise(key, t)
 
 
+@lru_cache(maxsize=8_192)  # every window of every station of a district samples the same moments
 def rain_rate(t: float, adcode: str = CITY_ADCODE) -> float:
     """Background rain in mm/h: showers on some days, as often as the month's rainfall suggests."""
     moment = local_time(t)
-    day = math.floor((t + 8 * 3600) / DAY_S)
+    day = _local_day(t)
     wet_share = min(0.55, _month_value(tuple(float(v) for v in MONTH_RAIN), moment) / 130.0)
     if _hash01(_key("rain-day"), day) >= wet_share:
         return 0.0
@@ -618,22 +661,33 @@ class ScenarioState:
 NO_SCENARIO = ScenarioState()
 
 
-def _level_value(sign: Sign, level: Level, margin: float = 1.12) -> float | None:
-    """A value that puts the sign at `level` by its own thresholds (None when it has no such bound)."""
-    bound = sign.thresholds[level - 1]
+def _level_value(sign: Sign, level: Level, t: float, margin: float = 1.12) -> float | None:
+    """A value that puts the sign at `level` by its bounds at t (None when it has no such bound). NORMAL is a value
+    clearly inside the normal band: 80 % of the way from zero to the first bound."""
+    thresholds = thresholds_at(sign, t)
+    if level == Level.NORMAL:
+        bounds = [b for b in thresholds if b is not None]
+        if not bounds:
+            return None
+        first = bounds[0]
+        if sign.direction is Direction.HIGH_IS_BAD:
+            return 0.8 * first if first > 0 else first - 1.0
+        return first / 0.8 if first > 0 else first + 1.0
+    bound = thresholds[level - 1]
     if bound is None:
         return None
     if sign.direction is Direction.HIGH_IS_BAD:
         value = bound * margin if bound > 0 else bound + (margin - 1)
-        above = [b for b in sign.thresholds[level:] if b is not None and b > bound]
+        above = [b for b in thresholds[level:] if b is not None and b > bound]
         return min(value, bound + 0.6 * (above[0] - bound)) if above else value
     value = bound / margin if bound > 0 else bound - (margin - 1)
-    below = [b for b in sign.thresholds[level:] if b is not None and b < bound]
+    below = [b for b in thresholds[level:] if b is not None and b < bound]
     return max(value, bound - 0.6 * (bound - below[0])) if below else value
 
 
-def _at_least(sign: Sign, value: float, level: Level) -> float:
-    target = _level_value(sign, level)
+def _at_least(sign: Sign, value: float, level: Level, t: float) -> float:
+    """The value, worsened where needed to stand at `level` or worse at t (NORMAL asks for nothing)."""
+    target = _level_value(sign, level, t) if level > Level.NORMAL else None
     if target is None:
         return value
     if sign.direction is Direction.HIGH_IS_BAD:
@@ -667,7 +721,7 @@ def _rainstorm(sign: Sign, model: SignModel, t: float, state: ScenarioState, val
             if red and model.window_h == 3.0 and jitter > 0.4:
                 target = 100.0 + 15 * jitter
             level = Level.RED if red and model.window_h <= 3 else Level.ORANGE
-            target = _at_least(sign, target, level) if model.window_h > 1 else target
+            target = _at_least(sign, target, level, t) if model.window_h > 1 else target
         elif model.adcode == CITY_ADCODE:
             target = 20.0 + 20 * jitter if model.window_h == 1 else 55.0 + 10 * model.window_h
         else:  # light to moderate rain elsewhere
@@ -686,18 +740,18 @@ def _rainstorm(sign: Sign, model: SignModel, t: float, state: ScenarioState, val
         return _mix_towards(value, (1_500 if storm else 5_000) + 1_000 * jitter, i)
     if core == "T28" or "积水" in text or "waterlog" in text:
         target = (18 + 14 * jitter) if storm or model.adcode == CITY_ADCODE else 3 + 10 * jitter  # urban: moderate rain
-        return _mix_towards(value, _at_least(sign, target, Level.YELLOW) if storm else target, i)
+        return _mix_towards(value, _at_least(sign, target, Level.YELLOW, t) if storm else target, i)
     if any(name in text for name in _TRIBUTARIES):
-        target = _at_least(sign, value + 2.5, Level.YELLOW)
+        target = _at_least(sign, value + 2.5, Level.YELLOW, t)
         return _mix_towards(value, target, i)
     if core == "T26" and storm:
-        return _mix_towards(value, _at_least(sign, value + 1.5, Level.BLUE), i)
+        return _mix_towards(value, _at_least(sign, value + 1.5, Level.BLUE, t), i)
     if core == "T27" and (storm or model.adcode == CITY_ADCODE):
         return value + round(i * (3 if model.adcode == CITY_ADCODE else 1 + 2 * jitter))
     if core in ("P05", "P09", "S53", "T25") and wet:
         factor = 1.0 + (0.8 if storm else 0.25) * i
         boosted = value * factor
-        return _at_least(sign, boosted, Level.BLUE) if storm and i > 0.8 and core in ("P05", "P09") else boosted
+        return _at_least(sign, boosted, Level.BLUE, t) if storm and i > 0.8 and core in ("P05", "P09") else boosted
     if sign.module == "M15" and ("水务防汛" in text or "flood" in text) and wet:
         return value * (1.0 + 3.0 * i)
     return value
@@ -718,22 +772,22 @@ def _holiday(sign: Sign, model: SignModel, t: float, state: ScenarioState, value
     expressway = "class:exp" in sign.dimension or "expressway" in text or "高速" in text
     if core == "D29" and sign.unit != "s":
         if here:
-            return _mix_towards(value, _at_least(sign, 8.6 + 0.6 * jitter, Level.ORANGE), i)
+            return _mix_towards(value, _at_least(sign, 8.6 + 0.6 * jitter, Level.ORANGE, t), i)
         if expressway:  # the jam on the 邓保 expressway spills into the expressway index
-            return _mix_towards(value, _at_least(sign, 6.4, Level.YELLOW), i)
+            return _mix_towards(value, _at_least(sign, 6.4, Level.YELLOW, t), i)
         return value + (1.0 if city else 0.3) * i
     if core == "D30" and (here or expressway):
         target = 12.0 + 3 * jitter if here else value * 0.6
-        return _mix_towards(value, _at_least(sign, target, Level.ORANGE if here else Level.YELLOW), i)
+        return _mix_towards(value, _at_least(sign, target, Level.ORANGE if here else Level.YELLOW, t), i)
     if core == "D31" and (here or city):
-        return _mix_towards(value, _at_least(sign, 24.0 if here else 7.0, Level.ORANGE if here else Level.NORMAL), i)
+        return _mix_towards(value, _at_least(sign, 24.0 if here else 7.0, Level.ORANGE if here else Level.NORMAL, t), i)
     if core == "D33" and here:
-        return _mix_towards(value, _at_least(sign, 1.05, Level.ORANGE), i)
+        return _mix_towards(value, _at_least(sign, 1.05, Level.ORANGE, t), i)
     if any(w in text for w in _QUEUE_WORDS) and (here or "石花" in text or "shihua" in text):
         return _mix_towards(value, max(value, 900 + 600 * jitter), i)
     if core == "D32" and (here or city):
         factor = 3.0 if here else 1.3
-        return _at_least(sign, value * (1 + (factor - 1) * i), Level.ORANGE) if here and i > 0.9 else value * (
+        return _at_least(sign, value * (1 + (factor - 1) * i), Level.ORANGE, t) if here and i > 0.9 else value * (
             1 + (factor - 1) * i
         )
     if core == "P02" and (here or city):
@@ -756,24 +810,99 @@ SCENARIO_EFFECTS: dict[str, Callable[[Sign, SignModel, float, ScenarioState, flo
 # The value model -------------------------------------------------------------------------------------
 
 
+# Injected incidents: a pure function of sign and time, so that they can serve as ground truth. ---------------
+
+INCIDENT_BLOCK_S = 4 * 3_600.0
+# Share of sign-blocks with an incident: ~1,000 signs can have one, so about 6 a day over the city. Rare on purpose:
+# a normal day's wall should be quiet, and each of these raises its sign's alert (and at most a few aggregates').
+INCIDENT_SHARE = 0.001
+INCIDENT_YELLOW_SHARE = 0.25  # the rest aim at the sign's first level (blue for most); none aims at orange or red
+INCIDENT_MIN_S, INCIDENT_MAX_S = 900.0, 2_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """An injected incident: `sign_id` is driven to `level` (by its bounds of the moment) from `start` to `end`,
+    simulated epoch seconds. An event count's incident is one occurrence, counted until local midnight."""
+
+    sign_id: str
+    level: Level
+    start: float
+    end: float
+
+
+def _incident_level(sign: Sign, roll: float) -> Level | None:
+    defined = [Level(i + 1) for i, bound in enumerate(sign.thresholds) if bound is not None]
+    if not defined or defined[0] > Level.YELLOW:
+        return None  # an occurrence that is orange at once (a flash flood) is a story, not a normal day's incident
+    if sign.bounds is BoundsKind.FIRST_OCCURRENCE:
+        return defined[0]
+    yellow = roll < INCIDENT_YELLOW_SHARE and Level.YELLOW in defined
+    return Level.YELLOW if yellow else defined[0]
+
+
+def _incident_in_block(model: SignModel, sign: Sign, block: int) -> Incident | None:
+    """The incident of one sign in one block of time, if it has one. An event count's block is a local day."""
+    if not model.incidents:
+        return None
+    events = sign.bounds is BoundsKind.FIRST_OCCURRENCE
+    share = INCIDENT_SHARE * DAY_S / INCIDENT_BLOCK_S if events else INCIDENT_SHARE
+    if _hash01(model.key, 23, block) >= share:
+        return None
+    level = _incident_level(sign, _hash01(model.key, 37, block))
+    if level is None:
+        return None
+    if events:
+        day_start = block * DAY_S - _UTC_OFFSET_S
+        start = day_start + DAY_S * _hash01(model.key, 29, block)
+        return Incident(sign.id, level, start, day_start + DAY_S)
+    # Long enough for a few readings to land at the incident's level, whatever the sign's cadence.
+    shortest = min(INCIDENT_BLOCK_S, max(INCIDENT_MIN_S, 3.0 * sign.cadence_s))
+    length = shortest + max(0.0, INCIDENT_MAX_S - shortest) * _hash01(model.key, 31, block)
+    start = block * INCIDENT_BLOCK_S + (INCIDENT_BLOCK_S - length) * _hash01(model.key, 29, block)
+    return Incident(sign.id, level, start, start + length)
+
+
+def _incident_block(sign: Sign, t: float) -> int:
+    return _local_day(t) if sign.bounds is BoundsKind.FIRST_OCCURRENCE else math.floor(t / INCIDENT_BLOCK_S)
+
+
 def _incident(model: SignModel, sign: Sign, t: float, value: float) -> float:
-    """Rare short excursions past the first threshold: ~2 % of sign-blocks of 2 h, 15-40 min each."""
-    bounds = [b for b in sign.thresholds if b is not None]
-    if not bounds or not model.incidents:
+    """The value during an injected incident: it rises past the incident's bound, holds at the incident's level for
+    the middle two thirds, and falls back; an event count gains its one occurrence."""
+    incident = _incident_in_block(model, sign, _incident_block(sign, t))
+    if incident is None or not incident.start <= t < incident.end:
         return value
-    block = math.floor(t / 7_200.0)
-    if _hash01(model.key, 23, block) >= 0.02:
-        return value
-    begin = block * 7_200.0 + 5_400.0 * _hash01(model.key, 29, block)
-    length = 900.0 + 1_500.0 * _hash01(model.key, 31, block)
-    if not begin <= t < begin + length:
-        return value
-    x = (t - begin) / length
-    strength = math.sin(math.pi * x)  # rises and falls back
-    target = _level_value(sign, Level.BLUE, 1.02 + 0.1 * _hash01(model.key, 37, block))
+    if sign.bounds is BoundsKind.FIRST_OCCURRENCE:
+        return value + 1.0
+    x = (t - incident.start) / (incident.end - incident.start)
+    weight = min(1.0, 6.0 * x, 6.0 * (1.0 - x))  # ramps over the first and last sixths, holds in between
+    block = _incident_block(sign, t)
+    target = _level_value(sign, incident.level, t, 1.02 + 0.1 * _hash01(model.key, 41, block))
     if target is None:
         return value
-    return _mix_towards(value, _at_least(sign, value, Level.BLUE) if strength > 0.5 else target, strength)
+    held = max(value, target) if sign.direction is Direction.HIGH_IS_BAD else min(value, target)
+    return _mix_towards(value, held, weight)
+
+
+def incidents_between(catalogue: Catalogue, t0: float, t1: float) -> list[Incident]:
+    """Every injected incident under way at some moment of [t0, t1) (simulated time), by start: the ground truth of
+    a normal day. Derived signs have none of their own; their inputs' incidents move them."""
+    _ensure_prepared(catalogue)
+    found = []
+    for sign in catalogue.signs.values():
+        if not isinstance(sign.source, MqttSource):
+            continue
+        model = model_for(sign)
+        if not model.incidents:
+            continue
+        # An event count's incident runs to midnight: look from the start of t0's local day.
+        first, last = _incident_block(sign, t0), _incident_block(sign, t1)
+        for block in range(first, last + 1):
+            incident = _incident_in_block(model, sign, block)
+            if incident is not None and incident.start < t1 and incident.end > t0:
+                found.append(incident)
+    return sorted(found, key=lambda i: (i.start, i.sign_id))
 
 
 def value_at(sign: Sign, t: float, state: ScenarioState = NO_SCENARIO) -> float:
@@ -787,6 +916,9 @@ def value_at(sign: Sign, t: float, state: ScenarioState = NO_SCENARIO) -> float:
         value = model.profile.low
     elif model.kind == "stage":  # slow swings of a few decimetres
         value = model.offset + 0.25 * smooth_noise(model.key, t / 6.0)
+    elif model.kind == "expected":
+        expected = expected_value(sign, t) or 0.0
+        value = _incident(model, sign, t, expected * (1.0 + model.profile.noise * smooth_noise(model.key, t)))
     else:
         raw = _raw_profile_value(model.profile, model.key, t, model.scale, model.offset)
         value = model.cal_a + model.cal_b * raw
@@ -796,6 +928,72 @@ def value_at(sign: Sign, t: float, state: ScenarioState = NO_SCENARIO) -> float:
         value = effect(sign, model, t, state, value)
     value = min(model.hi, max(model.lo, value))
     return float(round(value, model.decimals)) if model.decimals > 0 else float(round(value))
+
+
+# Scenario effects as ground truth ------------------------------------------------------------------------------
+
+EFFECT_STEP_S = 300.0  # how finely scenario_effects samples the story (simulated seconds)
+EFFECT_HOLD_S = 600.0  # a level is the one an effect drives its sign to once it holds that long
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a scenario does to one sign: it moves the sign away from the normal city from `start` until `end`
+    (simulated time) and drives it to `level`, by the sign's bounds of the moment, held from `reached` on. NORMAL:
+    the scenario moves the sign without taking it past a bound."""
+
+    scenario: str
+    sign_id: str
+    level: Level
+    start: float
+    reached: float
+    end: float
+
+
+def _effect(scenario: str, sign_id: str, samples: list[tuple[float, bool, Level]], step_s: float) -> Effect | None:
+    """The effect seen in (time, moved, level) samples taken every step_s: the highest level held EFFECT_HOLD_S."""
+    moved = [t for t, is_moved, _ in samples if is_moved]
+    if not moved:
+        return None
+    needed = max(1, math.ceil(EFFECT_HOLD_S / step_s))
+    for level in (Level.RED, Level.ORANGE, Level.YELLOW, Level.BLUE):
+        run: list[float] = []
+        for t, _, seen in samples:
+            run = [*run, t] if seen >= level else []
+            if len(run) >= needed:
+                return Effect(scenario, sign_id, level, moved[0], run[0], moved[-1] + step_s)
+    return Effect(scenario, sign_id, Level.NORMAL, moved[0], moved[0], moved[-1] + step_s)
+
+
+def _sample_times(state: ScenarioState, t0: float, t1: float, step_s: float) -> list[float]:
+    first = max(t0, state.start)
+    return [first + k * step_s for k in range(max(0, math.ceil((t1 - first) / step_s)))]
+
+
+def scenario_effects(
+    catalogue: Catalogue, state: ScenarioState, t0: float, t1: float, step_s: float = EFFECT_STEP_S
+) -> list[Effect]:
+    """The signs a scenario's story moves during [t0, t1) and the level it drives each to: the scenario's value
+    model against the normal city's, sampled every step_s (pure; the ground truth of a scenario run). Sensor signs
+    only; the camera signs' are camera_effects(), and aggregates follow their inputs."""
+    effect = SCENARIO_EFFECTS.get(state.name or "")
+    if effect is None:
+        return []
+    _ensure_prepared(catalogue)
+    times = _sample_times(state, t0, t1, step_s)
+    found = []
+    for sign in catalogue.signs.values():
+        if not isinstance(sign.source, MqttSource):
+            continue
+        samples = []
+        for t in times:
+            value = value_at(sign, t, state)
+            level = level_of(value, thresholds_at(sign, t), sign.direction)
+            samples.append((t, value != value_at(sign, t, NO_SCENARIO), level))
+        found_effect = _effect(state.name or "", sign.id, samples, step_s)
+        if found_effect is not None:
+            found.append(found_effect)
+    return found
 
 
 # Groups of signs = one MQTT message each ---------------------------------------------------------------
@@ -846,8 +1044,8 @@ def publish_all_once(
     prepare(catalogue)
     sent = 0
     for group in sign_groups(catalogue):
-        info = client.publish(group.topic, group_payload(group, now if t_sim is None else t_sim, now, state), QOS_READINGS)
-        sent += info.rc == 0
+        payload = group_payload(group, now if t_sim is None else t_sim, now, state)
+        sent += client.publish(group.topic, payload, QOS_READINGS).rc == 0
     return sent
 
 
@@ -933,26 +1131,31 @@ class CameraFleet:
         self.lon[moving] = self.home_lon[moving] + 0.85 * (self.lon[moving] - self.home_lon[moving]) + step[1]
 
 
+# Normal camera failures: per camera-hour alone, per street segment and half-hour, per camera-day in fault.
+CAMERA_SOLO_SHARE, CAMERA_STREET_SHARE, CAMERA_FAULT_SHARE = 0.0008, 0.00004, 0.0005
+
+
 def camera_statuses(fleet: CameraFleet, t: float, state: ScenarioState = NO_SCENARIO) -> np.ndarray:
     """Status code of every camera at simulated time t (vectorised; pure given the fleet).
 
-    Fixed cameras: ~0.5 % offline on their own (hour-long spells), ~1 % offline with their street
-    segment (30 min to 3 h), ~0.3 % in fault for the day: 1.5-2 % not online at any time. Mobile units
-    follow the duty rota: ~62 % on duty by day, ~13 % at night; the rest report offline.
+    Fixed cameras: ~0.08 % offline on their own (hour-long spells), ~0.1 % offline with their street segment of 4-16
+    (30 min to 2 h), ~0.05 % in fault for the day: ~0.25 % not online at a time, so that even the smallest district's
+    online rate (保康, 3,185 fixed cameras) stays above the 99 % blue bound of XY.T.M07.T23 on a normal day. Mobile
+    units follow the duty rota: ~62 % on duty by day, ~13 % at night; the rest report offline.
     """
     n = len(fleet)
     status = np.zeros(n, dtype=np.int8)
-    day = math.floor((t + 8 * 3600) / DAY_S)
+    day = _local_day(t)
     hours = np.floor(t / 3600.0 + fleet.phase).astype(np.int64)
-    solo = _np_hash01(fleet.keys, 1, hours) < 0.005
+    solo = _np_hash01(fleet.keys, 1, hours) < CAMERA_SOLO_SHARE
     half_hour = math.floor(t / 1800.0)
     street_down = np.zeros(n, dtype=bool)
-    for lag in range(6):
-        starts = _np_hash01(fleet.street, 2, half_hour - lag) < 0.0029
+    for lag in range(4):
+        starts = _np_hash01(fleet.street, 2, half_hour - lag) < CAMERA_STREET_SHARE
         if starts.any():
-            lasts = 1 + np.floor(_np_hash01(fleet.street, 3, half_hour - lag) * 6)
+            lasts = 1 + np.floor(_np_hash01(fleet.street, 3, half_hour - lag) * 4)
             street_down |= starts & (lasts > lag)
-    fault = _np_hash01(fleet.keys, 4, day) < 0.003
+    fault = _np_hash01(fleet.keys, 4, day) < CAMERA_FAULT_SHARE
     hour, weekend, _ = _local_hour(t)
     on_duty_share = shape_mobile(hour, weekend) * (1.0 + 0.06 * smooth_noise(_key("duty"), t))
     off_duty = fleet.mobile & (fleet.duty >= on_duty_share)
@@ -966,6 +1169,51 @@ def camera_statuses(fleet: CameraFleet, t: float, state: ScenarioState = NO_SCEN
     if state.outage_active(t):
         status[fleet.adcodes == state.district] = CAMERA_SILENT
     return status
+
+
+def camera_sign_values(catalogue: Catalogue, fleet: CameraFleet, status: np.ndarray) -> dict[str, float]:
+    """The camera signs (online rates and counts by district and kind) that these statuses make, as the roll-up
+    computes them from the heartbeats: a camera not online, or silent, is not counted online."""
+    online = status == CAMERA_ONLINE
+    values = {}
+    for sign in catalogue.signs.values():
+        source = sign.source
+        if not isinstance(source, Derivation) or source.op not in (DeriveOp.CAMERA_ONLINE_RATE,
+                                                                    DeriveOp.CAMERA_ONLINE_COUNT):  # fmt: skip
+            continue
+        mask = np.ones(len(fleet), dtype=bool) if source.adcode == CITY_ADCODE else fleet.adcodes == source.adcode
+        if source.camera_kind != "all":
+            mask &= fleet.mobile if source.camera_kind == "mobile" else ~fleet.mobile
+        total = int(mask.sum())
+        if not total:
+            continue
+        count = int((online & mask).sum())
+        values[sign.id] = float(count) if source.op is DeriveOp.CAMERA_ONLINE_COUNT else round(100.0 * count / total, 3)
+    return values
+
+
+def camera_effects(
+    catalogue: Catalogue,
+    fleet: CameraFleet,
+    state: ScenarioState,
+    t0: float,
+    t1: float,
+    step_s: float = EFFECT_STEP_S,
+) -> list[Effect]:
+    """What a scenario does to the camera signs during [t0, t1), as scenario_effects() does for sensors: the
+    statuses under the story against the normal city's, sampled every step_s."""
+    if state.name not in (SCENARIO_RAINSTORM, SCENARIO_CAMERA_OUTAGE):
+        return []
+    samples: dict[str, list[tuple[float, bool, Level]]] = {}
+    for t in _sample_times(state, t0, t1, step_s):
+        story = camera_sign_values(catalogue, fleet, camera_statuses(fleet, t, state))
+        normal = camera_sign_values(catalogue, fleet, camera_statuses(fleet, t, NO_SCENARIO))
+        for sign_id, value in story.items():
+            sign = catalogue.signs[sign_id]
+            level = level_of(value, thresholds_at(sign, t), sign.direction)
+            samples.setdefault(sign_id, []).append((t, value != normal.get(sign_id), level))
+    found = (_effect(state.name or "", sign_id, seen, step_s) for sign_id, seen in samples.items())
+    return [effect for effect in found if effect is not None]
 
 
 # The publishing engine --------------------------------------------------------------------------------
@@ -1004,8 +1252,10 @@ class Simulator:
         fleet: CameraFleet | None = None,
         heartbeat_s: float = 60.0,
         seed: int = 420600,
+        stamp_simulated: bool = False,
     ) -> None:
         self.client = client
+        self.stamp_simulated = stamp_simulated
         self.clock = clock
         self.state = state
         self.fleet = fleet
@@ -1046,7 +1296,8 @@ class Simulator:
         while heap and heap[0][0] <= real_now:
             due, index = heapq.heappop(heap)
             group = self.groups[index]
-            info = publish(group.topic, group_payload(group, t_sim, time.time(), self.state), QOS_READINGS)
+            stamp = t_sim if self.stamp_simulated else time.time()
+            info = publish(group.topic, group_payload(group, t_sim, stamp, self.state), QOS_READINGS)
             if info.rc == 0:
                 self.counters.readings += 1
             else:
@@ -1103,6 +1354,9 @@ class Simulator:
             now = time.time()
             if duration_s is not None and now - real_start >= duration_s:
                 break
+            if self.stamp_simulated and self.clock.sim(now) > now:
+                log.error("simulated time has caught up with the wall clock: readings would come from the future")
+                break
             self._publish_readings(now)
             self._publish_cameras(now)
             if now >= next_log:
@@ -1142,9 +1396,18 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--district", default=OUTAGE_DISTRICT, help="district whose cameras go silent (camera-outage)")
     parser.add_argument("--outage-s", type=float, default=OUTAGE_REAL_S, help="camera-outage length, real seconds")
     parser.add_argument("--start", default=None, help="simulated start, local ISO time (e.g. 2025-05-24T14:00)")
+    parser.add_argument(
+        "--stamp",
+        choices=("real", "simulated"),
+        default="real",
+        help="readings' timestamps: the wall clock (default), or simulated time to replay a past day faithfully "
+        "(the alert engine judges hour-of-week bounds by source time); camera heartbeats always carry the wall clock",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0 or args.camera_heartbeat <= 0:
         parser.error("--speed and --camera-heartbeat must be positive")
+    if args.stamp == "simulated" and not args.start:
+        parser.error("--stamp simulated needs a --start in the past")
     return args
 
 
@@ -1201,7 +1464,9 @@ def main(argv: list[str]) -> int:
     client.on_disconnect = on_disconnect
     client.connect_async(host, port, keepalive=config.mqtt_keepalive_s)
     client.loop_start()
-    simulator = Simulator(client, signs, clock, state, fleet, args.camera_heartbeat, args.seed)
+    simulator = Simulator(
+        client, signs, clock, state, fleet, args.camera_heartbeat, args.seed, stamp_simulated=args.stamp == "simulated"
+    )
     previous = {sig: signal.signal(sig, lambda *_: simulator.stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not connected.wait(10.0):
@@ -1234,16 +1499,22 @@ def main(argv: list[str]) -> int:
 
 __all__ = [
     "CameraFleet",
+    "Effect",
     "Group",
+    "Incident",
     "Profile",
     "ScenarioState",
     "SimClock",
     "Simulator",
+    "camera_effects",
+    "camera_sign_values",
     "camera_statuses",
+    "incidents_between",
     "main",
     "prepare",
     "publish_all_once",
     "publish_interval",
+    "scenario_effects",
     "sign_groups",
     "value_at",
 ]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
+import re
+import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +18,8 @@ import pytest
 from feeds import simulator as sim
 from feeds.contract import CHINA_STANDARD_TIME, Readings, parse
 from signs.catalogue import CATALOGUE_DIR, load_catalogue
-from signs.model import Catalogue, Direction, Level, MqttSource, Sign, level_of
+from signs.catalogue import catalogue as project_catalogue
+from signs.model import Catalogue, Direction, Level, MqttSource, Sign, expected_value, level_of, thresholds_at
 
 COLUMNS = (
     "id,name_zh,name_en,unit,category,module,core,dimension,cadence_s,direction,blue,yellow,orange,red,"
@@ -45,6 +50,7 @@ def _write_catalogue(directory: Path) -> Path:
         "M15,S,事件处置,Events\n",
         encoding="utf-8",
     )
+    shutil.copy(CATALOGUE_DIR / "profiles.csv", directory / "profiles.csv")
     units = ("件", "%", "万人次/日", "m", "cm", "指数", "km/h", "起", "辆", "mm", "°C", "级")
     (directory / "units.csv").write_text("unit\n" + "\n".join(units) + "\n", encoding="utf-8")
     none = ("", "", "", "")
@@ -88,13 +94,15 @@ def _write_catalogue(directory: Path) -> Path:
     ]  # fmt: skip
     for adcode in DISTRICTS:
         rows.append(_row(f"XY.P.M02.P05.dist:{adcode}", "12345诉求受理量", "12345 tickets today", "件", "M02", "P05",
-                         f"dist:{adcode}", "high", (600, 700, 900, 1300), f"mqtt:hotline/{adcode}/12345#today"))  # fmt: skip
+                         f"dist:{adcode}", "high", (600, 700, 900, 1300),
+                         f"mqtt:hotline/{adcode}/12345#today"))  # fmt: skip
         rows.append(_row(f"XY.D.M09.D29.dist:{adcode}", "交通指数", "Traffic index", "指数", "M09", "D29",
                          f"dist:{adcode}", "high", (4, 6, 8, 9), f"mqtt:traffic/{adcode}/network#tpi"))  # fmt: skip
     for adcode in ("420624", "420626", "420607"):
         station = f"AWS{adcode[-2:]}"
         rows.append(_row(f"XY.S.M13.S45.dist:{adcode}", "1小时降水量", "Rainfall 1 h", "mm", "M13", "S45",
-                         f"dist:{adcode}", "high", (16, 30, 50, 80), f"mqtt:weather/{adcode}/{station}#rain_1h"))  # fmt: skip
+                         f"dist:{adcode}", "high", (16, 30, 50, 80),
+                         f"mqtt:weather/{adcode}/{station}#rain_1h"))  # fmt: skip
         for window, bounds in ((3, (50, 50, 50, 100)), (6, (40, 50, 70, 120)), (12, (50, 70, 100, 150))):
             rows.append(_row(f"XY.S.M13.S45.w{window}h.dist:{adcode}", f"{window}小时降水量", f"Rainfall {window} h",
                              "mm", "M13", "S45", f"dist:{adcode}", "high", bounds,
@@ -159,48 +167,74 @@ def test_values_stay_in_physical_bounds_over_a_week(catalogue: Catalogue) -> Non
                 assert -20.0 < value < 30.0, (sign.id, value)  # November in Xiangyang
 
 
-def test_a_normal_day_is_mostly_normal(catalogue: Catalogue) -> None:
+def test_a_normal_day_is_normal_but_for_its_injected_incidents(catalogue: Catalogue) -> None:
+    """Every sensor sampled through a working day and a Sunday stands inside its bounds of the moment, unless one of
+    the incidents the simulator declares for it is under way, and then no worse than that incident's level."""
     signs = [s for s in _sourced(catalogue) if any(b is not None for b in s.thresholds)]
-    abnormal = total = 0
-    for hour in (0.5, 3, 6, 8.25, 10, 12, 14, 16, 18.25, 20, 22, 23.75):
-        t = MONDAY + hour * 3600.0
-        for sign in signs:
-            total += 1
-            abnormal += level_of(sim.value_at(sign, t), sign.thresholds, sign.direction) > Level.NORMAL
-    assert abnormal / total < 0.03, f"{abnormal} of {total} sign-hours above normal"
+    for day, every_min in ((MONDAY, 23), (MONDAY + 6 * 86_400, 61)):
+        incidents = sim.incidents_between(catalogue, day, day + 86_400)
+        assert len(incidents) <= 15 and all(i.level <= Level.YELLOW for i in incidents)
+        for minute in range(7, 24 * 60, every_min):
+            t = day + minute * 60.0
+            for sign in signs:
+                level = level_of(sim.value_at(sign, t), thresholds_at(sign, t), sign.direction)
+                if level == Level.NORMAL:
+                    continue
+                under_way = [i for i in incidents if i.sign_id == sign.id and i.start <= t < i.end]
+                assert under_way and level <= under_way[0].level, (sign.id, minute, level)
 
 
-def test_rush_hour_traffic_is_worse_than_night(small: Catalogue) -> None:
-    tpi = _sign(small, "XY.D.M09.D29")
-    speed = _sign(small, "XY.D.M09.D30")
-    night, rush_am, rush_pm = MONDAY + 3 * 3600, MONDAY + 8.25 * 3600, MONDAY + 18.25 * 3600
-    assert sim.value_at(tpi, rush_am) > sim.value_at(tpi, night) + 1.0
-    assert sim.value_at(tpi, rush_pm) > sim.value_at(tpi, night) + 1.0
-    assert sim.value_at(speed, rush_am) < sim.value_at(speed, night)
-    saturday = MONDAY + 5 * 86_400
-    assert sim.value_at(tpi, saturday + 8.25 * 3600) < sim.value_at(tpi, rush_am)
+def test_incidents_are_pure_and_reach_their_level(catalogue: Catalogue) -> None:
+    week = sim.incidents_between(catalogue, MONDAY, MONDAY + 7 * 86_400)
+    assert week == sim.incidents_between(catalogue, MONDAY, MONDAY + 7 * 86_400)
+    assert 0 < len(week) <= 7 * 15
+    tuesday = sim.incidents_between(catalogue, MONDAY + 86_400, MONDAY + 2 * 86_400)
+    assert set(tuesday) <= set(week)
+    for incident in week:
+        sign = catalogue.signs[incident.sign_id]
+        middle = (incident.start + incident.end) / 2
+        level = level_of(sim.value_at(sign, middle), thresholds_at(sign, middle), sign.direction)
+        assert level == incident.level, incident
+        before = incident.start - 1.0
+        assert level_of(sim.value_at(sign, before), thresholds_at(sign, before), sign.direction) == Level.NORMAL
 
 
-def test_counts_today_grow_through_the_day_and_restart_at_midnight(small: Catalogue) -> None:
-    tickets = _sign(small, "XY.P.M02.P05.dist:420606")
-    values = [sim.value_at(tickets, MONDAY + h * 3600.0) for h in range(0, 24)]
-    assert values == sorted(values) and values[-1] > 100
-    assert sim.value_at(tickets, MONDAY + 86_400 + 60) < values[-1] / 50
+def test_level_value_puts_a_sign_at_the_level_asked_for(catalogue: Catalogue) -> None:
+    """NORMAL is a normal value (it used to be the red bound), and each level's value stands at that level."""
+    noon = MONDAY + 12 * 3600.0
+    for sign in _sourced(catalogue):
+        thresholds = thresholds_at(sign, noon)
+        if all(b is None for b in thresholds):
+            continue
+        for level in Level:
+            value = sim._level_value(sign, level, noon)
+            if value is None:
+                continue
+            # Where bounds coincide (3-hour rain: 50/50/50/100) the lower levels are reached together with the upper.
+            bound = thresholds[level - 1] if level > Level.NORMAL else None
+            same = [Level(i + 1) for i, b in enumerate(thresholds) if bound is not None and b == bound]
+            assert level_of(value, thresholds, sign.direction) == max([level, *same]), (sign.id, level, value)
+        assert sim._at_least(sign, 0.0, Level.NORMAL, noon) == 0.0
 
 
-def test_district_values_scale_with_population(small: Catalogue) -> None:
-    noon = MONDAY + 20 * 3600.0
-    fancheng = sim.value_at(_sign(small, "XY.P.M02.P05.dist:420606"), noon)  # 780 k people
-    baokang = sim.value_at(_sign(small, "XY.P.M02.P05.dist:420626"), noon)  # 230 k
-    assert 2.5 < fancheng / baokang < 4.5
-
-
-def test_noise_is_smooth_not_white(small: Catalogue) -> None:
-    tpi = _sign(small, "XY.D.M09.D29")
-    t = MONDAY + 12 * 3600.0
-    steps = [abs(sim.value_at(tpi, t + i * 10) - sim.value_at(tpi, t + (i + 1) * 10)) for i in range(60)]
-    assert max(steps) < 0.05  # ten seconds apart, the index barely moves
-    assert sim.value_at(tpi, t) == sim.value_at(tpi, t)  # and the model is a pure function
+def test_hour_of_week_signs_follow_the_catalogue_profile(tmp_path: Path) -> None:
+    """The simulator keeps no copy of the curves: a profile edited in the catalogue moves the simulated values."""
+    taxis_id = "XY.D.M11.D38.svc:taxi"
+    taxis = project_catalogue().signs[taxis_id]
+    assert sim.model_for(taxis).kind == "expected"
+    for hour in (4, 8.5, 13, 22):
+        t = MONDAY + 86_400 + hour * 3600.0
+        assert sim.value_at(taxis, t) == pytest.approx(expected_value(taxis, t), rel=0.03)
+    assert sim.value_at(taxis, MONDAY + 86_400 + 4 * 3600) < 0.6 * sim.value_at(taxis, MONDAY + 86_400 + 13 * 3600)
+    edited = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, edited)
+    profiles = (edited / "profiles.csv").read_text(encoding="utf-8").splitlines()
+    flat = ",".join(["1"] * 25)
+    profiles = [re.sub(r"^(taxi_fleet,[a-z-]+,[0-9.]*,)[0-9.,]+,", rf"\g<1>{flat},", line) for line in profiles]
+    (edited / "profiles.csv").write_text("\n".join(profiles) + "\n", encoding="utf-8")
+    changed = load_catalogue(edited).signs[taxis_id]
+    night = sim.value_at(changed, MONDAY + 86_400 + 4 * 3600)
+    assert night == pytest.approx(changed.expected_level, rel=0.03)  # a flat profile: no night-time dip
 
 
 # Scenarios -------------------------------------------------------------------------------------------
@@ -255,14 +289,59 @@ def test_holiday_congestion_at_shihua(small: Catalogue) -> None:
     assert sim.value_at(_sign(small, "XY.D.M09.D29.dist:420602"), later, state) < 6.0  # elsewhere stays fluid
 
 
+def test_a_scenario_declares_the_signs_it_moves_and_the_level_it_drives_them_to(small: Catalogue) -> None:
+    start = MONDAY + 14 * 3600.0
+    state = _rainstorm(start)
+    effects = {e.sign_id: e for e in sim.scenario_effects(small, state, start - 3600, start + 3 * 3600)}
+    for adcode in sim.RAIN_DISTRICTS:
+        three_hours = effects[f"XY.S.M13.S45.w3h.dist:{adcode}"]
+        assert three_hours.level >= Level.ORANGE and start <= three_hours.start <= three_hours.reached
+    assert effects["XY.S.M13.S48.sig:rainstorm"].level is Level.RED  # orange, then red after a quarter of an hour
+    assert effects["XY.T.M08.T26.gauge:MH"].level >= Level.YELLOW
+    assert effects["XY.S.M13.S45.w3h.dist:420607"].level is Level.NORMAL  # light rain: moved, no breach
+    assert "XY.S.M13.S48.sig:heat" not in effects
+    for effect in effects.values():  # the level declared is the one the values hold
+        sign, t = small.signs[effect.sign_id], effect.reached + sim.EFFECT_HOLD_S / 2
+        assert level_of(sim.value_at(sign, t, state), thresholds_at(sign, t), sign.direction) >= effect.level
+    assert sim.scenario_effects(small, state, start - 7200, start - 60) == []
+    assert sim.scenario_effects(small, sim.NO_SCENARIO, start, start + 3600) == []
+    holiday = sim.ScenarioState(sim.SCENARIO_HOLIDAY, start)
+    jam = {e.sign_id: e for e in sim.scenario_effects(small, holiday, start, start + 3600)}
+    assert jam["XY.D.M09.D29.dist:420625"].level >= Level.ORANGE and "XY.D.M09.D29.dist:420602" in jam
+
+
+def test_camera_effects_of_an_outage_follow_the_wall_clock_window(small: Catalogue) -> None:
+    fleet = _fleet()
+    start = MONDAY + 9 * 3600.0
+    state = sim.ScenarioState(sim.SCENARIO_CAMERA_OUTAGE, start, district="420607", speed=2.0, outage_real_s=900)
+    [city] = sim.camera_effects(small, fleet, state, start, start + 3 * 3600, step_s=300)
+    assert city.sign_id == "XY.T.M07.T23" and city.level is Level.RED  # a ninth of the cameras silent: < 90 %
+    assert city.start == start and city.end == start + 1800  # 900 real seconds at speed 2
+    assert sim.camera_effects(small, fleet, sim.ScenarioState(sim.SCENARIO_HOLIDAY, start), start, start + 600) == []
+    values = sim.camera_sign_values(small, fleet, sim.camera_statuses(fleet, start + 60, state))
+    assert values["XY.T.M07.T23"] < 90.0
+
+
+def test_a_replay_stamps_simulated_time_and_stops_at_the_wall_clock(small: Catalogue) -> None:
+    recorder = _Recorder()
+    engine = sim.Simulator(recorder, small, sim.SimClock(0.0, 0.0), stamp_simulated=True)  # type: ignore[arg-type]
+    now = time.time()
+    engine.clock = sim.SimClock(real_start=now, sim_start=now - 1_800.0, speed=1_800.0)  # catches up within a second
+    engine.run(duration_s=20.0, tick_s=0.01)
+    assert time.time() - now < 5.0, "the replay must stop once simulated time reaches the wall clock"
+    stamps = [json.loads(payload)["ts"] for _, payload, _ in recorder.messages]
+    assert stamps and min(stamps) < now - 1_700.0 and max(stamps) <= time.time()
+
+
 def _fleet(n_per_district: int = 400, mobile_share: float = 0.07) -> sim.CameraFleet:
     rng = np.random.default_rng(1)
     rows = []
     for adcode in DISTRICTS:
         for serial in range(n_per_district):
             mobile = serial < n_per_district * mobile_share
+            lat, lon = 32.0 + rng.normal(0, 0.05), 112.1 + rng.normal(0, 0.05)
             rows.append((f"{adcode}00{'08138' if mobile else '08132'}6{serial:06d}", adcode,
-                         "mobile" if mobile else "fixed", 32.0 + rng.normal(0, 0.05), 112.1 + rng.normal(0, 0.05), "城管"))  # fmt: skip
+                         "mobile" if mobile else "fixed", lat, lon, "城管"))  # fmt: skip
     frame = pd.DataFrame(rows, columns=["device_id", "adcode", "kind", "lat", "lon", "owner_group"])
     return sim.CameraFleet.from_frame(frame)
 
@@ -274,7 +353,7 @@ def test_cameras_mostly_online_with_clustered_outages() -> None:
         status = sim.camera_statuses(fleet, MONDAY + hour * 3600.0)
         shares.append(np.mean(status != sim.CAMERA_ONLINE))
         assert np.mean(status == sim.CAMERA_FAULT) < 0.01
-    assert 0.008 < np.mean(shares) < 0.035
+    assert 0.0005 < np.mean(shares) < 0.005  # ~0.25 %: a normal district stays above the 99 % blue bound
     # Clustered: a camera is far more likely to be down when its street neighbour is.
     status = np.stack([sim.camera_statuses(fleet, MONDAY + h * 3600.0) for h in range(0, 240, 7)])
     down = status != sim.CAMERA_ONLINE
@@ -284,7 +363,7 @@ def test_cameras_mostly_online_with_clustered_outages() -> None:
     pairs = [(v[0], v[1]) for v in same_street.values() if len(v) >= 2]
     a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     both = (down[:, a] & down[:, b]).sum()
-    assert both / max(1, down[:, a].sum()) > 0.3
+    assert both / max(1, down[:, a].sum()) > 20 * down.mean()
 
 
 def test_mobile_units_are_on_duty_by_day_and_few_at_night() -> None:

@@ -220,6 +220,10 @@ def _watch_open_alerts(pipe: Pipeline) -> list[Alert]:
     return list(watch_alerts(pipe, _texts(pipe.zrange(KEY_ALERTS_OPEN, 0, -1))).values())
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
 def _texts(replies: Iterable[Any]) -> list[str]:
     """Members of a sorted-set or list reply as text (the client returns bytes)."""
     return [reply.decode() for reply in replies]
@@ -274,7 +278,7 @@ def group_raised(
     pointer_keys = [incident_group_key(key.text) for key in dict.fromkeys(groups.values())]
     pipe.watch(*pointer_keys)
     pointers = {
-        key: raw.decode() for key, raw in zip(pointer_keys, pipe.mget(pointer_keys), strict=True) if raw is not None
+        key: _text(raw) for key, raw in zip(pointer_keys, pipe.mget(pointer_keys), strict=True) if raw is not None
     }
     current = watch_incidents(pipe, pointers.values())
     by_group: dict[str, Incident] = {}

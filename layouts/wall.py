@@ -241,7 +241,8 @@ def _alert_strip(lang: str) -> html.Footer:
         for level in (4, 3, 2, 1)
     ]
     # How many silences are in force: silenced alerts are on the strip too, marked, and spared escalation.
-    counts.append(html.Div(className="count silences", children=[html.Span(SILENCES_LABEL[lang], className="label"), html.Span("0", className="n")]))
+    silences = [html.Span(SILENCES_LABEL[lang], className="label"), html.Span("0", className="n")]
+    counts.append(html.Div(className="count silences", children=silences))
     return html.Footer(className="alert-strip", children=[html.Div(counts, className="counts"), html.Div(className="alerts")])
 
 

@@ -4,6 +4,7 @@ on the Redis and Mosquitto the test session started. Screenshots go to test-arti
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ def _start_stack(redis_service: EmbeddedService, mqtt_service: EmbeddedService, 
         "worker": FeedProcess(["worker", "--name", "1"], env, f"{name}-worker"),
         "rollup": FeedProcess(["rollup"], env, f"{name}-rollup"),
         "web": ChildProcess(gunicorn_command(Settings(web_workers=2), port=port), env, f"{name}-web"),
+        # The kiosk jumps to new red incidents, which the alert engine groups.
+        "alerts": ChildProcess([sys.executable, "-m", "alerts", "run", "--name", "1"], env, f"{name}-alerts"),
     }
     if simulate:
         processes["simulator"] = FeedProcess(["simulate", "--camera-heartbeat", "120"], env, f"{name}-simulator")

@@ -29,7 +29,6 @@ from layouts import alerts, drilldown, dutylog, wall
 from layouts.nav import DrillContext
 from signs.catalogue import catalogue
 
-
 WALL_PATH = "/"
 GRID_SCRIPT = "/dash_ag_grid/"
 

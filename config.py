@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     alert_silence_max_s: float = Field(default=7 * 86_400.0, gt=0.0)
     # The engine: tick period (no-data, escalation, silence expiry, MQTT), stream entries per read, how long a
     # dead engine's unacknowledged entries wait before another takes them, how long the readings stream keeps an
-    # entry (an engine down longer than that skips the older readings; the newest values stay in ce:{latest}), retention.
+    # entry (an engine down longer than that skips the older readings; the newest values stay in ce:{latest}),
+    # retention.
     alert_tick_s: float = Field(default=1.0, gt=0.0)
     alert_read_count: int = Field(default=100, ge=1)
     alert_claim_idle_s: float = Field(default=30.0, gt=0.0)

@@ -123,9 +123,15 @@ def _feeds_check(client: redis.Redis, now: float) -> dict[str, Any]:
     board = read_board(client)
     board_age = None if board is None else round(now - board.at, 1)
     return {
-        "ok": bool(workers) and all(w.get("connected") for w in workers) and board is not None
-        and board_age is not None and board_age <= BOARD_LATE_AFTER_S and not board.silent,
-        "workers": [{"id": w["worker_id"], "connected": w["connected"], "age_s": round(now - w["at"], 1)} for w in workers],
+        "ok": bool(workers)
+        and all(w.get("connected") for w in workers)
+        and board is not None
+        and board_age is not None
+        and board_age <= BOARD_LATE_AFTER_S
+        and not board.silent,
+        "workers": [
+            {"id": w["worker_id"], "connected": w["connected"], "age_s": round(now - w["at"], 1)} for w in workers
+        ],
         "board_age_s": board_age,
         "silent_feeds": board.silent if board else None,
     }

@@ -59,7 +59,10 @@ HTTP_TIMEOUT_S = 30.0
 START_TIMEOUT_S = 180.0
 RETENTION_S = 8 * 86_400
 # Prepend synthetic history to a day key atomically, so the live points the sink appends meanwhile survive.
-PREPEND_LUA = "redis.call('SET', KEYS[1], ARGV[1] .. (redis.call('GET', KEYS[1]) or '')); return redis.call('EXPIRE', KEYS[1], ARGV[2])"
+PREPEND_LUA = (
+    "redis.call('SET', KEYS[1], ARGV[1] .. (redis.call('GET', KEYS[1]) or '')); "
+    "return redis.call('EXPIRE', KEYS[1], ARGV[2])"
+)
 
 
 def synthetic_values(sign: Sign, ts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -118,8 +121,14 @@ def _outputs(dep: dict[str, Any]) -> Any:
 
 
 def callback_payload(dep: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    inputs = [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")} for i in dep["inputs"]]
-    state = [{"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")} for s in dep["state"]]
+    inputs = [
+        {"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+        for i in dep["inputs"]
+    ]
+    state = [
+        {"id": s["id"], "property": s["property"], "value": values.get(f"{s['id']}.{s['property']}")}
+        for s in dep["state"]
+    ]
     return {
         "output": dep["output"],
         "outputs": _outputs(dep),
@@ -161,8 +170,8 @@ class HistoryFigures:
     def line(self) -> str:
         return (
             f"{self.sign_id:<28} {self.readings:>8,} readings -> {self.points_sent:>4} buckets | in-process "
-            f"p50 {percentile(self.inprocess_ms, 0.5):6.1f} ms p95 {percentile(self.inprocess_ms, 0.95):6.1f} ms | HTTP "
-            f"p50 {percentile(self.http_ms, 0.5):6.1f} ms p95 {percentile(self.http_ms, 0.95):6.1f} ms | "
+            f"p50 {percentile(self.inprocess_ms, 0.5):6.1f} ms p95 {percentile(self.inprocess_ms, 0.95):6.1f} ms | "
+            f"HTTP p50 {percentile(self.http_ms, 0.5):6.1f} ms p95 {percentile(self.http_ms, 0.95):6.1f} ms | "
             f"{self.bytes_raw / 1000:5.1f} KB JSON, {self.bytes_wire / 1000:5.1f} KB gzip"
         )
 
@@ -197,7 +206,15 @@ class PageLoads:
     requests_per_load: int
 
 
-def district_page_load(session: requests.Session, url: str, adcode: str, router: dict[str, Any], data: dict[str, Any], cameras: dict[str, Any], etags: dict[str, str]) -> tuple[float, int]:
+def district_page_load(
+    session: requests.Session,
+    url: str,
+    adcode: str,
+    router: dict[str, Any],
+    data: dict[str, Any],
+    cameras: dict[str, Any],
+    etags: dict[str, str],
+) -> tuple[float, int]:
     """One page load with the app's scripts cached: the requests a browser makes, in its order."""
     view = DistrictView(adcode)
     started = time.perf_counter()
@@ -215,7 +232,11 @@ def district_page_load(session: requests.Session, url: str, adcode: str, router:
     get("/_dash-layout")
     get("/_dash-dependencies")
     count += 1
-    post_callback(session, url, callback_payload(router, {"_pages_location.pathname": f"/district/{adcode}", "_pages_location.search": ""}))
+    post_callback(
+        session,
+        url,
+        callback_payload(router, {"_pages_location.pathname": f"/district/{adcode}", "_pages_location.search": ""}),
+    )
     for path, etag in etags.items():
         get(path, {"If-None-Match": f'"{etag}"'})
     count += 2
@@ -247,7 +268,9 @@ def run_users(system: System, users: int, seconds: float) -> PageLoads:
         time.sleep(rng.random())  # users do not arrive on the same millisecond
         while time.monotonic() < stop_at:
             try:
-                elapsed, count = district_page_load(session, system.url, rng.choice(adcodes), router, data, cameras, etags)
+                elapsed, count = district_page_load(
+                    session, system.url, rng.choice(adcodes), router, data, cameras, etags
+                )
             except (requests.RequestException, BenchError) as error:
                 with lock:
                     errors.append(str(error)[:200])
@@ -300,7 +323,10 @@ def main() -> int:
         for f in figures:
             print("   " + f.line())
 
-        print(f"\n2. District page, {args.users} concurrent users for {args.seconds:.0f} s (scripts cached, geometry revalidated)")
+        print(
+            f"\n2. District page, {args.users} concurrent users for {args.seconds:.0f} s "
+            "(scripts cached, geometry revalidated)"
+        )
         cold_s, cold_bytes = cold_load_seconds(system)
         loads = run_users(system, args.users, args.seconds)
         s = loads.seconds
@@ -308,7 +334,8 @@ def main() -> int:
             raise BenchError(f"no page load succeeded: {loads.errors[:3]}")
         print(
             f"   {len(s)} page loads ({loads.requests_per_load} requests each), {len(loads.errors)} errors: "
-            f"p50 {percentile(s, 0.5):.3f} s  p95 {percentile(s, 0.95):.3f} s  max {max(s):.3f} s  mean {statistics.fmean(s):.3f} s"
+            f"p50 {percentile(s, 0.5):.3f} s  p95 {percentile(s, 0.95):.3f} s  max {max(s):.3f} s  "
+            f"mean {statistics.fmean(s):.3f} s"
         )
         print(f"   one cold first visit (all scripts, both geometries): {cold_s:.2f} s, {cold_bytes / 1e6:.1f} MB")
         if loads.errors:
@@ -318,9 +345,18 @@ def main() -> int:
         worst_http = max(percentile(f.http_ms, 0.95) for f in figures)
         worst_bytes = max(f.bytes_raw for f in figures)
         print("\nSummary against the targets of issue 5")
-        print(f"   {verdict(worst_ms < HISTORY_TARGET_MS)} 7-day history server time p95 {worst_ms:.1f} ms in-process, {worst_http:.1f} ms over HTTP (target < {HISTORY_TARGET_MS:.0f} ms)")
-        print(f"   {verdict(worst_bytes < HISTORY_TARGET_BYTES)} 7-day history size {worst_bytes / 1000:.1f} KB uncompressed (target < {HISTORY_TARGET_BYTES / 1000:.0f} KB)")
-        print(f"   {verdict(percentile(s, 0.95) < PAGE_TARGET_S)} district page p95 {percentile(s, 0.95):.3f} s with {args.users} users (target < {PAGE_TARGET_S:.0f} s)")
+        print(
+            f"   {verdict(worst_ms < HISTORY_TARGET_MS)} 7-day history server time p95 {worst_ms:.1f} ms in-process, "
+            f"{worst_http:.1f} ms over HTTP (target < {HISTORY_TARGET_MS:.0f} ms)"
+        )
+        print(
+            f"   {verdict(worst_bytes < HISTORY_TARGET_BYTES)} 7-day history size {worst_bytes / 1000:.1f} KB "
+            f"uncompressed (target < {HISTORY_TARGET_BYTES / 1000:.0f} KB)"
+        )
+        print(
+            f"   {verdict(percentile(s, 0.95) < PAGE_TARGET_S)} district page p95 {percentile(s, 0.95):.3f} s "
+            f"with {args.users} users (target < {PAGE_TARGET_S:.0f} s)"
+        )
         client.close()
     return 0
 

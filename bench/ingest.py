@@ -45,9 +45,16 @@ def realistic_messages(count: int, seed: int = 7) -> list[tuple[str, bytes | Non
     out = []
     for i in range(count):
         if rng.random() < CAMERA_SHARE:
-            adcode = rng.choice(("420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684"))
+            adcode = rng.choice(
+                ("420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684")
+            )
             device = f"{adcode}0008132{rng.choice('68')}{i % 999_999:06d}"
-            fields = {"status": "online" if rng.random() > 0.03 else "offline", "kind": "fixed", "lat": 32.0 + rng.random() * 0.1, "lon": 112.1 + rng.random() * 0.1}
+            fields = {
+                "status": "online" if rng.random() > 0.03 else "offline",
+                "kind": "fixed",
+                "lat": 32.0 + rng.random() * 0.1,
+                "lon": 112.1 + rng.random() * 0.1,
+            }
             out.append((topic("video", adcode, device), None, fields))
         else:
             (feed, adcode, source_id), names = rng.choice(routes)
@@ -87,7 +94,9 @@ def publish(mqtt_url: str, messages: list[tuple[str, bytes | None, dict]], rate:
 
 def parallel_publish(mqtt_url: str, messages: list, processes: int = 2) -> None:
     chunks = [messages[i::processes] for i in range(processes)]
-    procs = [mp.Process(target=publish, args=(mqtt_url, chunk, None, f"bench-pub-{i}")) for i, chunk in enumerate(chunks)]
+    procs = [
+        mp.Process(target=publish, args=(mqtt_url, chunk, None, f"bench-pub-{i}")) for i, chunk in enumerate(chunks)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -122,7 +131,9 @@ class TimedWorker(FeedWorker):
 
 
 def run_project_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Queue) -> None:
-    worker = TimedWorker(_worker_settings(redis_url, mqtt_url), "1", ("video", *sorted({f for f, _, _ in catalogue().routes})))
+    worker = TimedWorker(
+        _worker_settings(redis_url, mqtt_url), "1", ("video", *sorted({f for f, _, _ in catalogue().routes}))
+    )
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
 
     def watch() -> None:
@@ -134,7 +145,15 @@ def run_project_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Q
     worker.run()
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-    results.put({"written": worker.stats.written, "seconds": worker.last_write - worker.first_receive, "cpu_s": cpu, "latencies": worker.latencies, "batches": worker.stats.batches})
+    results.put(
+        {
+            "written": worker.stats.written,
+            "seconds": worker.last_write - worker.first_receive,
+            "cpu_s": cpu,
+            "latencies": worker.latencies,
+            "batches": worker.stats.batches,
+        }
+    )
 
 
 def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Queue) -> None:
@@ -172,7 +191,15 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
     client.loop_forever()
     usage1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-    results.put({"written": state["n"], "seconds": state["last"] - state["first"], "cpu_s": cpu, "latencies": state["lat"], "batches": state["n"]})
+    results.put(
+        {
+            "written": state["n"],
+            "seconds": state["last"] - state["first"],
+            "cpu_s": cpu,
+            "latencies": state["lat"],
+            "batches": state["n"],
+        }
+    )
 
 
 def end_session(mqtt_url: str, client_id: str) -> None:
@@ -228,9 +255,17 @@ def report(result: dict, rate: float | None) -> None:
     n, seconds = result["written"], max(result["seconds"], 1e-9)
     lat = result["latencies"]
     if rate is None:
-        print(f"  {result['name']:<16} {n:>8} msgs  {n / seconds:>9,.0f} msgs/s  {result['cpu_s'] * 1e6 / n:>7.1f} µs CPU/msg  ({result['batches']} writes)")
+        print(
+            f"  {result['name']:<16} {n:>8} msgs  {n / seconds:>9,.0f} msgs/s  "
+            f"{result['cpu_s'] * 1e6 / n:>7.1f} µs CPU/msg  ({result['batches']} writes)"
+        )
     else:
-        print(f"  {result['name']:<16} {n:>8} msgs at {rate:,.0f}/s  latency p50 {percentile(lat, .5):6.2f} ms  p95 {percentile(lat, .95):6.2f} ms  p99 {percentile(lat, .99):6.2f} ms  max {percentile(lat, 1):6.2f} ms  {result['cpu_s'] * 1e6 / n:>7.1f} µs CPU/msg")
+        print(
+            f"  {result['name']:<16} {n:>8} msgs at {rate:,.0f}/s  latency p50 {percentile(lat, 0.5):6.2f} ms  "
+            f"p95 {percentile(lat, 0.95):6.2f} ms  p99 {percentile(lat, 0.99):6.2f} ms  "
+            f"max {percentile(lat, 1):6.2f} ms  "
+            f"{result['cpu_s'] * 1e6 / n:>7.1f} µs CPU/msg"
+        )
 
 
 def history_memory(redis_url: str, hours: float) -> None:
@@ -241,7 +276,13 @@ def history_memory(redis_url: str, hours: float) -> None:
     client = redis.Redis.from_url(redis_url)
     client.flushall()
     before = client.info("memory")["used_memory"]
-    sink = RedisSink(client, retention_days=8, deadletter_keep=10, deadletter_payload_bytes=512, readings_keep_s=Settings().alert_readings_keep_s)
+    sink = RedisSink(
+        client,
+        retention_days=8,
+        deadletter_keep=10,
+        deadletter_payload_bytes=512,
+        readings_keep_s=Settings().alert_readings_keep_s,
+    )
     signs = list(catalogue().signs.values())
     end = time.time()
     start = end - hours * 3600
@@ -259,36 +300,67 @@ def history_memory(redis_url: str, hours: float) -> None:
     stream = client.memory_usage(KEY_READINGS, samples=0) or 0
     used = client.info("memory")["used_memory"] - before - stream
     retention_days = Settings().history_retention_days
-    print(f"  {points:,} points for {len(signs):,} signs over {hours:.0f} h: {used / 1e6:.1f} MB in Redis ({used / points:.1f} B/point)")
+    print(
+        f"  {points:,} points for {len(signs):,} signs over {hours:.0f} h: {used / 1e6:.1f} MB in Redis "
+        f"({used / points:.1f} B/point)"
+    )
     print(f"  -> {retention_days} days at native cadence: about {used * retention_days * 24 / hours / 1e6:.0f} MB")
     # The stream's entry ids are real write times, so here it held every simulated hour; scale to what it keeps.
     keep_h = Settings().alert_readings_keep_s / 3600
-    print(f"  plus the alert engine's readings stream: {stream / points:.1f} B/reading, {stream / 1e6 * keep_h / hours:.1f} MB for the {keep_h:g} h it keeps")
+    print(
+        f"  plus the alert engine's readings stream: {stream / points:.1f} B/reading, "
+        f"{stream / 1e6 * keep_h / hours:.1f} MB for the {keep_h:g} h it keeps"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000, help="backlog size for the throughput run")
-    parser.add_argument("--naive-messages", type=int, default=30_000, help="backlog for the naive baseline (it is slow)")
+    parser.add_argument(
+        "--naive-messages", type=int, default=30_000, help="backlog for the naive baseline (it is slow)"
+    )
     parser.add_argument("--rate", type=float, default=5_000, help="paced rate for the latency run, msgs/s")
     parser.add_argument("--seconds", type=float, default=10, help="duration of the latency run")
-    parser.add_argument("--history-hours", type=float, default=24, help="simulated hours of history for the memory figure")
+    parser.add_argument(
+        "--history-hours", type=float, default=24, help="simulated hours of history for the memory figure"
+    )
     args = parser.parse_args()
     mp.set_start_method("spawn")
     with tempfile.TemporaryDirectory(prefix="cityeye-bench-") as tmp:
         redis_service = start_redis(Path(tmp) / "redis")
         broker = start_broker(Path(tmp) / "mqtt")
         try:
-            print(f"Redis {redis_service.kind} {redis_service.url}, broker {broker.kind} {broker.url}, QoS 1, {os.cpu_count()} CPUs")
-            print(f"Throughput: drain a backlog held in the worker's persistent session ({CAMERA_SHARE:.0%} camera heartbeats, the rest multi-field readings)")
-            naive = scenario("naive", run_naive_worker, redis_service.url, broker.url, realistic_messages(args.naive_messages), None)
+            print(
+                f"Redis {redis_service.kind} {redis_service.url}, broker {broker.kind} {broker.url}, QoS 1, "
+                f"{os.cpu_count()} CPUs"
+            )
+            print(
+                f"Throughput: drain a backlog held in the worker's persistent session "
+                f"({CAMERA_SHARE:.0%} camera heartbeats, the rest multi-field readings)"
+            )
+            naive = scenario(
+                "naive", run_naive_worker, redis_service.url, broker.url, realistic_messages(args.naive_messages), None
+            )
             report(naive, None)
-            project = scenario("project worker", run_project_worker, redis_service.url, broker.url, realistic_messages(args.messages), None)
+            project = scenario(
+                "project worker",
+                run_project_worker,
+                redis_service.url,
+                broker.url,
+                realistic_messages(args.messages),
+                None,
+            )
             report(project, None)
-            print(f"Latency: publish -> Redis write acknowledged, paced at {args.rate:,.0f} msgs/s for {args.seconds:.0f} s")
+            print(
+                f"Latency: publish -> Redis write acknowledged, paced at {args.rate:,.0f} msgs/s "
+                f"for {args.seconds:.0f} s"
+            )
             paced = realistic_messages(int(args.rate * args.seconds), seed=11)
             report(scenario("naive", run_naive_worker, redis_service.url, broker.url, paced, args.rate), args.rate)
-            report(scenario("project worker", run_project_worker, redis_service.url, broker.url, paced, args.rate), args.rate)
+            report(
+                scenario("project worker", run_project_worker, redis_service.url, broker.url, paced, args.rate),
+                args.rate,
+            )
             print("History memory (packed 16-byte points, one key per sign and day):")
             history_memory(redis_service.url, args.history_hours)
         finally:

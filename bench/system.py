@@ -88,7 +88,9 @@ def wait_healthy(system: System, timeout_s: float) -> None:
     last = "no answer yet"
     while time.monotonic() < deadline:
         if system.process.poll() is not None:
-            raise BenchError(f"`python -m services run` exited with code {system.process.returncode}{log_tails(system.run_dir)}")
+            raise BenchError(
+                f"`python -m services run` exited with code {system.process.returncode}{log_tails(system.run_dir)}"
+            )
         try:
             response = requests.get(system.url + "/healthz", timeout=HTTP_TIMEOUT_S)
         except requests.RequestException as error:
@@ -99,7 +101,9 @@ def wait_healthy(system: System, timeout_s: float) -> None:
                 return
             last = f"HTTP {response.status_code} {response.text[:600]}"
         time.sleep(1.0)
-    raise BenchError(f"GET /healthz did not answer 200 within {timeout_s:.0f} s; last answer: {last}{log_tails(system.run_dir)}")
+    raise BenchError(
+        f"GET /healthz did not answer 200 within {timeout_s:.0f} s; last answer: {last}{log_tails(system.run_dir)}"
+    )
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -71,7 +71,13 @@ TARGET_HEAP_KB_PER_MIN = 20.0  # ~29 MB a day
 TARGET_RSS_GROWTH_MB = 5.0
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-precise-memory-info"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--enable-precise-memory-info",
+]
 VIEWPORT = {"width": 1920, "height": 1080}
 DASH_UPDATE = "/_dash-update-component"
 TICK_OUTPUT = f"{wall.CHANGES}.data"
@@ -118,14 +124,22 @@ class Spread:
 
 def spread(values: list[float]) -> Spread:
     mean = statistics.fmean(values) if values else math.nan
-    return Spread(len(values), mean, percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99), percentile(values, 1.0))
+    return Spread(
+        len(values),
+        mean,
+        percentile(values, 0.5),
+        percentile(values, 0.95),
+        percentile(values, 0.99),
+        percentile(values, 1.0),
+    )
 
 
 # The system under test ------------------------------------------------------------------------------------------
 
 
 def wait_board_complete(client: redis.Redis, timeout_s: float) -> None:
-    """/healthz is green before the simulator has published every sign once; measure once every core tile can show a value."""
+    """/healthz is green before the simulator has published every sign once; measure once every core tile can show
+    a value."""
     core = core_sign_ids()
     deadline = time.monotonic() + timeout_s
     while (missing := [s for s in core if s not in current_board(client).signs]) and time.monotonic() < deadline:
@@ -137,7 +151,9 @@ def wait_board_complete(client: redis.Redis, timeout_s: float) -> None:
 def check_running(system: System, phase: str) -> None:
     """A figure measured against a system that stopped half-way means nothing: stop with its logs instead."""
     if system.process.poll() is not None:
-        raise BenchError(f"the system stopped during {phase} (exit code {system.process.returncode}){log_tails(system.run_dir)}")
+        raise BenchError(
+            f"the system stopped during {phase} (exit code {system.process.returncode}){log_tails(system.run_dir)}"
+        )
     if not gunicorn_worker_rss_mb(system):
         raise BenchError(f"no gunicorn worker was running after {phase}{log_tails(system.run_dir)}")
 
@@ -327,7 +343,10 @@ def print_tick_times(times: TickTimes) -> None:
     print("\n2. Server time per wall tick, one tick behind (ms)")
     print(f"   board_update in-process        {times.in_process_ms}")
     print(f"   tick POST, HTTP round trip     {times.http_ms}")
-    print(f"   (full board for a new wall, in-process: {times.full_board_ms}; replayed tick on the wire: mean {times.http_wire_bytes.mean:,.0f} B)")
+    print(
+        f"   (full board for a new wall, in-process: {times.full_board_ms}; "
+        f"replayed tick on the wire: mean {times.http_wire_bytes.mean:,.0f} B)"
+    )
     if times.unexpected_full:
         print(f"   ! {times.unexpected_full} steady-state calls answered a full board")
 
@@ -374,7 +393,9 @@ RESPONSE_ENDS = """(paths) => Object.fromEntries(paths.map((path) => {
   return [path, entry ? entry.responseEnd : null];
 }))"""
 # Cameras in the clusters on screen: each cluster marker's title starts with its exact count.
-CAMERAS_IN_CLUSTERS = "(sel) => [...document.querySelectorAll(sel)].reduce((n, el) => n + (parseInt(el.title, 10) || 0), 0)"
+CAMERAS_IN_CLUSTERS = (
+    "(sel) => [...document.querySelectorAll(sel)].reduce((n, el) => n + (parseInt(el.title, 10) || 0), 0)"
+)
 
 
 @dataclass
@@ -392,7 +413,11 @@ class PageLoad:
 
 
 def open_page(
-    browser: Browser, url: str, cfg: dict[str, Any], downloads: tuple[str, ...] = (), on_request: Callable[[Request], None] | None = None
+    browser: Browser,
+    url: str,
+    cfg: dict[str, Any],
+    downloads: tuple[str, ...] = (),
+    on_request: Callable[[Request], None] | None = None,
 ) -> tuple[Page, PageLoad]:
     """Load url in a fresh context (cold cache) and wait for the marks in cfg["wait"]."""
     context = browser.new_context(viewport=VIEWPORT)
@@ -407,12 +432,17 @@ def open_page(
     try:
         page.wait_for_function(MARKS_DONE, arg=cfg["wait"], timeout=RENDER_TIMEOUT_S * 1000)
     except PlaywrightTimeout:
-        print(f"   ! not all of {cfg['wait']} within {RENDER_TIMEOUT_S:.0f} s; on screen: {page.evaluate('window.__benchCounts()')}, expected {cfg}")
+        print(
+            f"   ! not all of {cfg['wait']} within {RENDER_TIMEOUT_S:.0f} s; "
+            f"on screen: {page.evaluate('window.__benchCounts()')}, expected {cfg}"
+        )
     marks = page.evaluate("window.__benchMarks")
     load = PageLoad(
         marks={name: (marks[name] / 1000 if name in marks else None) for name in cfg["wait"]},
         dom_content_loaded=page.evaluate(DOM_CONTENT_LOADED) / 1000,
-        downloaded={path: (end / 1000 if end else None) for path, end in page.evaluate(RESPONSE_ENDS, list(downloads)).items()},
+        downloaded={
+            path: (end / 1000 if end else None) for path, end in page.evaluate(RESPONSE_ENDS, list(downloads)).items()
+        },
         errors=errors,
     )
     return page, load
@@ -445,7 +475,10 @@ class WallRenders:
 
     def rendered(self) -> list[float | None]:
         """The wall is rendered once every tile shows its value as live and the districts are coloured."""
-        return [None if None in (live, districts) else max(live, districts) for live, districts in zip(self.seconds("live"), self.seconds("districts"), strict=True)]
+        return [
+            None if None in (live, districts) else max(live, districts)
+            for live, districts in zip(self.seconds("live"), self.seconds("districts"), strict=True)
+        ]
 
 
 def render_walls(browser: Browser, system: System, client: redis.Redis, repeats: int) -> WallRenders:
@@ -458,7 +491,9 @@ def render_walls(browser: Browser, system: System, client: redis.Redis, repeats:
     loads, expectations, map_size, cameras_shown = [], [], (0, 0), 0
     for _ in range(repeats):
         expectations.append(Expected.from_board(current_board(client), time.time()))
-        page, load = open_page(browser, system.url + "/", wall_marks_config(expectations[-1]), WALL_DOWNLOADS, capture_tick)
+        page, load = open_page(
+            browser, system.url + "/", wall_marks_config(expectations[-1]), WALL_DOWNLOADS, capture_tick
+        )
         if not loads:
             box = page.locator(f"#{wall.MAP}").bounding_box() or {"width": 0, "height": 0}
             map_size = (round(box["width"]), round(box["height"]))
@@ -495,7 +530,9 @@ def naive_camera_app(map_size: tuple[int, int], assets_dir: str) -> Any:
             center=[(south + north) / 2, (west + east) / 2],
             zoom=wall.CITY_ZOOM,
             zoomSnap=0.25,
-            children=[dl.GeoJSON(data=geojson_to_geobuf(camera_geojson(camera_inventory())), format="geobuf", cluster=True)],
+            children=[
+                dl.GeoJSON(data=geojson_to_geobuf(camera_geojson(camera_inventory())), format="geobuf", cluster=True)
+            ],
             style={"width": f"{width}px", "height": f"{height}px"},
         )
     )
@@ -530,7 +567,9 @@ def render_naive_pages(browser: Browser, map_size: tuple[int, int], repeats: int
 def seconds_text(values: list[float | None]) -> str:
     if not values or None in values:
         return "not reached in " + f"{sum(v is None for v in values)} of {len(values)} loads"
-    return f"median {statistics.median(values):.2f} s  max {max(values):.2f} s  ({', '.join(f'{v:.2f}' for v in values)})"
+    return (
+        f"median {statistics.median(values):.2f} s  max {max(values):.2f} s  ({', '.join(f'{v:.2f}' for v in values)})"
+    )
 
 
 def worst(values: list[float | None]) -> float:
@@ -538,9 +577,15 @@ def worst(values: list[float | None]) -> float:
 
 
 def print_renders(renders: WallRenders, naive: list[PageLoad]) -> None:
-    print(f"\n1. Wall in Chromium at {VIEWPORT['width']}x{VIEWPORT['height']}, {len(renders.loads)} loads, fresh context each (cold cache), from navigation start")
+    print(
+        f"\n1. Wall in Chromium at {VIEWPORT['width']}x{VIEWPORT['height']}, {len(renders.loads)} loads, "
+        "fresh context each (cold cache), from navigation start"
+    )
     e = renders.expected
-    print(f"   (Redis at the first load: {e.values} core tiles with a value, {e.live} surely fresh, {e.coloured} of {len(DISTRICTS)} districts with a value for the map's sign)")
+    print(
+        f"   (Redis at the first load: {e.values} core tiles with a value, {e.live} surely fresh, "
+        f"{e.coloured} of {len(DISTRICTS)} districts with a value for the map's sign)"
+    )
     print(f"   tiles show their values         {seconds_text(renders.seconds('values'))}")
     print(f"   ... and none marked stale       {seconds_text(renders.seconds('live'))}")
     print(f"   districts drawn and coloured    {seconds_text(renders.seconds('districts'))}")
@@ -549,7 +594,9 @@ def print_renders(renders: WallRenders, naive: list[PageLoad]) -> None:
     print(f"   camera clusters drawn           {seconds_text(renders.seconds('clusters'))}")
     print(f"   ... after DOMContentLoaded      {seconds_text([load.after_dcl('clusters') for load in renders.loads])}")
     print(f"   ... coloured by live status     {seconds_text(renders.seconds('clustersLive'))}")
-    print(f"   ... after DOMContentLoaded      {seconds_text([load.after_dcl('clustersLive') for load in renders.loads])}")
+    print(
+        f"   ... after DOMContentLoaded      {seconds_text([load.after_dcl('clustersLive') for load in renders.loads])}"
+    )
     for path in WALL_DOWNLOADS:
         print(f"   {path + ' downloaded':<31} {seconds_text([load.downloaded[path] for load in renders.loads])}")
     print(f"   (cameras counted in the clusters on screen: {renders.cameras_shown:,})")
@@ -573,7 +620,8 @@ class ClientLog:
 
 
 def wall_client(tick: TickRequest, poll_s: float, offset_s: float, stop_at: float, log: ClientLog) -> None:
-    """Polls like a wall: a tick every poll interval with the board seq it holds; its first (full) answer is not timed."""
+    """Polls like a wall: a tick every poll interval with the board seq it holds; its first (full) answer is not
+    timed."""
     session = requests.Session()
     held, n = 0, 0
     due = time.monotonic() + offset_s
@@ -636,7 +684,11 @@ def run_load(system: System, tick: TickRequest, walls: int, laptops: int, second
         threading.Thread(target=wall_client, args=(tick, poll_s, poll_s * i / walls, stop_at, log), daemon=True)
         for i, log in enumerate(wall_logs)
     ] + [
-        threading.Thread(target=laptop_client, args=(system.url + "/api/v1/snapshot", LAPTOP_PERIOD_S * i / laptops, stop_at, log), daemon=True)
+        threading.Thread(
+            target=laptop_client,
+            args=(system.url + "/api/v1/snapshot", LAPTOP_PERIOD_S * i / laptops, stop_at, log),
+            daemon=True,
+        )
         for i, log in enumerate(laptop_logs)
     ]
     for thread in threads:
@@ -656,7 +708,9 @@ def run_load(system: System, tick: TickRequest, walls: int, laptops: int, second
 
 
 def print_load(runs: list[LoadRun], rss: list[list[float]]) -> None:
-    print("\n3. Tick latency with concurrent walls on gunicorn (ms, client side, first full answer of each wall excluded)")
+    print(
+        "\n3. Tick latency with concurrent walls on gunicorn (ms, client side, first full answer of each wall excluded)"
+    )
     for run in runs:
         print(f"   {run.walls:>3} wall(s) + {run.laptops} laptop(s), {run.seconds:.0f} s: ticks {run.ticks_ms}")
         print(f"       {run.requests_per_s:6.1f} req/s, {len(run.errors)} errors")
@@ -664,8 +718,14 @@ def print_load(runs: list[LoadRun], rss: list[list[float]]) -> None:
             print(f"       ! {run.errors.count(text)} x {text}")
         if run.laptops:
             print(f"       GET /api/v1/snapshot           {run.snapshot_ms}")
-    print(f"   gunicorn workers RSS during the load run, every {RSS_SAMPLE_S:.0f} s (MB, all workers): {' '.join(f'{sum(s):.0f}' for s in rss)}")
-    print(f"   per worker: {mb_list(rss[0])} before -> {mb_list(rss[-1])} after; second half of the run {second_half_growth_mb(rss):+.1f} MB")
+    print(
+        f"   gunicorn workers RSS during the load run, every {RSS_SAMPLE_S:.0f} s (MB, all workers): "
+        f"{' '.join(f'{sum(s):.0f}' for s in rss)}"
+    )
+    print(
+        f"   per worker: {mb_list(rss[0])} before -> {mb_list(rss[-1])} after; "
+        f"second half of the run {second_half_growth_mb(rss):+.1f} MB"
+    )
 
 
 def second_half_growth_mb(rss: list[list[float]]) -> float:
@@ -762,7 +822,9 @@ def soak_wall(browser: Browser, system: System, bytes_s: float, heap_s: float, s
             return
         body = response.body()
         full = output == TICK_OUTPUT and bool(tick_data(body).get("full"))
-        responses.append(CallbackResponse(time.monotonic() - opened, output, len(body), request.sizes()["responseBodySize"], full))
+        responses.append(
+            CallbackResponse(time.monotonic() - opened, output, len(body), request.sizes()["responseBodySize"], full)
+        )
 
     page.on("requestfinished", record)
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -798,17 +860,29 @@ def heap_sample(page: Page, cdp: Any, at_s: float) -> HeapSample:
 def print_soak(soak: Soak, rss_after_soak: list[float]) -> None:
     shown = "a kiosk wall (rotating views)" if soak.kiosk else "the overview wall"
     print(f"\n4. {shown} left running ({max(soak.bytes_window_s, soak.heap[-1].at_s if soak.heap else 0):.0f} s)")
-    print("   callback answers (B): at start-up (the initial state; for the tick every full board before the first delta),")
+    print(
+        "   callback answers (B): at start-up (the initial state; for the tick every full board before the first "
+        "delta),"
+    )
     print(f"   then in steady state over the first {soak.bytes_window_s:.0f} s")
-    print(f"   {'callback':<28} {'start n':>7} {'body':>8} {'wire':>7}   {'n':>3} {'body mean':>9} {'p95':>7} {'max':>7}   {'wire mean':>9} {'p95':>7} {'max':>7}")
+    print(
+        f"   {'callback':<28} {'start n':>7} {'body':>8} {'wire':>7}   "
+        f"{'n':>3} {'body mean':>9} {'p95':>7} {'max':>7}   {'wire mean':>9} {'p95':>7} {'max':>7}"
+    )
     start_up, steady = soak.start_up(), soak.steady()
     for output in soak.by_output():
-        first = f"   {output_label(output):<28} {len(start_up[output]):>7} {sum(r.body_bytes for r in start_up[output]):>8,} {sum(r.wire_bytes for r in start_up[output]):>7,}"
+        first = (
+            f"   {output_label(output):<28} {len(start_up[output]):>7} "
+            f"{sum(r.body_bytes for r in start_up[output]):>8,} {sum(r.wire_bytes for r in start_up[output]):>7,}"
+        )
         if not steady[output]:
             print(first + "     0")
             continue
         body, wire = spread([r.body_bytes for r in steady[output]]), spread([r.wire_bytes for r in steady[output]])
-        print(f"{first}   {body.n:>3} {body.mean:>9,.0f} {body.p95:>7,.0f} {body.max:>7,.0f}   {wire.mean:>9,.0f} {wire.p95:>7,.0f} {wire.max:>7,.0f}")
+        print(
+            f"{first}   {body.n:>3} {body.mean:>9,.0f} {body.p95:>7,.0f} {body.max:>7,.0f}   "
+            f"{wire.mean:>9,.0f} {wire.p95:>7,.0f} {wire.max:>7,.0f}"
+        )
     if len(start_up.get(TICK_OUTPUT, [])) > 1:
         print(f"   ! the wall was sent {len(start_up[TICK_OUTPUT])} full boards before its first delta")
     print(f"   all callbacks of this wall in steady state: {soak.steady_wire_kb_per_min():.1f} KB/min on the wire")
@@ -817,9 +891,13 @@ def print_soak(soak: Soak, rss_after_soak: list[float]) -> None:
         print(f"   ! {later_full} steady-state ticks answered a full board")
     if soak.heap:
         first, last = soak.heap[0], soak.heap[-1]
-        print(f"   JS heap after GC: {first.used_kb / 1024:.2f} MB at {first.at_s:.0f} s -> {last.used_kb / 1024:.2f} MB at {last.at_s:.0f} s, "
-              f"min {min(s.used_kb for s in soak.heap) / 1024:.2f}, max {max(s.used_kb for s in soak.heap) / 1024:.2f} MB; "
-              f"slope {soak.heap_slope_kb_per_min():+.1f} KB/min ({len(soak.heap)} samples)")
+        print(
+            f"   JS heap after GC: {first.used_kb / 1024:.2f} MB at {first.at_s:.0f} s -> "
+            f"{last.used_kb / 1024:.2f} MB at {last.at_s:.0f} s, "
+            f"min {min(s.used_kb for s in soak.heap) / 1024:.2f}, "
+            f"max {max(s.used_kb for s in soak.heap) / 1024:.2f} MB; "
+            f"slope {soak.heap_slope_kb_per_min():+.1f} KB/min ({len(soak.heap)} samples)"
+        )
         print(f"   JS heap series (MB): {' '.join(f'{s.used_kb / 1024:.1f}' for s in soak.heap)}")
         print(f"   DOM nodes after GC: {first.dom_nodes:,} -> {last.dom_nodes:,}")
     print(f"   gunicorn workers RSS after the soak: {mb_list(rss_after_soak)}")
@@ -831,7 +909,12 @@ def print_soak(soak: Soak, rss_after_soak: list[float]) -> None:
 
 
 def summary_rows(
-    times: TickTimes, renders: WallRenders, naive: list[PageLoad], runs: list[LoadRun], rss: list[list[float]], soak: Soak
+    times: TickTimes,
+    renders: WallRenders,
+    naive: list[PageLoad],
+    runs: list[LoadRun],
+    rss: list[list[float]],
+    soak: Soak,
 ) -> list[tuple[str, str, str, str]]:
     single, loaded = runs[0], runs[-1]
     steady_wire = spread([r.wire_bytes for r in soak.steady_ticks()])
@@ -840,18 +923,74 @@ def summary_rows(
     rss_growth = second_half_growth_mb(rss)
     slope = soak.heap_slope_kb_per_min()
     return [
-        ("tick server time p95 (board_update)", f"{times.in_process_ms.p95:.1f} ms", f"< {TARGET_TICK_MS:.0f} ms", verdict(times.in_process_ms.p95 < TARGET_TICK_MS)),
-        ("tick HTTP round trip p95 (1 client)", f"{times.http_ms.p95:.1f} ms", f"< {TARGET_TICK_MS:.0f} ms", verdict(times.http_ms.p95 < TARGET_TICK_MS)),
+        (
+            "tick server time p95 (board_update)",
+            f"{times.in_process_ms.p95:.1f} ms",
+            f"< {TARGET_TICK_MS:.0f} ms",
+            verdict(times.in_process_ms.p95 < TARGET_TICK_MS),
+        ),
+        (
+            "tick HTTP round trip p95 (1 client)",
+            f"{times.http_ms.p95:.1f} ms",
+            f"< {TARGET_TICK_MS:.0f} ms",
+            verdict(times.http_ms.p95 < TARGET_TICK_MS),
+        ),
         ("all callbacks of one wall, steady", f"{soak.steady_wire_kb_per_min():.1f} KB/min on the wire", "-", "-"),
-        ("bytes per tick, steady, on the wire, max", f"{steady_wire.max / 1024:.2f} KB (p95 {steady_wire.p95 / 1024:.2f}, body max {steady_body.max / 1024:.1f})", f"< {TARGET_TICK_KB:.0f} KB", verdict(steady_wire.max < TARGET_TICK_KB * 1024)),
-        ("full wall rendered, max of loads", f"{worst(renders.rendered()):.2f} s", f"< {TARGET_WALL_S:.0f} s", verdict(worst(renders.rendered()) < TARGET_WALL_S)),
-        ("camera clusters after navigation, max", f"{worst(cameras):.2f} s", f"< {TARGET_CAMERAS_S:.0f} s", verdict(worst(cameras) < TARGET_CAMERAS_S)),
-        ("... coloured by live status, max", f"{worst(cameras_live):.2f} s", f"< {TARGET_CAMERAS_S:.0f} s", verdict(worst(cameras_live) < TARGET_CAMERAS_S)),
-        ("naive inline-geobuf page, clusters, max", f"{worst([load.marks['clusters'] for load in naive]):.2f} s", f"issue: {NAIVE_QUOTED_S} s", "-"),
-        (f"tick p95, {single.walls} wall -> {loaded.walls} walls", f"{single.ticks_ms.p95:.1f} -> {loaded.ticks_ms.p95:.1f} ms", f"< {TARGET_LOAD_P95_MS:.0f} ms", verdict(loaded.ticks_ms.p95 < TARGET_LOAD_P95_MS)),
-        (f"errors with {loaded.walls} walls + {loaded.laptops} laptops", f"{len(loaded.errors)}", "0", verdict(not loaded.errors)),
-        ("gunicorn RSS growth, 2nd half of the load", f"{rss_growth:+.1f} MB (all: {sum(rss[-1]) - sum(rss[0]):+.1f})", f"< {TARGET_RSS_GROWTH_MB:.0f} MB (ours)", verdict(rss_growth < TARGET_RSS_GROWTH_MB)),
-        ("JS heap slope after GC, wall left running", f"{slope:+.1f} KB/min", f"< {TARGET_HEAP_KB_PER_MIN:.0f} KB/min (ours)", verdict(slope < TARGET_HEAP_KB_PER_MIN)),
+        (
+            "bytes per tick, steady, on the wire, max",
+            f"{steady_wire.max / 1024:.2f} KB "
+            f"(p95 {steady_wire.p95 / 1024:.2f}, body max {steady_body.max / 1024:.1f})",
+            f"< {TARGET_TICK_KB:.0f} KB",
+            verdict(steady_wire.max < TARGET_TICK_KB * 1024),
+        ),
+        (
+            "full wall rendered, max of loads",
+            f"{worst(renders.rendered()):.2f} s",
+            f"< {TARGET_WALL_S:.0f} s",
+            verdict(worst(renders.rendered()) < TARGET_WALL_S),
+        ),
+        (
+            "camera clusters after navigation, max",
+            f"{worst(cameras):.2f} s",
+            f"< {TARGET_CAMERAS_S:.0f} s",
+            verdict(worst(cameras) < TARGET_CAMERAS_S),
+        ),
+        (
+            "... coloured by live status, max",
+            f"{worst(cameras_live):.2f} s",
+            f"< {TARGET_CAMERAS_S:.0f} s",
+            verdict(worst(cameras_live) < TARGET_CAMERAS_S),
+        ),
+        (
+            "naive inline-geobuf page, clusters, max",
+            f"{worst([load.marks['clusters'] for load in naive]):.2f} s",
+            f"issue: {NAIVE_QUOTED_S} s",
+            "-",
+        ),
+        (
+            f"tick p95, {single.walls} wall -> {loaded.walls} walls",
+            f"{single.ticks_ms.p95:.1f} -> {loaded.ticks_ms.p95:.1f} ms",
+            f"< {TARGET_LOAD_P95_MS:.0f} ms",
+            verdict(loaded.ticks_ms.p95 < TARGET_LOAD_P95_MS),
+        ),
+        (
+            f"errors with {loaded.walls} walls + {loaded.laptops} laptops",
+            f"{len(loaded.errors)}",
+            "0",
+            verdict(not loaded.errors),
+        ),
+        (
+            "gunicorn RSS growth, 2nd half of the load",
+            f"{rss_growth:+.1f} MB (all: {sum(rss[-1]) - sum(rss[0]):+.1f})",
+            f"< {TARGET_RSS_GROWTH_MB:.0f} MB (ours)",
+            verdict(rss_growth < TARGET_RSS_GROWTH_MB),
+        ),
+        (
+            "JS heap slope after GC, wall left running",
+            f"{slope:+.1f} KB/min",
+            f"< {TARGET_HEAP_KB_PER_MIN:.0f} KB/min (ours)",
+            verdict(slope < TARGET_HEAP_KB_PER_MIN),
+        ),
     ]
 
 
@@ -870,14 +1009,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tick-samples", type=int, default=150, help="timed ticks, in-process and over HTTP each")
     parser.add_argument("--renders", type=int, default=5, help="page loads of the wall and of the naive camera page")
     parser.add_argument("--clients", type=int, default=50, help="concurrent walls in the load run")
-    parser.add_argument("--laptops", type=int, default=3, help=f"laptops reading /api/v1/snapshot every {LAPTOP_PERIOD_S:.0f} s during the load run")
+    parser.add_argument(
+        "--laptops",
+        type=int,
+        default=3,
+        help=f"laptops reading /api/v1/snapshot every {LAPTOP_PERIOD_S:.0f} s during the load run",
+    )
     parser.add_argument("--single-seconds", type=float, default=30, help="duration of the one-wall baseline")
     parser.add_argument("--load-seconds", type=float, default=60, help="duration of the load run")
-    parser.add_argument("--bytes-seconds", type=float, default=60, help="window of the kiosk wall over which tick sizes are counted")
-    parser.add_argument("--heap-minutes", type=float, default=3, help="how long the kiosk wall runs while its JS heap is sampled")
-    parser.add_argument("--kiosk", action="store_true", help="leave a kiosk wall running (views rotate, so its heap follows the view) instead of the overview")
+    parser.add_argument(
+        "--bytes-seconds", type=float, default=60, help="window of the kiosk wall over which tick sizes are counted"
+    )
+    parser.add_argument(
+        "--heap-minutes", type=float, default=3, help="how long the kiosk wall runs while its JS heap is sampled"
+    )
+    parser.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="leave a kiosk wall running (views rotate, so its heap follows the view) instead of the overview",
+    )
     parser.add_argument("--heap-sample-seconds", type=float, default=10, help="seconds between heap samples")
-    parser.add_argument("--start-timeout", type=float, default=START_TIMEOUT_S, help="seconds for /healthz to answer 200")
+    parser.add_argument(
+        "--start-timeout", type=float, default=START_TIMEOUT_S, help="seconds for /healthz to answer 200"
+    )
     return parser.parse_args()
 
 
@@ -885,7 +1039,10 @@ def run(args: argparse.Namespace) -> None:
     print(f"{os.cpu_count()} CPUs; other processes on this machine use {cpu_elsewhere()}", flush=True)
     with running_system("wall", args.start_timeout) as system, sync_playwright() as playwright:
         client = open_redis(system.redis_url)
-        print(f"System healthy at {system.url} (Redis {system.redis_url}), walls poll every {settings().wall_poll_ms} ms", flush=True)
+        print(
+            f"System healthy at {system.url} (Redis {system.redis_url}), walls poll every {settings().wall_poll_ms} ms",
+            flush=True,
+        )
         wait_board_complete(client, BOARD_COMPLETE_TIMEOUT_S)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         renders = render_walls(browser, system, client, args.renders)
@@ -900,7 +1057,9 @@ def run(args: argparse.Namespace) -> None:
             loaded = run_load(system, renders.tick, args.clients, args.laptops, args.load_seconds)
         check_running(system, "the load run")
         print_load([single, loaded], rss)
-        soak = soak_wall(browser, system, args.bytes_seconds, args.heap_minutes * 60, args.heap_sample_seconds, args.kiosk)
+        soak = soak_wall(
+            browser, system, args.bytes_seconds, args.heap_minutes * 60, args.heap_sample_seconds, args.kiosk
+        )
         check_running(system, "the wall left running")
         print_soak(soak, gunicorn_worker_rss_mb(system))
         browser.close()

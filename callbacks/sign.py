@@ -82,7 +82,12 @@ def window_of(sign: Sign, view: SignView, now: float) -> HistoryWindow:
 
 
 def history_model(
-    sign: Sign, points: np.ndarray, compared: list[tuple[Sign, np.ndarray]], view: SignView, win: HistoryWindow, now: float
+    sign: Sign,
+    points: np.ndarray,
+    compared: list[tuple[Sign, np.ndarray]],
+    view: SignView,
+    win: HistoryWindow,
+    now: float,
 ) -> tuple[dict[str, Any], list[Any], list[Any], str]:
     """(figure, since-children, stats-children, pin href) for one sign's history; pure."""
     series = bucket_series(points, win.start, win.stop, win.width)
@@ -103,7 +108,9 @@ def history_model(
     return figure, since_children(found, level_now, win.end, view.lang), stats, pin
 
 
-def history(client: redis.Redis, cat: Catalogue, view: SignView, now: float) -> tuple[dict[str, Any], list[Any], list[Any], str]:
+def history(
+    client: redis.Redis, cat: Catalogue, view: SignView, now: float
+) -> tuple[dict[str, Any], list[Any], list[Any], str]:
     sign = cat.signs[view.sign_id]
     win = window_of(sign, view, now)
     read_end = min(win.stop, win.end)

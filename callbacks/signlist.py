@@ -31,7 +31,9 @@ def view_of(href: str | None) -> ListView | None:
     return view if isinstance(view, ListView) else None
 
 
-def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int | None], now: float, lang: str) -> dict[str, Any]:
+def sign_row(
+    cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int | None], now: float, lang: str
+) -> dict[str, Any]:
     module = cat.modules[sign.module]
     row: dict[str, Any] = {
         "id": sign.id,
@@ -57,7 +59,12 @@ def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int 
 
 
 def rows_for(
-    cat: Catalogue, signs: list[Sign], latest: Mapping[str, Latest], recent: Mapping[str, np.ndarray], now: float, lang: str
+    cat: Catalogue,
+    signs: list[Sign],
+    latest: Mapping[str, Latest],
+    recent: Mapping[str, np.ndarray],
+    now: float,
+    lang: str,
 ) -> list[dict[str, Any]]:
     out = []
     for sign in signs:
@@ -72,7 +79,9 @@ def only_abnormal(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("level")]
 
 
-def read_rows(client: redis.Redis, cat: Catalogue, signs: list[Sign], now: float, lang: str, abnormal: bool, sparks: bool = True) -> list[dict[str, Any]]:
+def read_rows(
+    client: redis.Redis, cat: Catalogue, signs: list[Sign], now: float, lang: str, abnormal: bool, sparks: bool = True
+) -> list[dict[str, Any]]:
     """Rows for these signs; with `abnormal`, only those beyond a threshold (sparklines read for those only)."""
     latest = read_latest_many(client, [s.id for s in signs])
     if abnormal:
@@ -90,7 +99,9 @@ def count_text(shown: int, total: int, lang: str) -> str:
 
 
 def sorted_view(view: ListView, column_state: list[dict[str, Any]] | None) -> ListView:
-    sorted_cols = sorted((c for c in (column_state or []) if c.get("sort") in ("asc", "desc")), key=lambda c: c.get("sortIndex") or 0)
+    sorted_cols = sorted(
+        (c for c in (column_state or []) if c.get("sort") in ("asc", "desc")), key=lambda c: c.get("sortIndex") or 0
+    )
     if not sorted_cols or sorted_cols[0].get("colId") not in LIST_SORT_COLUMNS:
         return view.with_(sort=None)
     sort = Sort(sorted_cols[0]["colId"], sorted_cols[0]["sort"])

@@ -163,7 +163,9 @@ def header(ctx: DrillContext, view: View, active_category: str = "", active_dist
     return html.Header(
         className="drill-header",
         children=[
-            html.A(t["brand"], href=WALL_PATH + ("?lang=en" if lang == "en" else ""), className="brand", title=t["wall"]),
+            html.A(
+                t["brand"], href=WALL_PATH + ("?lang=en" if lang == "en" else ""), className="brand", title=t["wall"]
+            ),
             html.Nav(_category_links(ctx, lang, active_category), className="nav-categories"),
             _district_menu(lang, active_district),
             html.Div(
@@ -216,9 +218,19 @@ def breadcrumbs(ctx: DrillContext, sign_or_module: Sign | str | None, lang: str)
     module = cat.modules.get(module_code or "")
     if module is not None:
         category = cat.categories[module.category]
-        crumbs.append(dcc.Link(category.name_en if lang == "en" else category.name_zh, href=ListView("category", category.code, lang=lang).href()))  # type: ignore[arg-type]
+        crumbs.append(
+            dcc.Link(
+                category.name_en if lang == "en" else category.name_zh,
+                href=ListView("category", category.code, lang=lang).href(),
+            )
+        )  # type: ignore[arg-type]
         crumbs.append(html.Span("›", className="sep"))
-        crumbs.append(dcc.Link(module.name_en if lang == "en" else module.name_zh, href=ListView("module", module.code, lang=lang).href()))  # type: ignore[arg-type]
+        crumbs.append(
+            dcc.Link(
+                module.name_en if lang == "en" else module.name_zh,
+                href=ListView("module", module.code, lang=lang).href(),
+            )
+        )  # type: ignore[arg-type]
     if isinstance(sign_or_module, Sign):
         crumbs.append(html.Span("›", className="sep"))
         crumbs.append(dcc.Link(sign_name(sign_or_module, lang), href=SignView(sign_or_module.id, lang=lang).href()))  # type: ignore[arg-type]

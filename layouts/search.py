@@ -26,7 +26,10 @@ def layout(ctx: DrillContext, view: SearchView) -> html.Div:
     t = text(view.lang)
     title = f"{t['search_title']}: {view.q}" if view.q else t["search_title"]
     body: list[Component] = [
-        html.Section(className="title-row", children=[html.H1(title, className="page-title"), html.Span(id=COUNT, className="muted row-count")]),
+        html.Section(
+            className="title-row",
+            children=[html.H1(title, className="page-title"), html.Span(id=COUNT, className="muted row-count")],
+        ),
         html.Section(className="card table", children=[grid(GRID, view.lang, None, with_module=True)]),
         dcc.Store(id=STATE, data=view.href()),
     ]

@@ -90,7 +90,13 @@ def layout(ctx: DrillContext, view: SignView) -> html.Div:
     t, s = text(lang), _t(lang)
     adcode = sign_district(sign)
     district_link = (
-        [dcc.Link(f"{district_name(adcode, lang)} · {s['district_page']}", href=nav_district_href(adcode, lang), className="chip-link")]
+        [
+            dcc.Link(
+                f"{district_name(adcode, lang)} · {s['district_page']}",
+                href=nav_district_href(adcode, lang),
+                className="chip-link",
+            )
+        ]
         if adcode
         else []
     )
@@ -125,7 +131,11 @@ def layout(ctx: DrillContext, view: SignView) -> html.Div:
                         dcc.Graph(
                             id=GRAPH,
                             className="history-graph",
-                            config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+                            config={
+                                "displaylogo": False,
+                                "responsive": True,
+                                "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+                            },
                             style={"height": "360px"},
                         ),
                         html.Div(id=STATS, className="stats"),
@@ -174,7 +184,13 @@ def _pin(view: SignView) -> html.Div:
     t = text(view.lang)
     if view.end is None:
         # The callback that draws the history knows "now" and fills in the href.
-        return html.Div(className="pin", children=[html.Span(t["live"], className="live-badge"), dcc.Link(t["pin"], id=PIN, href=view.href(), className="seg")])
+        return html.Div(
+            className="pin",
+            children=[
+                html.Span(t["live"], className="live-badge"),
+                dcc.Link(t["pin"], id=PIN, href=view.href(), className="seg"),
+            ],
+        )
     pinned = datetime.fromtimestamp(view.end, BEIJING).strftime("%Y-%m-%d %H:%M")
     return html.Div(
         className="pin",
@@ -258,7 +274,11 @@ def since_children(found: Since | None, level_now: int | None, now: float, lang:
 
 
 def stats_children(
-    series: Series, periods: list[Period], lang: str, sign: Sign | None = None, latest: tuple[float, float] | None = None
+    series: Series,
+    periods: list[Period],
+    lang: str,
+    sign: Sign | None = None,
+    latest: tuple[float, float] | None = None,
 ) -> list[Component]:
     """Range, mean and the gap to the next threshold; `latest` is the newest (source time, value)."""
     s = _t(lang)
@@ -270,7 +290,11 @@ def stats_children(
     total = sum(series.count[i] for i in present)
     mean = sum(series.mean[i] * series.count[i] for i in present) / total  # type: ignore[operator]
     parts: list[Component] = [
-        html.Span(s["range_stats"].format(low=format_value(low), high=format_value(high), mean=format_value(mean), n=f"{total:,}"))
+        html.Span(
+            s["range_stats"].format(
+                low=format_value(low), high=format_value(high), mean=format_value(mean), n=f"{total:,}"
+            )
+        )
     ]
     upcoming = next_threshold(sign, latest[1], latest[0]) if sign is not None and latest is not None else None
     if upcoming is not None and sign is not None and latest is not None:
@@ -279,13 +303,21 @@ def stats_children(
         op = "≥" if sign.direction.value == "high" else "<"
         parts.append(
             html.Span(
-                s["gap"].format(level=nav.level_name(level, lang), op=op, bound=f"{bound:g}", gap=format_value(abs(bound - value)), unit=sign.unit),
+                s["gap"].format(
+                    level=nav.level_name(level, lang),
+                    op=op,
+                    bound=f"{bound:g}",
+                    gap=format_value(abs(bound - value)),
+                    unit=sign.unit,
+                ),
                 className="gap",
             )
         )
     if periods:
         spent = sum(p.end - p.start for p in periods)
-        parts.append(html.Span(s["periods"].format(n=len(periods), duration=_duration(spent, lang)), className="periods"))
+        parts.append(
+            html.Span(s["periods"].format(n=len(periods), duration=_duration(spent, lang)), className="periods")
+        )
     return parts
 
 
@@ -311,8 +343,16 @@ def siblings_children(rows: list[SiblingRow], view: SignView, lang: str) -> list
                 **{"data-sign": row.sign.id},
                 children=[
                     html.Span(className="swatch", style={"background": colour} if colour else None),
-                    dcc.Link(label, href=view.with_(sign_id=row.sign.id, compare=()).href(), className="sibling-name", title=row.sign.id),
-                    html.Span(format_value(row.value), className=f"sibling-value lvl-text-{row.level}" + (" stale" if row.stale else "")),
+                    dcc.Link(
+                        label,
+                        href=view.with_(sign_id=row.sign.id, compare=()).href(),
+                        className="sibling-name",
+                        title=row.sign.id,
+                    ),
+                    html.Span(
+                        format_value(row.value),
+                        className=f"sibling-value lvl-text-{row.level}" + (" stale" if row.stale else ""),
+                    ),
                     level_chip(row.level, lang, row.stale),
                     dcc.Link(
                         s["uncompare"] if compared else s["compare"],
@@ -341,7 +381,12 @@ def _value_range(series: list[Series], sign: Sign) -> tuple[float, float] | None
     span = max(high - low, 0.05 * max(abs(high), abs(low)), 1e-9)
     newest = series[0]
     latest = next(
-        ((newest.start + (i + 0.5) * newest.width, v) for i, v in reversed(list(enumerate(newest.mean))) if v is not None), None
+        (
+            (newest.start + (i + 0.5) * newest.width, v)
+            for i, v in reversed(list(enumerate(newest.mean)))
+            if v is not None
+        ),
+        None,
     )
     upcoming = next_threshold(sign, latest[1], latest[0]) if latest is not None else None
     if upcoming is not None and min(abs(upcoming[1] - low), abs(upcoming[1] - high)) <= 1.5 * span:
@@ -384,7 +429,8 @@ def _bands(sign: Sign, y_range: tuple[float, float]) -> list[dict[str, Any]]:
 def _period_shapes(periods: list[Period]) -> list[dict[str, Any]]:
     return [
         {
-            "type": "rect", "xref": "x", "x0": _beijing(p.start), "x1": _beijing(p.end), "yref": "paper", "y0": 0, "y1": 1,
+            "type": "rect", "xref": "x", "x0": _beijing(p.start), "x1": _beijing(p.end),
+            "yref": "paper", "y0": 0, "y1": 1,
             "fillcolor": nav.LEVEL_COLOURS[p.level], "opacity": PERIOD_OPACITY, "line": {"width": 0}, "layer": "below",
         }
         for p in periods
@@ -413,10 +459,13 @@ def history_figure(
          "fill": "tonexty", "fillcolor": "rgba(95,200,255,0.22)", "name": s["minmax"], "connectgaps": False,
          "hovertemplate": "%{y}<extra>max</extra>"},
         {"type": "scatter", "mode": "lines", "x0": x0, "dx": dx, "y": series.mean, "name": f"{name} ({s['mean']})",
-         "line": {"color": MAIN_COLOUR, "width": 2}, "connectgaps": False, "hovertemplate": "%{y}<extra>" + name + "</extra>"},
+         "line": {"color": MAIN_COLOUR, "width": 2}, "connectgaps": False,
+         "hovertemplate": "%{y}<extra>" + name + "</extra>"},
     ]  # fmt: skip
     for i, (other, other_series) in enumerate(compared):
-        label = district_name(sign_district(other), lang) if (other.is_core or other.district) else sign_name(other, lang)
+        label = (
+            district_name(sign_district(other), lang) if (other.is_core or other.district) else sign_name(other, lang)
+        )
         traces.append(
             {
                 "type": "scatter", "mode": "lines", "x0": _beijing(other_series.start), "dx": other_series.width * 1000,
@@ -437,8 +486,18 @@ def history_figure(
             "hovermode": "x unified",
             "showlegend": True,
             "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "bgcolor": "rgba(0,0,0,0)"},
-            "xaxis": {"type": "date", "range": [_beijing(start), _beijing(end)], "gridcolor": "#1d3454", "tickformat": "%m-%d %H:%M"},
-            "yaxis": {"title": {"text": sign.unit}, "gridcolor": "#1d3454", "zeroline": False, **({"range": list(y_range)} if y_range else {})},
+            "xaxis": {
+                "type": "date",
+                "range": [_beijing(start), _beijing(end)],
+                "gridcolor": "#1d3454",
+                "tickformat": "%m-%d %H:%M",
+            },
+            "yaxis": {
+                "title": {"text": sign.unit},
+                "gridcolor": "#1d3454",
+                "zeroline": False,
+                **({"range": list(y_range)} if y_range else {}),
+            },
             "shapes": shapes,
             "uirevision": f"{sign.id}",
         },

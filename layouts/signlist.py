@@ -32,8 +32,10 @@ DEFAULT_SORT = ("level", "desc")
 REFRESH_MS = 30_000
 GRID_HEIGHT_PX = 600
 TEXT = {
-    "zh": {"modules": "模块", "all_districts": "全部区县", "count": "{shown} / {total} 项指标", "sign_id": "编号", "category_of": "所属类别"},
-    "en": {"modules": "Modules", "all_districts": "All districts", "count": "{shown} of {total} signs", "sign_id": "Id", "category_of": "Category"},
+    "zh": {"modules": "模块", "all_districts": "全部区县", "count": "{shown} / {total} 项指标", "sign_id": "编号",
+           "category_of": "所属类别"},
+    "en": {"modules": "Modules", "all_districts": "All districts", "count": "{shown} of {total} signs", "sign_id": "Id",
+           "category_of": "Category"},
 }  # fmt: skip
 
 
@@ -55,20 +57,27 @@ def grid_columns(lang: str, sort: tuple[str, str] | None, with_module: bool) -> 
          "cellRenderer": "DrillLink", "tooltipField": "id", **sorted_("name")},
         {"field": "district", "colId": "district", "headerName": t["district"], "width": 110, **sorted_("district")},
         {"field": "value", "colId": "value", "headerName": t["value"], "width": 110, "type": "rightAligned",
-         "valueFormatter": {"function": "cityeyeNumber(params.value)"}, "cellClassRules": level_class_rules("level"), **sorted_("value")},
+         "valueFormatter": {"function": "cityeyeNumber(params.value)"}, "cellClassRules": level_class_rules("level"),
+         **sorted_("value")},
         {"field": "unit", "colId": "unit", "headerName": t["unit"], "width": 90, **sorted_("unit")},
         {"field": "age", "colId": "age", "headerName": t["age"], "width": 110,
          "valueFormatter": {"function": "cityeyeAge(params.value, params.data.stale, params.data.lang)"},
          "cellClassRules": {"stale-cell": "params.data.stale === true"}, **sorted_("age")},
-        {"field": "spark", "colId": "spark", "headerName": t["spark"], "width": 120, "sortable": False, "cellRenderer": "Spark"},
-        {"field": "id", "colId": "id", "headerName": s["sign_id"], "flex": 1, "minWidth": 150, "cellClass": "mono", **sorted_("id")},
+        {"field": "spark", "colId": "spark", "headerName": t["spark"], "width": 120, "sortable": False,
+         "cellRenderer": "Spark"},
+        {"field": "id", "colId": "id", "headerName": s["sign_id"], "flex": 1, "minWidth": 150, "cellClass": "mono",
+         **sorted_("id")},
     ]  # fmt: skip
     if with_module:
-        columns.insert(2, {"field": "module", "colId": "module", "headerName": t["module"], "width": 130, **sorted_("module")})
+        columns.insert(
+            2, {"field": "module", "colId": "module", "headerName": t["module"], "width": 130, **sorted_("module")}
+        )
     return columns
 
 
-def grid(grid_id: str, lang: str, sort: tuple[str, str] | None, with_module: bool, height_px: int = GRID_HEIGHT_PX) -> dag.AgGrid:
+def grid(
+    grid_id: str, lang: str, sort: tuple[str, str] | None, with_module: bool, height_px: int = GRID_HEIGHT_PX
+) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id,
         columnDefs=grid_columns(lang, sort, with_module),
@@ -119,7 +128,11 @@ def layout(ctx: DrillContext, view: ListView) -> html.Div:
                 className="module-links",
                 children=[html.Span(s["modules"], className="muted")]
                 + [
-                    dcc.Link(m.name_en if en else m.name_zh, href=ListView("module", m.code, view.filter, view.district, lang=view.lang).href(), className="chip-link")
+                    dcc.Link(
+                        m.name_en if en else m.name_zh,
+                        href=ListView("module", m.code, view.filter, view.district, lang=view.lang).href(),
+                        className="chip-link",
+                    )
                     for m in modules
                 ],
             )
@@ -149,7 +162,12 @@ def layout(ctx: DrillContext, view: ListView) -> html.Div:
                     children=[
                         filters,
                         html.Span(id=COUNT, className="muted row-count"),
-                        nav.export_links(nav.export_href(view.href(), "csv"), nav.export_href(view.href(), "xlsx"), view.lang, ids=(EXPORT_CSV, EXPORT_XLSX)),
+                        nav.export_links(
+                            nav.export_href(view.href(), "csv"),
+                            nav.export_href(view.href(), "xlsx"),
+                            view.lang,
+                            ids=(EXPORT_CSV, EXPORT_XLSX),
+                        ),
                     ],
                 ),
                 districts,

@@ -46,8 +46,18 @@ MAP_SIGN_FOR_VIEW = {
 }
 FEED_NAMES = {
     "zh": {
-        "population": "人口", "hotline": "12345热线", "opinion": "舆情", "water": "供水", "power": "供电", "gas": "燃气",
-        "video": "视频", "flood": "防汛", "traffic": "交通", "transit": "公交", "weather": "气象", "environment": "环境",
+        "population": "人口",
+        "hotline": "12345热线",
+        "opinion": "舆情",
+        "water": "供水",
+        "power": "供电",
+        "gas": "燃气",
+        "video": "视频",
+        "flood": "防汛",
+        "traffic": "交通",
+        "transit": "公交",
+        "weather": "气象",
+        "environment": "环境",
         "events": "事件",
     },
     "en": {
@@ -118,7 +128,10 @@ def browser_context(ctx: WallContext, lang: str, kiosk: bool) -> dict[str, Any]:
         "categories": {code: (c.name_en if lang == "en" else c.name_zh) for code, c in cat.categories.items()},
         "modules": {code: (m.name_en if lang == "en" else m.name_zh) for code, m in cat.modules.items()},
         "districts": {
-            adcode: {"name": names[1] if lang == "en" else names[0], "bounds": _leaflet_bounds(ctx.district_bounds[adcode])}
+            adcode: {
+                "name": names[1] if lang == "en" else names[0],
+                "bounds": _leaflet_bounds(ctx.district_bounds[adcode]),
+            }
             for adcode, names in DISTRICTS.items()
         },
         "cityBounds": _leaflet_bounds(ctx.city_bounds),
@@ -135,8 +148,13 @@ def _tile(sign: Sign, lang: str) -> html.Div:
         className="tile stale",
         **{"data-sign": sign.id},
         children=[
-            html.Div(className="tile-head", children=[html.Span(_name(sign, lang), className="tile-name"), html.Span("—", className="age")]),
-            html.Div(className="tile-body", children=[html.Span("—", className="v"), html.Span(sign.unit, className="u")]),
+            html.Div(
+                className="tile-head",
+                children=[html.Span(_name(sign, lang), className="tile-name"), html.Span("—", className="age")],
+            ),
+            html.Div(
+                className="tile-body", children=[html.Span("—", className="v"), html.Span(sign.unit, className="u")]
+            ),
             html.Div(className="spark"),
         ],
     )
@@ -171,7 +189,11 @@ def _header(ctx: WallContext, lang: str) -> html.Header:
         html.Span(
             className="weather-item",
             **{"data-sign": sign_id},
-            children=[html.Span(_name(signs[sign_id], lang), className="label"), html.Span("—", className="v"), html.Span(signs[sign_id].unit, className="u")],
+            children=[
+                html.Span(_name(signs[sign_id], lang), className="label"),
+                html.Span("—", className="v"),
+                html.Span(signs[sign_id].unit, className="u"),
+            ],
         )
         for sign_id in HEADER_WEATHER
     ]
@@ -237,13 +259,19 @@ def _map(ctx: WallContext, lang: str, kiosk: bool) -> html.Div:
 def _alert_strip(lang: str) -> html.Footer:
     names = LEVEL_NAMES[lang]
     counts = [
-        html.Div(className=f"count level-{level}", children=[html.Span(names[level], className="label"), html.Span("0", className="n")], **{"data-level": str(level)})
+        html.Div(
+            className=f"count level-{level}",
+            children=[html.Span(names[level], className="label"), html.Span("0", className="n")],
+            **{"data-level": str(level)},
+        )
         for level in (4, 3, 2, 1)
     ]
     # How many silences are in force: silenced alerts are on the strip too, marked, and spared escalation.
     silences = [html.Span(SILENCES_LABEL[lang], className="label"), html.Span("0", className="n")]
     counts.append(html.Div(className="count silences", children=silences))
-    return html.Footer(className="alert-strip", children=[html.Div(counts, className="counts"), html.Div(className="alerts")])
+    return html.Footer(
+        className="alert-strip", children=[html.Div(counts, className="counts"), html.Div(className="alerts")]
+    )
 
 
 def layout(ctx: WallContext, lang: str = "zh", kiosk: bool = False) -> html.Div:
@@ -263,9 +291,13 @@ def layout(ctx: WallContext, lang: str = "zh", kiosk: bool = False) -> html.Div:
                     html.Main(
                         className="wall-body",
                         children=[
-                            html.Div([_category_panel(cat, "P", lang), _category_panel(cat, "T", lang)], className="column"),
+                            html.Div(
+                                [_category_panel(cat, "P", lang), _category_panel(cat, "T", lang)], className="column"
+                            ),
                             _map(ctx, lang, kiosk),
-                            html.Div([_category_panel(cat, "D", lang), _category_panel(cat, "S", lang)], className="column"),
+                            html.Div(
+                                [_category_panel(cat, "D", lang), _category_panel(cat, "S", lang)], className="column"
+                            ),
                         ],
                     ),
                     _alert_strip(lang),

@@ -57,7 +57,10 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
         *(["--speed", str(args.speed)] if args.speed else []),
     ]
     specs = [
-        *(ChildSpec(f"feed-worker-{i}", [py, "-m", "feeds", "worker", "--name", str(i)]) for i in range(1, args.workers + 1)),
+        *(
+            ChildSpec(f"feed-worker-{i}", [py, "-m", "feeds", "worker", "--name", str(i)])
+            for i in range(1, args.workers + 1)
+        ),
         ChildSpec("rollup", [py, "-m", "feeds", "rollup"]),
         ChildSpec("simulator", [py, "-m", "feeds", "simulate", *sim]),
         ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),

@@ -102,7 +102,9 @@ def bucket_series(points: np.ndarray, start: float, end: float, width: float) ->
     lows = np.minimum.reduceat(values, first)
     highs = np.maximum.reduceat(values, first)
     means = np.add.reduceat(values, first) / counts[present]
-    for i, lo, hi, mu, c in zip(present.tolist(), lows.tolist(), highs.tolist(), means.tolist(), counts[present].tolist(), strict=True):
+    for i, lo, hi, mu, c in zip(
+        present.tolist(), lows.tolist(), highs.tolist(), means.tolist(), counts[present].tolist(), strict=True
+    ):
         low[i], high[i], mean[i], count[i] = _sig(lo), _sig(hi), _sig(mu), int(c)
     return Series(start=start, width=width, low=low, high=high, mean=mean, count=count)
 
@@ -124,7 +126,9 @@ def levels_of(sign: Sign, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
     time, so an hour-of-week sign's night-time dip is as normal here as it is to the alert engine."""
     values = np.asarray(values, dtype=np.float64)
     profile = sign.profile
-    factors = 1.0 if profile is None else np.fromiter((profile.bounds_factor(float(t)) for t in ts), np.float64, len(values))
+    factors = (
+        1.0 if profile is None else np.fromiter((profile.bounds_factor(float(t)) for t in ts), np.float64, len(values))
+    )
     out = np.zeros(values.shape, dtype=np.int8)
     for level, bound in zip((1, 2, 3, 4), sign.thresholds, strict=True):
         if bound is None:

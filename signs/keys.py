@@ -205,7 +205,8 @@ def pack_landed(readings: Iterable[tuple[str, float, float]]) -> str:
 
 
 def landed_minid(now: float, keep_s: float) -> str:
-    """The XADD MINID that drops KEY_READINGS entries written more than `keep_s` ago (entry ids are write times in ms)."""
+    """The XADD MINID that drops KEY_READINGS entries written more than `keep_s` ago (entry ids are write times in
+    ms)."""
     return f"{int((now - keep_s) * 1000)}-0"
 
 

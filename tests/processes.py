@@ -144,4 +144,11 @@ class Publisher:
 
 
 def run_cli(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], env=env, cwd=Path(PROJECT_ROOT), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        cwd=Path(PROJECT_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -68,7 +68,9 @@ def _seed(client: redis.Redis, inventory: pd.DataFrame, now: float) -> int:
             camera_key(adcode),
             mapping={
                 device: f"{now!r}|{now!r}|{s}|{kind}|{lat}|{lon}"
-                for device, s, kind, lat, lon in zip(part["device_id"], status[rows], part["kind"], part["lat"], part["lon"], strict=True)
+                for device, s, kind, lat, lon in zip(
+                    part["device_id"], status[rows], part["kind"], part["lat"], part["lon"], strict=True
+                )
             },
         )
     pipe.execute()
@@ -77,7 +79,9 @@ def _seed(client: redis.Redis, inventory: pd.DataFrame, now: float) -> int:
 
 def _app() -> Dash:
     west, south, east, north = city_bounds()
-    app = Dash(__name__, assets_folder=str(PROJECT_ROOT / "assets"), assets_ignore=r"^wall\.", compress=True, update_title=None)
+    app = Dash(
+        __name__, assets_folder=str(PROJECT_ROOT / "assets"), assets_ignore=r"^wall\.", compress=True, update_title=None
+    )
     app.layout = html.Div(
         style={"position": "relative", "width": "100vw", "height": "100vh", "background": "#0b1220"},
         children=[
@@ -180,7 +184,8 @@ def _flip(page: Page, camera_app: CameraApp, part: pd.DataFrame, status: str, re
     published = time.perf_counter()
     page.wait_for_function(
         f"""(red) => [...document.querySelectorAll('.cityeye-cluster > div')]
-            .{'some' if red == 'some' else 'every'}((d) => getComputedStyle(d).backgroundColor {'===' if red == 'some' else '!=='} red)""",
+            .{"some" if red == "some" else "every"}(
+                (d) => getComputedStyle(d).backgroundColor {"===" if red == "some" else "!=="} red)""",
         arg=RED,
         timeout=10_000,
     )

@@ -63,7 +63,9 @@ def _publish(mqtt_url: str, readings: dict[str, list[tuple[float, float]]]) -> N
             source = catalogue().signs[sign_id].source
             assert isinstance(source, MqttSource)
             for ts, value in points:
-                messages.append((topic(source.feed, source.adcode, source.source_id), encode_readings(ts, {source.field: value})))
+                messages.append(
+                    (topic(source.feed, source.adcode, source.source_id), encode_readings(ts, {source.field: value}))
+                )
         publisher.publish_all(messages)
     finally:
         publisher.close()
@@ -139,7 +141,10 @@ def test_category_to_module_to_sign_to_history_and_back(browser: Browser, stack:
 
     page.locator(".ranges a", has_text="1小时").click()
     page.wait_for_url(f"**/sign/{ANSWER_RATE}?range=1h")
-    page.wait_for_function("() => document.querySelector('.stats') && document.querySelector('.stats').textContent.includes('24 个读数')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.stats') && document.querySelector('.stats').textContent.includes('24 个读数')",
+        timeout=30_000,
+    )
     # Downsampled on the server: one trace point per bucket, never more than a few hundred.
     page.wait_for_function(f"() => {PLOT} && {PLOT}.data && {PLOT}.data.length >= 3", timeout=30_000)
     points = page.evaluate(f"{PLOT}.data[2].y.length")
@@ -149,14 +154,18 @@ def test_category_to_module_to_sign_to_history_and_back(browser: Browser, stack:
     page.screenshot(path=str(ARTIFACTS / "drill-sign-1h.png"))
 
     page.go_back()
-    page.wait_for_function("() => (document.querySelector('.ranges .seg.active') || {}).textContent === '24小时'", timeout=20_000)
+    page.wait_for_function(
+        "() => (document.querySelector('.ranges .seg.active') || {}).textContent === '24小时'", timeout=20_000
+    )
     page.go_back()
     page.wait_for_url("**/module/M02")
     _grid_ready(page, "list-grid")
     page.go_forward()
     page.go_forward()
     page.wait_for_url("**range=1h")
-    page.wait_for_function("() => (document.querySelector('.ranges .seg.active') || {}).textContent === '1小时'", timeout=20_000)
+    page.wait_for_function(
+        "() => (document.querySelector('.ranges .seg.active') || {}).textContent === '1小时'", timeout=20_000
+    )
     assert errors == []
     page.close()
 
@@ -204,7 +213,10 @@ def test_exports_hold_what_redis_holds(browser: Browser, stack: Stack) -> None:
     page, errors = _open(browser, stack.url + f"/sign/{ANSWER_RATE}?range=1h")
     page.wait_for_selector(".stats", timeout=30_000)
     in_redis = read_history(stack.redis, ANSWER_RATE, 0, time.time() + 60)
-    expected = [[beijing_text(ts), repr(value)] for ts, value in zip(in_redis["ts"].tolist(), in_redis["value"].tolist(), strict=True)]
+    expected = [
+        [beijing_text(ts), repr(value)]
+        for ts, value in zip(in_redis["ts"].tolist(), in_redis["value"].tolist(), strict=True)
+    ]
     assert len(expected) == READINGS
 
     with page.expect_download() as download:

@@ -37,7 +37,9 @@ class Stack:
     processes: dict[str, ChildProcess]
 
 
-def _start_stack(redis_service: EmbeddedService, mqtt_service: EmbeddedService, name: str, simulate: bool) -> Iterator[Stack]:
+def _start_stack(
+    redis_service: EmbeddedService, mqtt_service: EmbeddedService, name: str, simulate: bool
+) -> Iterator[Stack]:
     client = redis.Redis.from_url(redis_service.url)
     client.flushall()
     port = free_port()
@@ -83,7 +85,7 @@ def _health(url: str) -> dict[str, object]:
 def live(redis_service: EmbeddedService, mqtt_service: EmbeddedService) -> Iterator[Stack]:
     """The whole system with simulated city data, healthy before any test starts."""
     for stack in _start_stack(redis_service, mqtt_service, "wall-live", simulate=True):
-        wait_for(lambda: _health(stack.url)["ok"], 60, "a healthy system (/healthz)")
+        wait_for(lambda url=stack.url: _health(url)["ok"], 60, "a healthy system (/healthz)")
         yield stack
 
 
@@ -140,7 +142,9 @@ def test_kiosk_mode_hides_controls_and_rotates_views(browser: Browser, live: Sta
 
     publish_reading(live.mqtt_url, XIANGCHENG_POPULATION, 80.0, time.time())
     page.wait_for_function(
-        "() => ['襄城区', '告警'].every((word) => document.getElementById('wall-view-title')?.textContent.includes(word))", timeout=6_000
+        "() => ['襄城区', '告警'].every("
+        "(word) => document.getElementById('wall-view-title')?.textContent.includes(word))",
+        timeout=6_000,
     )
     page.screenshot(path=str(ARTIFACTS / "wall-kiosk-red-jump.png"))
     assert errors == []
@@ -157,7 +161,9 @@ def quiet(redis_service: EmbeddedService, mqtt_service: EmbeddedService, live: S
 
 def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, quiet: Stack) -> None:
     temperature_station = next(
-        s for s in catalogue().signs.values() if isinstance(s.source, MqttSource) and s.core == "S44" and s.cadence_s == 60
+        s
+        for s in catalogue().signs.values()
+        if isinstance(s.source, MqttSource) and s.core == "S44" and s.cadence_s == 60
     )
     publish_reading(quiet.mqtt_url, HOTLINE_ANSWER_RATE, 95.0, time.time())
     publish_reading(quiet.mqtt_url, temperature_station.id, 21.0, time.time() - 3 * 60)  # three cadences old
@@ -170,7 +176,9 @@ def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, 
     assert "stale" not in (hotline.get_attribute("class") or "")
     # The city temperature is derived from the stale station alone: it is marked stale with its age.
     temperature = page.locator('.tile[data-sign="XY.S.M13.S44"]')
-    page.wait_for_function("() => document.querySelector('.tile[data-sign=\"XY.S.M13.S44\"]')?.classList.contains('stale')")
+    page.wait_for_function(
+        "() => document.querySelector('.tile[data-sign=\"XY.S.M13.S44\"]')?.classList.contains('stale')"
+    )
     assert "陈旧" in temperature.locator(".age").inner_text()
     # Feeds that never reported raise the banner and the wall says it is not live.
     banner = page.locator("#wall-banner")
@@ -181,7 +189,9 @@ def test_stale_values_and_silent_feeds_are_impossible_to_miss(browser: Browser, 
 
     quiet.processes["rollup"].signal(19)  # SIGSTOP: the board stops advancing
     try:
-        page.wait_for_function("() => document.getElementById('wall-banner')?.textContent.includes('数据汇聚已停止')", timeout=12_000)
+        page.wait_for_function(
+            "() => document.getElementById('wall-banner')?.textContent.includes('数据汇聚已停止')", timeout=12_000
+        )
     finally:
         quiet.processes["rollup"].signal(18)  # SIGCONT
     assert errors == []

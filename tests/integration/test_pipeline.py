@@ -67,15 +67,24 @@ def test_senml_and_json_both_land(feed_processes, worker_env, redis_client, publ
     _start_worker(feed_processes, worker_env, redis_client)
     json_sign, senml_sign = _sourced_sign("environment"), _sourced_sign("flood")
     now = time.time()
-    senml = json.dumps([{"bn": f"urn:dev:xy:{senml_sign.source.source_id}:", "bt": now - 1, "n": senml_sign.source.field, "v": 63.25}]).encode()
-    publisher.publish_all([(_topic_of(json_sign), encode_readings(now, {json_sign.source.field: 88.0})), (_topic_of(senml_sign), senml)])
-    wait_for(lambda: read_latest(redis_client, json_sign.id) and read_latest(redis_client, senml_sign.id), what="both readings")
+    senml = json.dumps(
+        [{"bn": f"urn:dev:xy:{senml_sign.source.source_id}:", "bt": now - 1, "n": senml_sign.source.field, "v": 63.25}]
+    ).encode()
+    publisher.publish_all(
+        [(_topic_of(json_sign), encode_readings(now, {json_sign.source.field: 88.0})), (_topic_of(senml_sign), senml)]
+    )
+    wait_for(
+        lambda: read_latest(redis_client, json_sign.id) and read_latest(redis_client, senml_sign.id),
+        what="both readings",
+    )
     assert read_latest(redis_client, json_sign.id).value == 88.0
     senml_latest = read_latest(redis_client, senml_sign.id)
     assert senml_latest.value == 63.25 and senml_latest.source_ts == pytest.approx(now - 1)
 
 
-def test_newest_source_time_wins_over_late_and_duplicate_messages(feed_processes, worker_env, redis_client, publisher) -> None:
+def test_newest_source_time_wins_over_late_and_duplicate_messages(
+    feed_processes, worker_env, redis_client, publisher
+) -> None:
     _start_worker(feed_processes, worker_env, redis_client)
     sign = _sourced_sign("traffic")
     now = time.time()
@@ -99,7 +108,9 @@ BAD_MESSAGES = {
 }
 
 
-def test_every_bad_input_class_lands_in_deadletter_and_the_worker_keeps_going(feed_processes, worker_env, redis_client, publisher) -> None:
+def test_every_bad_input_class_lands_in_deadletter_and_the_worker_keeps_going(
+    feed_processes, worker_env, redis_client, publisher
+) -> None:
     worker = _start_worker(feed_processes, worker_env, redis_client)
     sign = _sourced_sign("weather")
     now = time.time()
@@ -134,7 +145,9 @@ def _history_points(client: redis.Redis, sign_id: str, ts: float) -> int:
     return (client.strlen(history_key(sign_id, history_day(ts))) or 0) // HISTORY_POINT.size
 
 
-def test_worker_killed_mid_stream_loses_nothing_after_restart(feed_processes, worker_env, redis_client, mqtt_service) -> None:
+def test_worker_killed_mid_stream_loses_nothing_after_restart(
+    feed_processes, worker_env, redis_client, mqtt_service
+) -> None:
 
     worker = _start_worker(feed_processes, worker_env, redis_client)
     sign = _sourced_sign("hotline")
@@ -153,13 +166,19 @@ def test_worker_killed_mid_stream_loses_nothing_after_restart(feed_processes, wo
     assert _history_points(redis_client, sign.id, start) < len(messages), "the kill came too late to prove anything"
 
     worker.start()
-    wait_for(lambda: len(read_history(redis_client, sign.id, start - 1)) == len(messages), timeout=60, what="every message after restart")
+    wait_for(
+        lambda: len(read_history(redis_client, sign.id, start - 1)) == len(messages),
+        timeout=60,
+        what="every message after restart",
+    )
     points = read_history(redis_client, sign.id, start - 1)
     assert sorted(points["value"]) == [float(i) for i in range(len(messages))]
     assert read_latest(redis_client, sign.id).value == float(len(messages) - 1)
 
 
-def test_two_workers_on_a_shared_subscription_split_the_load_without_duplicates(feed_processes, worker_env, redis_client, mqtt_service, publisher) -> None:
+def test_two_workers_on_a_shared_subscription_split_the_load_without_duplicates(
+    feed_processes, worker_env, redis_client, mqtt_service, publisher
+) -> None:
     if mqtt_service.kind == "amqtt":
         pytest.skip("amqtt has no shared subscriptions; the scale-out path needs Mosquitto or EMQX")
     prefix = worker_env["MQTT_CLIENT_PREFIX"]
@@ -171,7 +190,9 @@ def test_two_workers_on_a_shared_subscription_split_the_load_without_duplicates(
     start = time.time() - 30
     messages = _burst(sign, 2_000, start)
     publisher.publish_all(messages)
-    wait_for(lambda: len(read_history(redis_client, sign.id, start - 1)) == len(messages), timeout=30, what="all messages")
+    wait_for(
+        lambda: len(read_history(redis_client, sign.id, start - 1)) == len(messages), timeout=30, what="all messages"
+    )
 
     def written(name: str) -> int:
         return json.loads(redis_client.get(worker_key(f"{prefix}-{name}")))["written"]
@@ -183,7 +204,9 @@ def test_two_workers_on_a_shared_subscription_split_the_load_without_duplicates(
     assert _history_points(redis_client, sign.id, start) == len(messages), "a message was written twice"
 
 
-def test_redis_restart_loses_no_acknowledged_reading_and_held_ones_follow(feed_processes, worker_env, redis_client, redis_service: EmbeddedService, publisher) -> None:
+def test_redis_restart_loses_no_acknowledged_reading_and_held_ones_follow(
+    feed_processes, worker_env, redis_client, redis_service: EmbeddedService, publisher
+) -> None:
     if redis_service.kind == "external":
         pytest.skip("REDIS_URL points at a server this test cannot restart")
     _start_worker(feed_processes, worker_env, redis_client)
@@ -198,11 +221,15 @@ def test_redis_restart_loses_no_acknowledged_reading_and_held_ones_follow(feed_p
     time.sleep(1.0)
     redis_service.restart()
     client = redis.Redis.from_url(redis_service.url)
-    wait_for(lambda: (latest := read_latest(client, sign.id)) and latest.value == 2.0, timeout=20, what="the held reading")
+    wait_for(
+        lambda: (latest := read_latest(client, sign.id)) and latest.value == 2.0, timeout=20, what="the held reading"
+    )
     assert len(read_history(client, sign.id, now - 20)) == 2
 
 
-def test_broker_restart_keeps_the_worker_and_its_session(feed_processes, worker_env, redis_client, mqtt_service: EmbeddedService) -> None:
+def test_broker_restart_keeps_the_worker_and_its_session(
+    feed_processes, worker_env, redis_client, mqtt_service: EmbeddedService
+) -> None:
     if mqtt_service.kind == "external":
         pytest.skip("MQTT_URL points at a broker this test cannot restart")
 

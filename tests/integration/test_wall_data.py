@@ -86,7 +86,9 @@ def test_the_snapshot_filters_by_category_and_district(api_client, redis_client:
     assert city["count"] == 55
 
 
-def test_health_is_503_until_workers_and_board_are_alive(api_client, redis_client: redis.Redis, mqtt_service, monkeypatch) -> None:
+def test_health_is_503_until_workers_and_board_are_alive(
+    api_client, redis_client: redis.Redis, mqtt_service, monkeypatch
+) -> None:
     monkeypatch.setattr(api.signs, "settings", lambda: type("S", (), {"mqtt_url": mqtt_service.url})())
     down = api_client.get("/healthz")
     assert down.status_code == 503

@@ -57,7 +57,9 @@ def test_a_week_at_five_seconds_is_downsampled_with_min_max_and_mean() -> None:
     assert len(series) <= MAX_BUCKETS + 2 and series.points == len(ts)
     assert min(v for v in series.low if v is not None) == pytest.approx(values.min(), abs=1e-5)
     assert max(v for v in series.high if v is not None) == pytest.approx(values.max(), abs=1e-5)
-    assert all(lo <= mu <= hi for lo, mu, hi in zip(series.low, series.mean, series.high, strict=True) if mu is not None)
+    assert all(
+        lo <= mu <= hi for lo, mu, hi in zip(series.low, series.mean, series.high, strict=True) if mu is not None
+    )
 
 
 def test_empty_buckets_are_gaps_not_zeros() -> None:
@@ -70,7 +72,16 @@ def test_empty_buckets_are_gaps_not_zeros() -> None:
 def test_levels_of_an_array_agree_with_level_of() -> None:
     cat = catalogue()
     for sign in (cat.signs["XY.P.M01.P01"], cat.signs["XY.P.M02.P06"], cat.signs["XY.S.M13.S44"]):
-        values = np.array([-1e9, *[b for b in sign.thresholds if b is not None], *[b + 0.01 for b in sign.thresholds if b is not None], 0.0, 1e9, np.nan])
+        values = np.array(
+            [
+                -1e9,
+                *[b for b in sign.thresholds if b is not None],
+                *[b + 0.01 for b in sign.thresholds if b is not None],
+                0.0,
+                1e9,
+                np.nan,
+            ]
+        )
         expected = [int(level_of(v, sign.thresholds, sign.direction)) for v in values]
         assert levels_of(sign, np.zeros(len(values)), values).tolist() == expected
 
@@ -126,7 +137,9 @@ def test_the_seven_day_figure_is_small_and_shades_the_alert_periods() -> None:
     ts = np.arange(NOW - 7 * 86_400, NOW, sign.cadence_s)
     values = 50 + 25 * (np.sin(ts / 86_400 * 2 * np.pi) > 0.9)  # a daily spike into red
     points = _points(ts, values)
-    figure, since_children, stats, pin = history_model(sign, points, [(cat.signs[view.compare[0]], points)], view, win, NOW)
+    figure, since_children, stats, pin = history_model(
+        sign, points, [(cat.signs[view.compare[0]], points)], view, win, NOW
+    )
     assert isinstance(win, HistoryWindow)
     main = figure["data"][2]
     assert len(main["y"]) <= MAX_BUCKETS + 2 and "x" not in main and main["dx"] == win.width * 1000

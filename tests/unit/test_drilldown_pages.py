@@ -66,7 +66,9 @@ def test_a_station_has_the_same_measurement_elsewhere_as_siblings() -> None:
 def test_districts_are_ranked_by_how_far_beyond_their_own_thresholds() -> None:
     cat = catalogue()
     # Population: 襄城 (red at 70.1) at 71 is worse than 樊城 (red at 127.4) at 100, though smaller.
-    rows = core_rows(cat, _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01.dist:420606": 100.0, "XY.P.M01.P01": 500.0}), NOW)
+    rows = core_rows(
+        cat, _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01.dist:420606": 100.0, "XY.P.M01.P01": 500.0}), NOW
+    )
     population = next(r for r in rows if r.core.id == "XY.P.M01.P01")
     assert population.ranking == [XIANGCHENG, "420606"]
     assert population.rank(XIANGCHENG) == 1 and population.rank("420624") is None
@@ -91,7 +93,9 @@ def _engine_alert(sign_id: str, level: Level, raised_at: float) -> Alert:
 
 def test_a_districts_alerts_put_the_unacknowledged_first_then_the_worst() -> None:
     cat = catalogue()
-    red_acknowledged, _ = acknowledge(_engine_alert("XY.P.M01.P01.dist:420602", Level.RED, NOW - 600), "duty", "crew sent", NOW)
+    red_acknowledged, _ = acknowledge(
+        _engine_alert("XY.P.M01.P01.dist:420602", Level.RED, NOW - 600), "duty", "crew sent", NOW
+    )
     yellow_new = _engine_alert("XY.T.M04.T14.dist:420602", Level.YELLOW, NOW - 60)
     orange_old = _engine_alert("XY.P.M01.P02.dist:420602", Level.ORANGE, NOW - 300)
     listed = district_alerts(cat, [red_acknowledged, yellow_new, orange_old])
@@ -101,13 +105,19 @@ def test_a_districts_alerts_put_the_unacknowledged_first_then_the_worst() -> Non
         ("XY.P.M01.P01.dist:420602", "acknowledged"),
     ]
     assert listed[-1].acknowledged_by == "duty"
-    page = json.dumps(district.alerts_children(listed, DistrictView(XIANGCHENG)), cls=plotly.utils.PlotlyJSONEncoder, ensure_ascii=False)
+    page = json.dumps(
+        district.alerts_children(listed, DistrictView(XIANGCHENG)),
+        cls=plotly.utils.PlotlyJSONEncoder,
+        ensure_ascii=False,
+    )
     assert "已确认 · duty" in page and page.count("未确认") == 2
 
 
 def test_the_district_table_rows_and_the_not_normal_filter() -> None:
     cat = catalogue()
-    latest = _latest({"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01": 500.0, "XY.P.M02.P06": 10.0, "XY.T.M04.T13": 1.0})
+    latest = _latest(
+        {"XY.P.M01.P01.dist:420602": 71.0, "XY.P.M01.P01": 500.0, "XY.P.M02.P06": 10.0, "XY.T.M04.T13": 1.0}
+    )
     rows = core_rows(cat, latest, NOW)
     table = grid_rows(rows, XIANGCHENG, "zh")
     population = next(r for r in table if r["id"] == "XY.P.M01.P01")
@@ -140,15 +150,26 @@ def test_a_grid_sort_becomes_the_urls_sort_and_exports_follow_it() -> None:
     assert district_sorted_view(view, [{"colId": "level", "sort": "desc"}]).sort is None  # the default
     assert district_sorted_view(view, [{"colId": "evil", "sort": "asc"}]).sort is None
     assert list_sorted_view(ListView("module", "M13"), [{"colId": "age", "sort": "asc"}]).sort == Sort("age", "asc")
-    assert export_href(DistrictView(XIANGCHENG, Sort("city", "asc")).href(), "csv") == "/export/district/420602.csv?sort=city:asc"
+    assert (
+        export_href(DistrictView(XIANGCHENG, Sort("city", "asc")).href(), "csv")
+        == "/export/district/420602.csv?sort=city:asc"
+    )
     assert export_href(SignView("XY.P.M01.P01").href(), "xlsx") == "/export/sign/XY.P.M01.P01.xlsx"
 
 
 def test_exported_rows_are_in_the_order_the_grid_shows() -> None:
-    rows = [{"id": "a", "level": 1, "city": 3.0}, {"id": "b", "level": None, "city": 1.0}, {"id": "c", "level": 4, "city": None}]
+    rows = [
+        {"id": "a", "level": 1, "city": 3.0},
+        {"id": "b", "level": None, "city": 1.0},
+        {"id": "c", "level": 4, "city": None},
+    ]
     assert [r["id"] for r in sorted_rows(rows, DistrictView(XIANGCHENG))] == ["c", "a", "b"]
     assert [r["id"] for r in sorted_rows(rows, DistrictView(XIANGCHENG, Sort("city", "asc")))] == ["b", "a", "c"]
-    assert [r["id"] for r in sorted_list_rows(rows, ListView("module", "M13", sort=Sort("city", "desc")))] == ["a", "b", "c"]
+    assert [r["id"] for r in sorted_list_rows(rows, ListView("module", "M13", sort=Sort("city", "desc")))] == [
+        "a",
+        "b",
+        "c",
+    ]
 
 
 def test_list_rows_carry_values_levels_ages_and_sparklines() -> None:
@@ -157,7 +178,11 @@ def test_list_rows_carry_values_levels_ages_and_sparklines() -> None:
     assert signs[0].is_core
     latest = _latest({"XY.P.M02.P06": 10.0, "XY.P.M02.P05": 1.0}, age=30.0)
     ts = np.arange(NOW - 3600, NOW, 60.0)
-    recent = {"XY.P.M02.P06": np.array(list(zip(ts, np.linspace(90, 10, len(ts)))), dtype=[("ts", "<f8"), ("value", "<f8")])}
+    recent = {
+        "XY.P.M02.P06": np.array(
+            list(zip(ts, np.linspace(90, 10, len(ts)), strict=True)), dtype=[("ts", "<f8"), ("value", "<f8")]
+        )
+    }
     rows = rows_for(cat, signs, latest, recent, NOW, "en")
     answer = next(r for r in rows if r["id"] == "XY.P.M02.P06")
     assert answer["level"] == 4 and answer["age"] == 30.0 and not answer["stale"]
@@ -201,7 +226,11 @@ def _ids(component: Component) -> list[str]:
 def test_every_page_builds_from_its_url(ctx: DrillContext) -> None:
     cat = ctx.catalogue
     pages: list[Component] = []
-    for sign_id in ("XY.P.M01.P01", "XY.P.M01.P01.dist:420602", next(iter(s.id for s in cat.signs.values() if "stn:" in s.id))):
+    for sign_id in (
+        "XY.P.M01.P01",
+        "XY.P.M01.P01.dist:420602",
+        next(iter(s.id for s in cat.signs.values() if "stn:" in s.id)),
+    ):
         pages.append(sign.layout(ctx, SignView(sign_id, "7d", compare=(), lang="en")))
     pages += [district.layout(ctx, DistrictView(a)) for a in DISTRICTS]
     pages += [signlist.layout(ctx, ListView("module", m)) for m in cat.modules]
@@ -223,4 +252,11 @@ def test_unknown_things_get_a_not_found_page(ctx: DrillContext) -> None:
 
 
 def test_numbers_are_formatted_like_the_wall() -> None:
-    assert [format_value(v) for v in (1234.5, 48.33, 0.125, 0.0, None, float("nan"))] == ["1,234", "48.3", "0.12", "0", "—", "—"]
+    assert [format_value(v) for v in (1234.5, 48.33, 0.125, 0.0, None, float("nan"))] == [
+        "1,234",
+        "48.3",
+        "0.12",
+        "0",
+        "—",
+        "—",
+    ]

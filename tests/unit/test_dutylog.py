@@ -37,7 +37,8 @@ def _alert(
     **changes: object,
 ) -> Alert:
     alert = Alert(
-        id=alert_id, rule=RuleKind.THRESHOLD, sign_id=SIGN, name="太平店自动站 1小时降水量", unit="mm", district="420606",
+        id=alert_id, rule=RuleKind.THRESHOLD, sign_id=SIGN, name="太平店自动站 1小时降水量", unit="mm",
+        district="420606",
         level=level, peak_level=level, value=52.5, threshold=50.0, since=raised_at, raised_at=raised_at,
         updated_at=raised_at, status=status, due=Deadlines(raised_at + 1800, raised_at + 7200, raised_at + 86_400),
     )  # fmt: skip

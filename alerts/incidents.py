@@ -299,6 +299,16 @@ def view(incident: Incident, alerts: Mapping[str, Alert]) -> IncidentView:
     return IncidentView(incident, tuple(alerts[m] for m in incident.members if m in alerts))
 
 
+def standalone(alert: Alert) -> IncidentView:
+    """An open alert raised before incidents existed, shown as an incident of its own (of its district and its
+    sign's module) until it closes: an upgrade must never hide an alert from the wall. Never stored."""
+    sign = catalogue().signs.get(alert.sign_id)
+    cause = sign.module if sign else alert.name
+    members = (alert.id,)
+    incident = Incident(new_incident_id(alert.id), alert.district, cause, alert.raised_at, alert.updated_at, members)
+    return IncidentView(incident, (alert,))
+
+
 def pressing_incidents(views: Iterable[IncidentView]) -> list[IncidentView]:
     """Incidents in the one pressing order of alerts (alerts.model.pressing_key), by their derived status and
     severity and their latest member's raise."""

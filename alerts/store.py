@@ -37,6 +37,7 @@ from alerts.incidents import (
     open_incident,
     pressing_incidents,
     signal_type,
+    standalone,
     view,
 )
 from alerts.lifecycle import InvalidTransition
@@ -197,8 +198,13 @@ class Writes:
             pipe.xadd(KEY_ALERTS_AUDIT, cast(dict[Any, Any], fields))
 
 
+def watch(pipe: Pipeline, *keys: str) -> None:
+    """WATCH the keys, so that the transaction this pipeline then runs fails if any of them changes."""
+    pipe.watch(*keys)  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.watch unannotated
+
+
 def watch_states(pipe: Pipeline, keys: Sequence[str]) -> list[RuleState]:
-    pipe.watch(*keys)
+    watch(pipe, *keys)
     return [RuleState.decode(raw) for raw in pipe.mget(keys)]
 
 
@@ -206,17 +212,17 @@ def watch_alerts(pipe: Pipeline, alert_ids: Iterable[str]) -> dict[str, Alert]:
     keys = [alert_key(alert_id) for alert_id in alert_ids]
     if not keys:
         return {}
-    pipe.watch(*keys)
+    watch(pipe, *keys)
     return {alert.id: alert for alert in (Alert.decode(raw) for raw in pipe.mget(keys) if raw is not None)}
 
 
 def watch_silences(pipe: Pipeline) -> list[Silence]:
-    pipe.watch(KEY_ALERT_SILENCES)
+    watch(pipe, KEY_ALERT_SILENCES)
     return [Silence.from_json(json.loads(raw)) for raw in pipe.hvals(KEY_ALERT_SILENCES)]
 
 
 def _watch_open_alerts(pipe: Pipeline) -> list[Alert]:
-    pipe.watch(KEY_ALERTS_OPEN)
+    watch(pipe, KEY_ALERTS_OPEN)
     return list(watch_alerts(pipe, _texts(pipe.zrange(KEY_ALERTS_OPEN, 0, -1))).values())
 
 
@@ -235,7 +241,7 @@ def watch_incidents(pipe: Pipeline, incident_ids: Iterable[str]) -> dict[str, In
     if not ids:
         return {}
     keys = [incident_key(i) for i in ids]
-    pipe.watch(*keys)
+    watch(pipe, *keys)
     incidents = [Incident.decode(raw) for raw in pipe.mget(keys) if raw is not None]
     members = watch_alerts(pipe, [m for incident in incidents for m in incident.members])
     return {incident.id: view(incident, members) for incident in incidents}
@@ -270,13 +276,13 @@ def group_raised(
     if not raised:
         return
     keys = signal_state_keys()
-    pipe.watch(*keys.values())
+    watch(pipe, *keys.values())
     states = dict(zip(keys, (RuleState.decode(raw) for raw in pipe.mget(list(keys.values()))), strict=True))
     signals = active_signals({**states, **{k: v for k, v in pending_signals.items() if k in keys}})
     signs = catalogue().signs
     groups = {alert.id: group_key(signs[alert.sign_id], alert.district, signals, rules) for alert in raised}
     pointer_keys = [incident_group_key(key.text) for key in dict.fromkeys(groups.values())]
-    pipe.watch(*pointer_keys)
+    watch(pipe, *pointer_keys)
     pointers = {
         key: _text(raw) for key, raw in zip(pointer_keys, pipe.mget(pointer_keys), strict=True) if raw is not None
     }
@@ -386,6 +392,13 @@ def list_incidents(client: redis.Redis, *, recent: int = 0, district: str | None
     return pressing_incidents(
         v for v in views if (district is None or v.district == district) and (recent or v.status.is_open)
     )
+
+
+def strip_incidents(client: redis.Redis) -> list[IncidentView]:
+    """What the wall's strip shows, in the pressing order: every open incident, and each open alert that belongs
+    to none (raised before incidents existed) as an incident of its own."""
+    ungrouped = [standalone(alert) for alert in list_active(client) if not alert.incident]
+    return pressing_incidents([*list_incidents(client), *ungrouped])
 
 
 def incident_timeline(client: redis.Redis, incident_id: str) -> list[TimelineEntry]:

@@ -16,12 +16,13 @@ import redis
 from dash import ClientsideFunction, Dash, Input, Output, State
 
 from alerts.incidents import IncidentView
-from alerts.store import list_active, list_incidents, list_silences
+from alerts.store import list_active, list_silences, strip_incidents
 from feeds.board import read_board
 from layouts import wall
 from signs.catalogue import catalogue
 from signs.history import downsample
 from signs.keys import KEY_ALERTS_AUDIT, KEY_BOARD_CHANGES
+from signs.replies import stream_revrange
 from signs.store import read_history, shared_redis
 
 SPARK_WINDOW_S = 3600.0
@@ -78,7 +79,9 @@ def board_update(client: redis.Redis, held_seq: int, spark_signs: list[str]) -> 
         return {"now": now, "full": False, **merge_changes(records)}
     board = read_board(client)
     if board is None:
-        empty = {"seq": 0, "at": None, "signs": {}, "feeds": {}, "silent": [], "workers": 0, "spark": {}}
+        empty: dict[str, Any] = {
+            "seq": 0, "at": None, "signs": {}, "feeds": {}, "silent": [], "workers": 0, "spark": {},
+        }  # fmt: skip
         return {"now": now, "full": True, **empty}
     return {"now": now, "full": True, **board.as_json(), "spark": spark_series(client, spark_signs, now)}
 
@@ -114,7 +117,7 @@ def wall_incident(incident: IncidentView) -> dict[str, Any]:
 def alerts_update(client: redis.Redis, held_audit: str | None) -> dict[str, Any] | None:
     """Open incidents when anything happened to any alert or silence since the audit entry the wall holds; None
     otherwise (and while no alert engine has ever run, so the wall keeps showing threshold breaches)."""
-    newest = client.xrevrange(KEY_ALERTS_AUDIT, count=1)
+    newest = stream_revrange(client, KEY_ALERTS_AUDIT, count=1)
     if not newest:
         return None
     audit = newest[0][0].decode()
@@ -124,7 +127,7 @@ def alerts_update(client: redis.Redis, held_audit: str | None) -> dict[str, Any]
     counts = [0] * 5
     for alert in active:
         counts[int(alert.level)] += 1
-    incidents = list_incidents(client)[:WALL_INCIDENTS]
+    incidents = strip_incidents(client)[:WALL_INCIDENTS]
     return {
         "audit": audit,
         "counts": counts,

@@ -29,6 +29,7 @@ from auth.model import Permission, User
 from auth.scope import Scope, scope_of
 from auth.web import current_user
 from geo.admin import CITY_ADCODE, DISTRICTS
+from layouts.attrs import data_attrs
 from layouts.nav import LEVEL_NAMES, WALL_PATH, format_value, level_chip
 from signs.drill import district_name
 from signs.urlstate import BEIJING
@@ -363,7 +364,7 @@ def counts_children(counts: Mapping[str, int], lang: str) -> list[Component]:
             html.Span(
                 [html.Span(LEVEL_NAMES[lang][i]), html.B(str(counts.get(name, 0)))],
                 className=f"sev-chip sev-{i}",
-                **{"data-level": name},
+                **data_attrs(level=name),
             )
         )
     return chips
@@ -375,7 +376,7 @@ def countdown_span(due_at: float, label: str, overdue_label: str, now: float) ->
     return html.Span(
         f"{overdue_label if left < 0 else label} {clock_text(abs(left))}",
         className="countdown" + (" overdue" if left < 0 else ""),
-        **{"data-due": repr(due_at), "data-label": label, "data-overdue": overdue_label},
+        **data_attrs(due=repr(due_at), label=label, overdue=overdue_label),
     )
 
 
@@ -415,7 +416,7 @@ def _badges(alert: Alert, lang: str) -> list[Component]:
 
 def list_children(alerts: list[Alert], view: AlertsView, now: float) -> list[Component]:
     t, lang = text(view.lang), view.lang
-    clock = html.Span(className="server-clock", **{"data-server-now": repr(now)})
+    clock = html.Span(className="server-clock", **data_attrs(server_now=repr(now)))
     if not alerts:
         return [clock, html.P(t["no_alerts"], className="muted empty")]
     header = html.Tr(
@@ -428,7 +429,7 @@ def list_children(alerts: list[Alert], view: AlertsView, now: float) -> list[Com
         html.Tr(
             className=f"officer-alert lvl-{int(a.level)} {a.status.value}"
             + (" selected" if a.id == view.selected else ""),
-            **{"data-alert-id": a.id},
+            **data_attrs(alert_id=a.id),
             children=[
                 html.Td(level_chip(int(a.level), lang)),
                 html.Td(
@@ -552,6 +553,13 @@ def detail_children(
     ]
 
 
+def kept_while_redrawn(item_id: str) -> dict[str, str]:
+    """What an officer is typing survives the detail being redrawn (a member's level changed, another officer
+    acted): Dash restores a user's edits to an input re-created with the same id and persistence key, and the key
+    is the alert or incident, so a note never carries over to another one."""
+    return {"persistence": item_id, "persistence_type": "memory"}
+
+
 def action_forms(alert: Alert, lang: str) -> html.Div:
     """Acknowledge, resolve and silence, for users who may act on an open alert. The three are drawn together,
     acknowledge disabled once someone has: the callback that acts needs all its inputs on the page."""
@@ -563,7 +571,12 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                 className="action-row",
                 children=[
                     dcc.Input(
-                        id=ACK_NOTE, type="text", placeholder=t["ack_note"], maxLength=500, className="note-input"
+                        id=ACK_NOTE,
+                        **kept_while_redrawn(alert.id),
+                        type="text",
+                        placeholder=t["ack_note"],
+                        maxLength=500,
+                        className="note-input",
                     ),
                     html.Button(
                         t["acknowledge"], id=ACK_BUTTON, className="action ack", disabled=alert.acknowledged is not None
@@ -575,6 +588,7 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                 children=[
                     dcc.Input(
                         id=RESOLVE_NOTE,
+                        **kept_while_redrawn(alert.id),
                         type="text",
                         placeholder=t["resolve_note"],
                         maxLength=500,
@@ -587,10 +601,20 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                 className="action-row assign-row",
                 children=[
                     dcc.Input(
-                        id=ASSIGN_TO, type="text", placeholder=t["assign_to"], maxLength=64, className="who-input"
+                        id=ASSIGN_TO,
+                        **kept_while_redrawn(alert.id),
+                        type="text",
+                        placeholder=t["assign_to"],
+                        maxLength=64,
+                        className="who-input",
                     ),
                     dcc.Input(
-                        id=ASSIGN_NOTE, type="text", placeholder=t["assign_note"], maxLength=500, className="note-input"
+                        id=ASSIGN_NOTE,
+                        **kept_while_redrawn(alert.id),
+                        type="text",
+                        placeholder=t["assign_note"],
+                        maxLength=500,
+                        className="note-input",
                     ),
                     html.Button(t["assign"], id=ASSIGN_BUTTON, className="action assign"),
                 ],
@@ -622,7 +646,12 @@ def action_forms(alert: Alert, lang: str) -> html.Div:
                     ),  # fmt: skip
                     html.Span(t["minutes"], className="muted"),
                     dcc.Input(
-                        id=SILENCE_REASON, type="text", placeholder=t["reason"], maxLength=500, className="note-input"
+                        id=SILENCE_REASON,
+                        **kept_while_redrawn(alert.id),
+                        type="text",
+                        placeholder=t["reason"],
+                        maxLength=500,
+                        className="note-input",
                     ),
                     html.Button(t["silence"], id=SILENCE_BUTTON, className="action silence"),
                 ],
@@ -655,7 +684,7 @@ def incidents_children(incidents: list[IncidentView], view: AlertsView) -> list[
         html.Tr(
             className=f"officer-incident lvl-{int(i.level)} {i.status.value}"
             + (" selected" if i.id == view.incident and not view.selected else ""),
-            **{"data-incident-id": i.id, "data-count": str(i.count)},
+            **data_attrs(incident_id=i.id, count=str(i.count)),
             children=[
                 html.Td(level_chip(int(i.level), lang)),
                 html.Td(
@@ -712,7 +741,7 @@ def incident_detail_children(
                 [
                     html.Tr(
                         className=f"officer-alert lvl-{int(a.level)} {a.status.value}",
-                        **{"data-alert-id": a.id},
+                        **data_attrs(alert_id=a.id),
                         children=[
                             html.Td(level_chip(int(a.level), lang)),
                             html.Td(dcc.Link(a.name, href=replace(view, selected=a.id).href(), className="alert-link")),
@@ -740,7 +769,7 @@ def incident_detail_children(
     ]
     header = html.Tr([html.Th(t[key]) for key in ("time", "event", "by", "note")])
     return [
-        html.H2(incident.title(lang), className="detail-title incident-title", **{"data-incident-id": incident.id}),
+        html.H2(incident.title(lang), className="detail-title incident-title", **data_attrs(incident_id=incident.id)),
         html.Div(
             [
                 level_chip(int(incident.level), lang),
@@ -749,7 +778,7 @@ def incident_detail_children(
             ],
             className="detail-facts",
         ),
-        *([incident_forms(lang)] if may_act and incident.status.is_open else []),
+        *([incident_forms(incident.id, lang)] if may_act and incident.status.is_open else []),
         html.H2(t["incident_members"], className="history-title"),
         members,
         html.H2(t["timeline"], className="history-title"),
@@ -757,7 +786,7 @@ def incident_detail_children(
     ]
 
 
-def incident_forms(lang: str) -> html.Div:
+def incident_forms(incident_id: str, lang: str) -> html.Div:
     """One note for an act on every member: acknowledge all, assign all (to the named officer, or oneself),
     resolve all (the note required)."""
     t = text(lang)
@@ -765,7 +794,12 @@ def incident_forms(lang: str) -> html.Div:
         className="action-forms incident-forms",
         children=[
             dcc.Input(
-                id=INCIDENT_NOTE, type="text", placeholder=t["incident_note"], maxLength=500, className="note-input"
+                id=INCIDENT_NOTE,
+                **kept_while_redrawn(incident_id),
+                type="text",
+                placeholder=t["incident_note"],
+                maxLength=500,
+                className="note-input",
             ),
             html.Div(
                 className="action-row",
@@ -779,6 +813,7 @@ def incident_forms(lang: str) -> html.Div:
                 children=[
                     dcc.Input(
                         id=INCIDENT_ASSIGN_TO,
+                        **kept_while_redrawn(incident_id),
                         type="text",
                         placeholder=t["assign_to"],
                         maxLength=64,
@@ -805,7 +840,7 @@ def silences_children(silences: list[Silence], may_act: bool, lang: str) -> list
         rows.append(
             html.Div(
                 className="silence-item",
-                **{"data-silence-id": s.id},
+                **data_attrs(silence_id=s.id),
                 children=[
                     html.Span(target, className="silence-target", title=s.target),
                     html.Span(f"{t['until']} {beijing_time(s.until)}", className="num"),

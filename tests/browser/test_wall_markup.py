@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Dialog, Page
 
 from alerts.model import Action, Alert, AlertStatus, Deadlines, Event, RuleKind, Silence, SilenceScope, Transition
 from alerts.store import Writes
@@ -95,7 +95,12 @@ def _watched_page(browser: Browser, width: int, height: int) -> tuple[Page, list
     page, errors = open_page(browser, "about:blank", width, height)
     dialogs: list[str] = []
     requested: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("request", lambda request: requested.append(request.url))
     return page, errors, dialogs, requested
 
@@ -115,18 +120,19 @@ def test_markup_in_alerts_shows_as_text_on_the_wall_and_never_runs(browser: Brow
 
     strip = page.locator(".alert-strip .alerts")
     text = strip.evaluate("(node) => node.textContent")
-    assert ACKNOWLEDGER in text and SIGN_NAME in text and UNIT in text and "<img" in text
+    # Alerts stored before incidents existed show as incidents of one, named after their sign when it is unknown.
+    assert ACKNOWLEDGER in text and SIGN_NAME in text and "<img" in text
     assert strip.locator("img, svg, script, b, i").count() == 0
     cards = strip.locator(".alert-card")
-    # level, name, value, status, one badge (escalated; silenced) and the countdown: no element made of the data
+    # level, title, status, assignee, one badge (escalated; silenced) and the countdown: no element made of the data
     assert cards.evaluate_all("(cards) => cards.map((c) => c.children.length)") == [6, 6]
-    ids = cards.evaluate_all("(cards) => cards.map((c) => [c.dataset.alertId, c.dataset.alertSign])")
-    assert ids == [[ALERT_ID, SIGN_ID], [RAISED_ID, SIGN_ID]]
-    acknowledged = cards.nth(0)
+    ids = cards.evaluate_all("(cards) => cards.map((c) => [c.dataset.incidentId, c.dataset.alertSign])")
+    # The pressing order: the unacknowledged one first, though its level is lower.
+    assert ids == [[f"inc-{RAISED_ID}", SIGN_ID], [f"inc-{ALERT_ID}", SIGN_ID]]
+    acknowledged = cards.nth(1)
     assert acknowledged.locator(".alert-status").text_content() == f"已确认·{ACKNOWLEDGER}"
-    assert acknowledged.locator(".alert-name").text_content() == f"襄城区 · {SIGN_NAME}"
-    assert acknowledged.locator(".alert-value").text_content() == f"84.4 {UNIT}"
-    assert cards.nth(1).locator(".silenced").count() == 1
+    assert acknowledged.locator(".alert-name").text_content() == f"襄城区 · {SIGN_NAME} · 1 条告警"
+    assert cards.nth(0).locator(".silenced").count() == 1
     page.screenshot(path=str(ARTIFACTS / "wall-markup-as-text.png"))
     assert errors == []
     page.close()

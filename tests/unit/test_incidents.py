@@ -16,6 +16,7 @@ from alerts.incidents import (
     join,
     open_incident,
     pressing_incidents,
+    standalone,
 )
 from alerts.lifecycle import acknowledge, clear, raise_alert, resolve
 from alerts.model import Alert, AlertStatus, Deadlines, RuleKind, Silence, SilenceScope
@@ -124,3 +125,14 @@ def test_an_incident_is_silenced_only_when_every_open_member_is() -> None:
     incident = join(open_incident(GroupKey("420624", "M13"), quiet, NOW), loud, NOW)
     assert not IncidentView(incident, (quiet, loud)).silenced
     assert IncidentView(incident, (quiet, replace(loud, silence=silence))).silenced
+
+
+def test_an_alert_stored_before_incidents_existed_shows_as_an_incident_of_its_own() -> None:
+    old = _alert(POWER, NOW)
+    assert old.incident == ""
+    shown = standalone(old)
+    assert shown.id == f"inc-{old.id}" and shown.members == (old,) and shown.count == 1
+    assert shown.district == "420624" and shown.level == Level.RED and shown.status is AlertStatus.RAISED
+    assert shown.title("zh") == "南漳县 · 供电 · 1 条告警"
+    unknown = replace(old, sign_id="XY.T.M05.T99", name="旧告警")  # a sign since removed from the catalogue
+    assert standalone(unknown).title("zh") == "南漳县 · 旧告警 · 1 条告警"

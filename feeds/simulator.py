@@ -271,7 +271,7 @@ class Profile:
     decimals: int = 2
 
 
-_PCT = {"lo": 0.0, "hi": 100.0}
+_PCT: dict[str, Any] = {"lo": 0.0, "hi": 100.0}
 PROFILES: dict[str, Profile] = {
     # 人 People
     "P01": Profile(522, 534, "activity", 0.004, extensive=True, decimals=1),
@@ -1060,7 +1060,8 @@ def _np_mix(x: np.ndarray) -> np.ndarray:
     x = x + _U64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> _U64(27))) * _U64(0x94D049BB133111EB)
-    return x ^ (x >> _U64(31))
+    mixed: np.ndarray = x ^ (x >> _U64(31))
+    return mixed
 
 
 def _np_hash01(keys: np.ndarray, salt: int, epoch: np.ndarray | int) -> np.ndarray:
@@ -1278,7 +1279,7 @@ class Simulator:
         self._camera_sent = 0  # heartbeats due so far since the camera origin (monotone)
         self._camera_origin: float | None = None
         self._status_epoch: int | None = None
-        self._status = None
+        self._status: np.ndarray | None = None
 
     def _camera_status_now(self, t_sim: float) -> np.ndarray:
         # Statuses change on a simulated-minute grid (and the outage switch); recompute on change only.
@@ -1420,7 +1421,8 @@ def _start_time(text: str | None, now: float) -> float:
     return moment.timestamp()
 
 
-def _load_fleet(seed: int) -> CameraFleet:
+def load_fleet(seed: int = 420600) -> CameraFleet:
+    """The camera inventory (geo.cameras) as a fleet."""
     from geo.cameras import camera_inventory  # imported late: the geo stack is heavy and optional here
 
     return CameraFleet.from_frame(camera_inventory(seed=seed), seed=seed)
@@ -1436,7 +1438,7 @@ def main(argv: list[str]) -> int:
     config = settings()
     host, port = broker_address(config.mqtt_url or "mqtt://127.0.0.1:1883")
     signs = catalogue()
-    fleet = None if args.no_cameras else _load_fleet(args.seed)
+    fleet = None if args.no_cameras else load_fleet(args.seed)
 
     now = time.time()
     clock = SimClock(real_start=now, sim_start=_start_time(args.start, now), speed=args.speed)
@@ -1479,6 +1481,9 @@ def main(argv: list[str]) -> int:
             args.speed,
             f", scenario {args.scenario}" if args.scenario else "",
         )
+        # The clocks meet once everything is loaded, so that the simulated start is the first moment published.
+        clock.real_start = time.time()
+        log.info("clock origin: real %r = simulated %r, speed %r", clock.real_start, clock.sim_start, clock.speed)
         simulator.run(args.duration)
     finally:
         for sig, handler in previous.items():
@@ -1510,6 +1515,7 @@ __all__ = [
     "camera_sign_values",
     "camera_statuses",
     "incidents_between",
+    "load_fleet",
     "main",
     "prepare",
     "publish_all_once",

@@ -267,10 +267,22 @@ def _readings(at: float, *values: float) -> list[tuple[float, float]]:
     return [(at + 60.0 * i, v) for i, v in enumerate(values)]
 
 
+def _expected(sign: Sign, ts: float) -> float:
+    expected = expected_value(sign, ts)
+    assert expected is not None, f"{sign.id} has no hour-of-week profile"
+    return expected
+
+
+def _bound(sign: Sign, ts: float, level: Level) -> float:
+    bound = thresholds_at(sign, ts)[level - 1]
+    assert bound is not None
+    return bound
+
+
 def test_a_night_time_taxi_dip_is_normal_and_the_same_value_at_rush_hour_raises() -> None:
     taxis = catalogue().signs["XY.D.M11.D38"]  # bounds 80/70/60/50 % of the expected fleet online
-    night_fleet = expected_value(taxis, NIGHT)
-    assert night_fleet is not None and night_fleet < taxis.thresholds[3]  # below even the red bound of daytime
+    night_fleet = _expected(taxis, NIGHT)
+    assert night_fleet < _bound(taxis, TUESDAY + 12 * 3600, Level.RED)  # below even the red bound of daytime
     params = BOOK.params(RuleKind.THRESHOLD, taxis)
     at_night = evaluate(QUIET, _readings(NIGHT, night_fleet, night_fleet), taxis, RuleKind.THRESHOLD, params)
     assert at_night.changes == () and at_night.state.is_quiet
@@ -282,8 +294,8 @@ def test_a_night_time_taxi_dip_is_normal_and_the_same_value_at_rush_hour_raises(
 def test_a_surge_relative_to_the_hour_raises_though_it_is_far_below_the_daily_bound() -> None:
     tickets = catalogue().signs["XY.P.M02.P05.dist:420606"]  # 樊城 12345 tickets since midnight
     two_pm = TUESDAY + 14 * 3600
-    normal, surge = expected_value(tickets, two_pm), 2.2 * expected_value(tickets, two_pm)
-    assert surge < tickets.thresholds[0]  # by the day's bounds, nothing to see yet
+    normal, surge = _expected(tickets, two_pm), 2.2 * _expected(tickets, two_pm)
+    assert surge < _bound(tickets, TUESDAY + 86_399, Level.BLUE)  # by the day's bounds, nothing to see yet
     params = BOOK.params(RuleKind.THRESHOLD, tickets)
     assert evaluate(QUIET, _readings(two_pm, normal), tickets, RuleKind.THRESHOLD, params).changes == ()
     [raised] = evaluate(QUIET, _readings(two_pm, surge), tickets, RuleKind.THRESHOLD, params).changes
@@ -293,7 +305,8 @@ def test_a_surge_relative_to_the_hour_raises_though_it_is_far_below_the_daily_bo
 def test_an_hour_of_week_alert_records_the_bound_of_its_hour() -> None:
     taxis = catalogue().signs["XY.D.M11.D38"]
     at_night = sign_at(taxis, NIGHT)
-    assert at_night.thresholds == thresholds_at(taxis, NIGHT) and at_night.thresholds[0] < taxis.thresholds[0]
+    assert at_night.thresholds == thresholds_at(taxis, NIGHT)
+    assert _bound(at_night, NIGHT, Level.BLUE) < _bound(taxis, TUESDAY + 12 * 3600, Level.BLUE)
     assert sign_at(taxis, TUESDAY + 12 * 3600).thresholds == pytest.approx(taxis.thresholds)
     rain = catalogue().signs["XY.S.M13.S45.rain3h:420624"]
     assert sign_at(rain, NIGHT) is rain
@@ -304,15 +317,14 @@ def test_hysteresis_and_durations_hold_against_moving_bounds() -> None:
     load = catalogue().signs["XY.T.M05.T17"]  # high is bad; bounds +20/+27/+33/+40 % of the expected load
     params = RuleParams(hysteresis=0.2, raise_after_s=0.0, clear_after_s=300.0)
     at = TUESDAY + 13 * 3600  # a flat stretch of the working day
-    blue = thresholds_at(load, at)[0]
-    assert blue is not None
+    blue = _bound(load, at, Level.BLUE)
     hovering = [blue * 1.001, blue * 0.999, blue * 1.001, blue * 0.999, blue * 1.002, blue * 0.998]
     outcome = evaluate(QUIET, _readings(at, *hovering), load, RuleKind.THRESHOLD, params)
     assert [(c.kind, c.state.level, c.at - at) for c in outcome.changes] == [(ChangeKind.RAISE, Level.BLUE, 0.0)]
     assert outcome.state.level is Level.BLUE  # held within the band below the hour's bound
     at_night = evaluate(outcome.state, _readings(NIGHT + 86_400, blue * 0.999), load, RuleKind.THRESHOLD, params)
     assert at_night.state.level is Level.RED  # the same load at night is far above the night's bounds
-    normal = expected_value(load, at)
+    normal = _expected(load, at)
     back = _readings(at + 600, *[normal] * 7)
     cleared = evaluate(outcome.state, back, load, RuleKind.THRESHOLD, params)
     assert [(c.kind, c.at - at - 600) for c in cleared.changes] == [(ChangeKind.CLEAR, 300.0)]

@@ -357,7 +357,7 @@ def test_cameras_mostly_online_with_clustered_outages() -> None:
     # Clustered: a camera is far more likely to be down when its street neighbour is.
     status = np.stack([sim.camera_statuses(fleet, MONDAY + h * 3600.0) for h in range(0, 240, 7)])
     down = status != sim.CAMERA_ONLINE
-    same_street = {}
+    same_street: dict[int, list[int]] = {}
     for index, street in enumerate(fleet.street.tolist()):
         same_street.setdefault(street, []).append(index)
     pairs = [(v[0], v[1]) for v in same_street.values() if len(v) >= 2]

@@ -72,10 +72,31 @@ class CityEyeDash(Dash):
     (assets/drilldown_links.js), so a page without the grid's script never has to render one.
     """
 
-    def interpolate_index(self, **kwargs: Any) -> str:
+    def interpolate_index(
+        self,
+        metas: str = "",
+        title: str = "",
+        css: str = "",
+        config: str = "",
+        scripts: str = "",
+        app_entry: str = "",
+        favicon: str = "",
+        renderer: str = "",
+    ) -> str:
         if request.path == WALL_PATH:
-            kwargs["scripts"] = "\n".join(line for line in kwargs["scripts"].split("\n") if GRID_SCRIPT not in line)
-        return super().interpolate_index(**kwargs)
+            scripts = "\n".join(line for line in scripts.split("\n") if GRID_SCRIPT not in line)
+        return str(
+            super().interpolate_index(
+                metas=metas,
+                title=title,
+                css=css,
+                config=config,
+                scripts=scripts,
+                app_entry=app_entry,
+                favicon=favicon,
+                renderer=renderer,
+            )
+        )
 
 
 def create_app() -> Dash:
@@ -84,7 +105,7 @@ def create_app() -> Dash:
         use_pages=True,
         pages_folder="",
         title="城市之眼 · City Eye",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # documented as "None: no 'Updating...' title", typed str
         compress=True,
         suppress_callback_exceptions=True,
     )

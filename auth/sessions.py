@@ -22,6 +22,7 @@ import redis
 
 from auth.model import User
 from signs.keys import KEY_USERS, KEY_WALL_TOKENS, session_key, sessions_of_key
+from signs.replies import smembers_bytes
 
 SESSION_ID_BYTES = 32  # 256 bits: the cookie is the whole secret
 
@@ -151,7 +152,7 @@ def end_sessions_of(client: redis.Redis, kind: SessionKind, field: str) -> int:
     No transaction is needed: a session opened after the record changed is refused by _OPEN_LUA, and one opened
     before is in the index read here."""
     index = sessions_of_key(_INDEXES[kind], field)
-    digests = client.smembers(index)
+    digests = smembers_bytes(client, index)
     pipe = client.pipeline(transaction=False)
     for digest in digests:
         pipe.delete(session_key(digest.decode()))
@@ -161,7 +162,7 @@ def end_sessions_of(client: redis.Redis, kind: SessionKind, field: str) -> int:
 
 def _prune_index(client: redis.Redis, index: str) -> None:
     """Drops the digests of sessions that have expired, so that a wall restarted every night keeps a short index."""
-    digests = [d.decode() for d in client.smembers(index)]
+    digests = [d.decode() for d in smembers_bytes(client, index)]
     if not digests:
         return
     pipe = client.pipeline(transaction=False)

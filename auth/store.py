@@ -15,6 +15,7 @@ from auth.passwords import DUMMY_HASH, hash_password, verify_password
 from auth.sessions import Credential, SessionKind, end_sessions_of, record_revision, secret_digest
 from geo.admin import DISTRICTS
 from signs.keys import KEY_AUTH_LOG, KEY_USERS, KEY_WALL_TOKENS
+from signs.replies import hget_bytes, hgetall_bytes, stream_revrange
 
 AUTH_LOG_KEEP = 100_000
 
@@ -34,7 +35,7 @@ def log_event(client: redis.Redis, event: str, username: str, detail: str = "", 
 
 def read_auth_log(client: redis.Redis, count: int | None = None) -> list[dict[str, str]]:
     """The newest `count` entries (all without), oldest first: at, event, username, detail, remote."""
-    entries = client.xrevrange(KEY_AUTH_LOG, count=count)
+    entries = stream_revrange(client, KEY_AUTH_LOG, count=count)
     return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in reversed(entries)]
 
 
@@ -105,7 +106,7 @@ def _end_user_sessions(client: redis.Redis, username: str, *, reason: str, by: s
 
 def check_password(client: redis.Redis, username: str, password: str) -> Credential | None:
     """The user's credential when the password matches; it costs the same time for an unknown user."""
-    raw = client.hget(KEY_USERS, username) if username else None
+    raw = hget_bytes(client, KEY_USERS, username) if username else None
     user = User.from_record(raw) if raw else None
     ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
     if not ok or user is None or raw is None:
@@ -124,7 +125,7 @@ def create_wall_token(client: redis.Redis, name: str, *, by: str) -> str:
 
 def wall_for_token(client: redis.Redis, token: str) -> Credential | None:
     digest = secret_digest(token)
-    raw = client.hget(KEY_WALL_TOKENS, digest) if token else None
+    raw = hget_bytes(client, KEY_WALL_TOKENS, digest) if token else None
     if raw is None:
         return None
     return Credential(SessionKind.WALL, User.wall_from_record(raw), digest, record_revision(raw))
@@ -132,7 +133,8 @@ def wall_for_token(client: redis.Redis, token: str) -> Credential | None:
 
 def revoke_wall_tokens(client: redis.Redis, name: str, *, by: str) -> int:
     """Revokes every token of one wall; each wall showing with one of them is refused at its next poll."""
-    digests = [d.decode() for d, raw in client.hgetall(KEY_WALL_TOKENS).items() if json.loads(raw)["name"] == name]
+    tokens = hgetall_bytes(client, KEY_WALL_TOKENS)
+    digests = [d.decode() for d, raw in tokens.items() if json.loads(raw)["name"] == name]
     if digests:
         client.hdel(KEY_WALL_TOKENS, *digests)
         ended = sum(end_sessions_of(client, SessionKind.WALL, digest) for digest in digests)

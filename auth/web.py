@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, Response, abort, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response as BaseResponse  # what flask.redirect returns
 
 from auth.model import Permission, Role, User
 from auth.sessions import Credential, Session, SessionKind, end_session, lookup_session, open_session, secret_digest
@@ -158,7 +159,7 @@ def _resolve_user() -> User | None:
     return session.user if session is not None else None
 
 
-def _guard() -> Response | None:
+def _guard() -> BaseResponse | None:
     headers = request.headers
     if not request_origin_ok(request.method, headers.get("Origin"), headers.get("Referer"), request.host_url):
         abort(403, description="cross-origin request refused")
@@ -241,7 +242,7 @@ def login_form() -> Response:
 
 
 @auth_blueprint.post("/login")
-def login() -> Response:
+def login() -> BaseResponse:
     username = request.form.get("username", "").strip().lower()
     next_path = safe_next(request.form.get("next"))  # checked here, where it is followed, whatever the form held
     password = request.form.get("password", "")
@@ -252,7 +253,7 @@ def login() -> Response:
 
 
 @auth_blueprint.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     session: Session | None = g.get("session")
     if session is not None:
         end_session(shared_redis(), session)

@@ -49,6 +49,7 @@ from signs.keys import (  # noqa: E402
     worker_key,
 )
 from signs.model import Direction, Level, MqttSource, Sign, level_of  # noqa: E402
+from signs.replies import stream_range, stream_read, stream_revrange  # noqa: E402
 
 BREACH_SHARE = 0.05
 
@@ -124,12 +125,12 @@ class AlertFollower:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        newest = client.xrevrange(KEY_ALERTS_AUDIT, count=1)
+        newest = stream_revrange(client, KEY_ALERTS_AUDIT, count=1)
         self.last_id = newest[0][0] if newest else b"0-0"
         self.red_at: dict[str, float] = {}
 
     def poll(self, block_ms: int = 50) -> None:
-        for _, entries in self.client.xread({KEY_ALERTS_AUDIT: self.last_id}, block=block_ms, count=10_000) or []:
+        for _, entries in stream_read(self.client, {KEY_ALERTS_AUDIT: self.last_id}, block=block_ms, count=10_000):
             for entry_id, fields in entries:
                 self.last_id = entry_id
                 event, level = fields[b"event"].decode(), fields.get(b"level", b"").decode()
@@ -148,7 +149,7 @@ class AlertFollower:
 def landed_at(client: redis.Redis, since: float, sign_ids: set[str]) -> dict[str, float]:
     """When each sign's reading landed: the Redis time of the feed worker's stream entry that carried it."""
     out: dict[str, float] = {}
-    for entry_id, fields in client.xrange(KEY_READINGS, f"{int(since * 1000)}-0", "+"):
+    for entry_id, fields in stream_range(client, KEY_READINGS, f"{int(since * 1000)}-0", "+"):
         for sign_id, _, _ in unpack_landed(fields[b"r"]):
             if sign_id in sign_ids:
                 out.setdefault(sign_id, int(entry_id.split(b"-")[0]) / 1000)

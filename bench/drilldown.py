@@ -49,6 +49,7 @@ from layouts import sign as sign_ids  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import HISTORY_POINT, history_day, history_key  # noqa: E402
 from signs.model import Direction, Sign  # noqa: E402
+from signs.replies import get_bytes  # noqa: E402
 from signs.urlstate import DistrictView, SignView  # noqa: E402
 
 HISTORY_SIGNS = ("XY.D.M09.D29.dist:420602", "XY.T.M07.T23")
@@ -80,7 +81,7 @@ def synthetic_values(sign: Sign, ts: np.ndarray, rng: np.random.Generator) -> np
 
 def fill_history(client: redis.Redis, sign: Sign, now: float, rng: np.random.Generator) -> int:
     """Seven days at the sign's cadence up to the oldest point the system wrote itself (or now)."""
-    existing = client.get(history_key(sign.id, history_day(now))) or b""
+    existing = get_bytes(client, history_key(sign.id, history_day(now))) or b""
     live = np.frombuffer(existing[: len(existing) // 16 * 16], dtype=[("ts", "<f8"), ("value", "<f8")])
     until = float(live["ts"].min()) if len(live) else now
     ts = np.arange(now - 7 * 86_400, until, sign.cadence_s)

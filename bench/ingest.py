@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,7 +29,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import redis  # noqa: E402
 
 from config import Settings  # noqa: E402
-from feeds.contract import Ignored, Readings, encode_camera_status, encode_readings, parse, topic  # noqa: E402
+from feeds.contract import CameraStatus, Ignored, Readings, encode_camera_status, encode_readings, parse, topic  # noqa: E402
 from feeds.mqtt import broker_address, new_client  # noqa: E402
 from feeds.worker import FeedWorker  # noqa: E402
 from services.embedded import start_broker, start_redis  # noqa: E402
@@ -38,11 +39,11 @@ from signs.keys import KEY_LATEST, KEY_READINGS  # noqa: E402
 CAMERA_SHARE = 0.85  # cameras dominate the city's message mix (perf-baselines §0)
 
 
-def realistic_messages(count: int, seed: int = 7) -> list[tuple[str, bytes | None, dict]]:
+def realistic_messages(count: int, seed: int = 7) -> list[tuple[str, bytes | None, dict[str, Any]]]:
     """(topic, payload-or-None, fields) tuples; the payload is stamped at publish time."""
     rng = random.Random(seed)
     routes = sorted(catalogue().routes.items())
-    out = []
+    out: list[tuple[str, bytes | None, dict[str, Any]]] = []
     for i in range(count):
         if rng.random() < CAMERA_SHARE:
             adcode = rng.choice(
@@ -161,13 +162,13 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
     routes = catalogue().routes
     store = redis.Redis.from_url(redis_url)
     client = new_client(NAIVE_SESSION, persistent=True)
-    state = {"n": 0, "first": 0.0, "last": 0.0, "lat": []}
+    state: dict[str, Any] = {"n": 0, "first": 0.0, "last": 0.0, "lat": []}
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         now = time.time()
         if not state["first"]:
             state["first"] = now
-        parsed = parse(message.topic, message.payload, routes, now)
+        parsed = parse(message.topic, bytes(message.payload), routes, now)
         if isinstance(parsed, Ignored):
             return
         if isinstance(parsed, Readings):
@@ -175,6 +176,7 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
             store.hset(KEY_LATEST, reading.sign_id, f"{reading.source_ts}|{now}|{reading.value}")
             stamp = reading.source_ts
         else:
+            assert isinstance(parsed, CameraStatus), parsed  # the bench publishes only valid messages
             store.hset(f"naive:cam:{parsed.adcode}", parsed.device_id, f"{parsed.source_ts}|{parsed.status}")
             stamp = parsed.source_ts
         state["n"] += 1

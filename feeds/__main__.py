@@ -52,12 +52,12 @@ def main(argv: list[str]) -> int:
     from signs.store import open_redis
 
     client = open_redis(config.redis_url)
-    report = {"counts": read_deadletter_counts(client), "latest": read_deadletters(client, args.count)}
+    counts, latest = read_deadletter_counts(client), read_deadletters(client, args.count)
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps({"counts": counts, "latest": latest}, ensure_ascii=False, indent=2))
     else:
-        print("rejected by reason:", ", ".join(f"{k}={v}" for k, v in sorted(report["counts"].items())) or "none")
-        for record in report["latest"]:
+        print("rejected by reason:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+        for record in latest:
             print(f"{record['at_iso']}  {record['reason']:<17} {record['topic']}  {record['detail']}")
     return 0
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 import msgspec
 
@@ -305,7 +305,10 @@ def nesting_depth_exceeds(payload: bytes, limit: int) -> bool:
     return False
 
 
-def _decode(decoder: msgspec.json.Decoder, payload: bytes, limits: Limits) -> object:
+_Decoded = TypeVar("_Decoded")
+
+
+def _decode(decoder: msgspec.json.Decoder[_Decoded], payload: bytes, limits: Limits) -> _Decoded | Rejected:
     """The decoded payload, or Rejected: whatever msgspec raises (it raises more than its own two error types)."""
     if nesting_depth_exceeds(payload, limits.max_depth):
         return Rejected(Reason.TOO_DEEP, f"arrays and objects nest more than {limits.max_depth} levels deep")

@@ -190,7 +190,9 @@ def unregistered_ids(row_of: Mapping[str, int], states: Iterable[CameraState]) -
     return sorted(state.device_id for state in states if state.device_id not in row_of)
 
 
-def camera_summary(status: Mapping[str, Any], ids: np.ndarray, codes: np.ndarray, unregistered: list[str]) -> dict:
+def camera_summary(
+    status: Mapping[str, Any], ids: np.ndarray, codes: np.ndarray, unregistered: list[str]
+) -> dict[str, Any]:
     """The KEY_CAMERA_SUMMARY document: the status document's counts, the heard cameras that are not online, and
     the unregistered cameras."""
     not_online = ids[(codes == CAMERA_OFFLINE) | (codes == CAMERA_FAULT)]

@@ -9,8 +9,10 @@ import geobuf
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
-from geo.districts import DISTRICTS, district_frame
+from geo.admin import DISTRICTS
+from geo.districts import district_frame
 
 FIXED_CAMERAS = 67_000
 MOBILE_CAMERAS = 4_591
@@ -91,13 +93,13 @@ _KM_PER_DEG_LAT = 111.195
 def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     """Integers proportional to weights that sum exactly to total."""
     quota = total * weights / weights.sum()
-    counts = np.floor(quota).astype(np.int64)
+    counts: np.ndarray = np.floor(quota).astype(np.int64)
     counts[np.argsort(-(quota - counts), kind="stable")[: total - counts.sum()]] += 1
     return counts
 
 
 def _sample_district(
-    rng: np.random.Generator, poly: shapely.Geometry, towns: tuple[tuple[float, float, float, float], ...], n: int
+    rng: np.random.Generator, poly: BaseGeometry, towns: tuple[tuple[float, float, float, float], ...], n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n points strictly inside poly: gaussian clusters around the towns plus a uniform rural scatter.
 

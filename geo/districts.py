@@ -45,12 +45,16 @@ def _cnmaps_paths() -> dict[str, Path]:
     return paths
 
 
-def _clean(geom: shapely.Geometry) -> shapely.Geometry:
+def _clean(geom: shapely.Geometry) -> shapely.MultiPolygon:
     """Valid, polygonal only, one MultiPolygon; 'structure' keeps areas (the default 'linework' may not)."""
     fixed = shapely.make_valid(geom, method="structure", keep_collapsed=False)
-    polys = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+    polys = [p for p in shapely.get_parts(fixed) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)]
     merged = shapely.union_all(polys) if len(polys) > 1 else polys[0]
-    return merged if merged.geom_type == "MultiPolygon" else shapely.MultiPolygon([merged])
+    if isinstance(merged, shapely.MultiPolygon):
+        return merged
+    if isinstance(merged, shapely.Polygon):
+        return shapely.MultiPolygon([merged])
+    raise ValueError(f"polygons merged into a {merged.geom_type}")
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +163,8 @@ def _district_geojson_text(crs: Crs, simplify_m: float) -> str:
 def district_geojson(crs: Crs = "wgs84", simplify_m: float = 50) -> dict[str, Any]:
     """FeatureCollection for the map: borders simplified topology-preservingly (max deviation simplify_m
     metres; 0 keeps the source), coordinates rounded to 5 decimals, properties adcode/name_zh/name_en."""
-    return json.loads(_district_geojson_text(crs, float(simplify_m)))
+    doc: dict[str, Any] = json.loads(_district_geojson_text(crs, float(simplify_m)))
+    return doc
 
 
 # Queries ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from api.geo import CAMERAS_URL
 from config import settings
 from feeds.contract import CHINA_STANDARD_TIME
 from geo.admin import CITY_ADCODE, DISTRICTS
+from layouts.attrs import data_attrs
 
 # Component ids: callbacks/camera_layer.py and assets/camera_layer.js use these names and no others.
 LAYER = "cameras-layer"
@@ -201,7 +202,7 @@ def rates_rows(rates: dict[str, dict[str, Any]] | None, lang: str) -> list[Compo
                     html.Th(district_name(adcode, lang, short=True), scope="row"),
                     *(_rate_cell(kinds.get(kind)) for kind in ("fixed", "mobile", "all")),
                 ],
-                **{"data-adcode": adcode},
+                **data_attrs(adcode=adcode),
             )
         )
     return rows

@@ -210,8 +210,9 @@ def not_found(ctx: DrillContext, view: View, what: str) -> html.Div:
 
 def breadcrumbs(ctx: DrillContext, sign_or_module: Sign | str | None, lang: str) -> html.Nav:
     """Category › module (› sign) as links."""
-    from signs.urlstate import ListView, SignView
+    from signs.urlstate import Lang, ListView, SignView
 
+    link_lang: Lang = "en" if lang == "en" else "zh"
     cat = ctx.catalogue
     crumbs: list[Component] = []
     module_code = sign_or_module.module if isinstance(sign_or_module, Sign) else sign_or_module
@@ -221,19 +222,20 @@ def breadcrumbs(ctx: DrillContext, sign_or_module: Sign | str | None, lang: str)
         crumbs.append(
             dcc.Link(
                 category.name_en if lang == "en" else category.name_zh,
-                href=ListView("category", category.code, lang=lang).href(),
+                href=ListView("category", category.code, lang=link_lang).href(),
             )
-        )  # type: ignore[arg-type]
+        )
         crumbs.append(html.Span("›", className="sep"))
         crumbs.append(
             dcc.Link(
                 module.name_en if lang == "en" else module.name_zh,
-                href=ListView("module", module.code, lang=lang).href(),
+                href=ListView("module", module.code, lang=link_lang).href(),
             )
-        )  # type: ignore[arg-type]
+        )
     if isinstance(sign_or_module, Sign):
         crumbs.append(html.Span("›", className="sep"))
-        crumbs.append(dcc.Link(sign_name(sign_or_module, lang), href=SignView(sign_or_module.id, lang=lang).href()))  # type: ignore[arg-type]
+        href = SignView(sign_or_module.id, lang=link_lang).href()
+        crumbs.append(dcc.Link(sign_name(sign_or_module, lang), href=href))
     return html.Nav(crumbs, className="breadcrumbs")
 
 

@@ -16,6 +16,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from layouts import nav
+from layouts.attrs import data_attrs
 from layouts.nav import DrillContext, age_text, format_value, level_chip, text, thresholds_text
 from signs.drill import Period, Series, Since, district_name, next_threshold, parent_core, sign_district, sign_name
 from signs.model import Derivation, MqttSource, Sign
@@ -282,13 +283,18 @@ def stats_children(
 ) -> list[Component]:
     """Range, mean and the gap to the next threshold; `latest` is the newest (source time, value)."""
     s = _t(lang)
-    present = [i for i, c in enumerate(series.count) if c]
+    # (low, high, mean, count) of each bucket holding points; an empty bucket's values are None.
+    present = [
+        (lo, hi, m, c)
+        for lo, hi, m, c in zip(series.low, series.high, series.mean, series.count, strict=True)
+        if c and lo is not None and hi is not None and m is not None
+    ]
     if not present:
         return [html.Span(s["no_history"], className="muted")]
-    low = min(series.low[i] for i in present)  # type: ignore[type-var]
-    high = max(series.high[i] for i in present)  # type: ignore[type-var]
-    total = sum(series.count[i] for i in present)
-    mean = sum(series.mean[i] * series.count[i] for i in present) / total  # type: ignore[operator]
+    low = min(lo for lo, _, _, _ in present)
+    high = max(hi for _, hi, _, _ in present)
+    total = sum(c for _, _, _, c in present)
+    mean = sum(m * c for _, _, m, c in present) / total
     parts: list[Component] = [
         html.Span(
             s["range_stats"].format(
@@ -340,7 +346,7 @@ def siblings_children(rows: list[SiblingRow], view: SignView, lang: str) -> list
         out.append(
             html.Div(
                 className="sibling" + (" compared" if compared else ""),
-                **{"data-sign": row.sign.id},
+                **data_attrs(sign=row.sign.id),
                 children=[
                     html.Span(className="swatch", style={"background": colour} if colour else None),
                     dcc.Link(

@@ -16,6 +16,7 @@ from dash_extensions.javascript import Namespace
 
 from geo.admin import DISTRICTS
 from layouts import camera_layer
+from layouts.attrs import data_attrs
 from signs.model import Catalogue, Sign
 
 # Component ids: the wall's callbacks and assets/wall.js use these names and no others.
@@ -146,7 +147,7 @@ def browser_context(ctx: WallContext, lang: str, kiosk: bool) -> dict[str, Any]:
 def _tile(sign: Sign, lang: str) -> html.Div:
     return html.Div(
         className="tile stale",
-        **{"data-sign": sign.id},
+        **data_attrs(sign=sign.id),
         children=[
             html.Div(
                 className="tile-head",
@@ -168,7 +169,7 @@ def _category_panel(cat: Catalogue, code: str, lang: str) -> html.Section:
         blocks.append(
             html.Div(
                 className="module",
-                **{"data-module": module.code},
+                **data_attrs(module=module.code),
                 children=[
                     html.Div(module.name_en if lang == "en" else module.name_zh, className="module-name"),
                     html.Div([_tile(s, lang) for s in cores], className="tiles"),
@@ -178,7 +179,7 @@ def _category_panel(cat: Catalogue, code: str, lang: str) -> html.Section:
     title = category.name_en if lang == "en" else f"{category.name_zh} · {category.name_en}"
     return html.Section(
         className="panel",
-        **{"data-category": code},
+        **data_attrs(category=code),
         children=[html.H2(title, className="panel-title"), *blocks],
     )
 
@@ -188,7 +189,7 @@ def _header(ctx: WallContext, lang: str) -> html.Header:
     weather = [
         html.Span(
             className="weather-item",
-            **{"data-sign": sign_id},
+            **data_attrs(sign=sign_id),
             children=[
                 html.Span(_name(signs[sign_id], lang), className="label"),
                 html.Span("—", className="v"),
@@ -262,7 +263,7 @@ def _alert_strip(lang: str) -> html.Footer:
         html.Div(
             className=f"count level-{level}",
             children=[html.Span(names[level], className="label"), html.Span("0", className="n")],
-            **{"data-level": str(level)},
+            **data_attrs(level=str(level)),
         )
         for level in (4, 3, 2, 1)
     ]

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import redis
@@ -168,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         cat = catalogue()
     except CatalogueError as error:
         return _fail(f"catalogue error: {error}")
+    run: Callable[[Catalogue, argparse.Namespace], int] = args.run
     try:
-        return args.run(cat, args)
+        return run(cat, args)
     except BrokenPipeError:
         # The reader (head, less) went away: not an error of ours. Silence the flush at exit.
         sys.stdout = open(os.devnull, "w")

@@ -187,7 +187,10 @@ def history_table(
 ) -> Table:
     """Every reading of each sign in [start, end]: the sign first, then the ones compared with it."""
     t = _t(lang)
-    name = (lambda s: s.name_en) if lang == "en" else (lambda s: s.name_zh)
+
+    def name(s: Sign) -> str:
+        return s.name_en if lang == "en" else s.name_zh
+
     rows: list[list[Any]] = []
     for (sign, points), lv in zip(series, levels, strict=True):
         for ts, value, level in zip(points["ts"].tolist(), points["value"].tolist(), lv.tolist(), strict=True):

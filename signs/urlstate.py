@@ -448,4 +448,4 @@ def parse_url(url: object) -> View | None:
 
 def lang_href(view: View, lang: Lang) -> str:
     """The same view in the other language."""
-    return replace(view, lang=lang).href()  # type: ignore[type-var]
+    return replace(view, lang=lang).href()

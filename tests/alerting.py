@@ -28,6 +28,13 @@ def red_sign(district: str | None = None) -> Sign:
     )
 
 
+def stored_alert(client: redis.Redis, alert_id: str) -> Alert:
+    """The alert as Redis holds it now; it must be there."""
+    alert = store.get_alert(client, alert_id)
+    assert alert is not None, f"alert {alert_id} is not in Redis"
+    return alert
+
+
 def red_value(sign: Sign) -> float:
     red = sign.thresholds[3]
     assert red is not None

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import redis
@@ -19,7 +20,8 @@ import redis
 from config import PROJECT_ROOT
 from feeds.contract import worker_status_topic
 from feeds.mqtt import broker_address, new_client
-from signs.keys import worker_key
+from signs.keys import Latest, worker_key
+from signs.store import read_latest
 
 LOG_DIR = PROJECT_ROOT / "test-artifacts" / "logs"
 
@@ -87,7 +89,11 @@ class FeedProcess(ChildProcess):
         super().__init__([sys.executable, "-m", "feeds", *args], env, log_name)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
+    """The predicate's first truthy result, polled every 50 ms."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         result = predicate()
@@ -95,6 +101,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stored_latest(client: redis.Redis, sign_id: str) -> Latest:
+    """The sign's latest value as Redis holds it now; it must be there."""
+    latest = read_latest(client, sign_id)
+    assert latest is not None, f"no latest value of {sign_id} in Redis"
+    return latest
 
 
 def wait_worker_ready(client: redis.Redis, mqtt_url: str, worker_id: str, timeout: float = 20.0) -> None:

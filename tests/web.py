@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from dash import Dash
+from dash.development.base_component import Component
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -71,6 +72,12 @@ def production_app(redis_url: str, mqtt_url: str, run_dir: Path) -> Iterator[Fla
         finally:
             settings.cache_clear()
             shared_redis.cache_clear()
+
+
+def dash_prop(component: Component, name: str) -> Any:
+    """One prop of a Dash component. Dash sets the props as attributes at run time; its classes declare them only
+    as constructor arguments, so a type checker sees no such attribute."""
+    return getattr(component, name)
 
 
 def dash_app() -> Dash:

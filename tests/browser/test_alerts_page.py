@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from alerts.engine import ENGINE_PREFIX
 from alerts.store import list_active, list_silences, silence
@@ -29,7 +29,7 @@ from tests.processes import ChildProcess, FeedProcess, feed_env, wait_for, wait_
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 HOTLINE_ANSWER_RATE = "XY.P.M02.P06"  # 热线接通率, low is bad: red below 80 %
 PASSWORD = "a long enough password"
 NOTE = "已派人核查线路"
@@ -101,7 +101,7 @@ def test_an_officer_acknowledges_with_a_note_and_the_wall_shows_it(browser: Brow
     )
 
     context, page, errors = _sign_in(browser, stack, "duty")
-    row = page.locator(f'.officer-alert[data-alert-id="{alert.id}"]')  # type: ignore[attr-defined]
+    row = page.locator(f'.officer-alert[data-alert-id="{alert.id}"]')
     row.wait_for(timeout=10_000)
     assert "未确认" in row.inner_text()
     assert page.locator(".officer-alert .countdown").first.inner_text().startswith("响应时限")
@@ -110,14 +110,14 @@ def test_an_officer_acknowledges_with_a_note_and_the_wall_shows_it(browser: Brow
     page.fill(f"#{ids.ACK_NOTE}", NOTE)
     page.click(f"#{ids.ACK_BUTTON}")
     page.wait_for_selector(f"#{ids.ACTION_RESULT} .ok", timeout=10_000)
-    page.wait_for_selector(f'.officer-alert[data-alert-id="{alert.id}"] .status-badge.acknowledged', timeout=10_000)  # type: ignore[attr-defined]
+    page.wait_for_selector(f'.officer-alert[data-alert-id="{alert.id}"] .status-badge.acknowledged', timeout=10_000)
     history = page.locator(".history-table").inner_text()
     assert "确认" in history and "duty" in history and NOTE in history
     page.screenshot(path=str(ARTIFACTS / "alerts-page-acknowledged.png"))
 
     wall = browser.new_page(viewport={"width": 1920, "height": 1080})
     wall.goto(f"{stack.url}/?token={stack.wall_token}")
-    card = wall.locator(f'.alert-card.acknowledged[data-incident-id="{alert.incident}"]')  # type: ignore[attr-defined]
+    card = wall.locator(f'.alert-card.acknowledged[data-incident-id="{alert.incident}"]')
     card.wait_for(timeout=10_000)
     assert "duty" in card.inner_text()
     wall.screenshot(path=str(ARTIFACTS / "wall-acknowledged-by-officer.png"))
@@ -137,12 +137,12 @@ def test_a_leader_sees_no_controls_and_a_forced_request_is_refused(browser: Brow
     publish_reading(stack.mqtt_url, HOTLINE_ANSWER_RATE, 5.0, time.time())
     alert = wait_for(lambda: next(iter(list_active(stack.redis)), None), 10, "an open alert")
     context, page, errors = _sign_in(browser, stack, "leader")
-    page.goto(f"{stack.url}/alerts?alert={alert.id}")  # type: ignore[attr-defined]
+    page.goto(f"{stack.url}/alerts?alert={alert.id}")
     page.wait_for_selector(".alert-detail .history-table", timeout=10_000)
     assert page.locator(f"#{ids.ACK_BUTTON}").count() == 0
     assert page.locator(".read-only").is_visible()
     forced = page.request.post(
-        f"{stack.url}/api/v1/alerts/{alert.id}/acknowledge",  # type: ignore[attr-defined]
+        f"{stack.url}/api/v1/alerts/{alert.id}/acknowledge",
         data={"note": "forced"},
         headers={"Origin": stack.url},
     )
@@ -153,10 +153,10 @@ def test_a_leader_sees_no_controls_and_a_forced_request_is_refused(browser: Brow
 
     # 南漳县's leader: the city-wide alert is not theirs, and the page says so (auth.scope).
     context, page, errors = _sign_in(browser, stack, "nanzhang")
-    page.goto(f"{stack.url}/alerts?alert={alert.id}")  # type: ignore[attr-defined]
+    page.goto(f"{stack.url}/alerts?alert={alert.id}")
     page.wait_for_selector(".alert-detail .out-of-scope", timeout=10_000)
     assert "南漳县" in page.locator(".scope-note").inner_text()
-    assert page.locator(f'[data-alert-id="{alert.id}"]').count() == 0  # type: ignore[attr-defined]
+    assert page.locator(f'[data-alert-id="{alert.id}"]').count() == 0
     assert errors == []
     context.close()
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import dash_leaflet as dl
 import numpy as np
@@ -30,6 +31,7 @@ from geo.districts import city_bounds
 from layouts import camera_layer
 from services.embedded import EmbeddedService, free_port
 from signs.keys import KEY_CAMERA_STATUS, camera_key
+from signs.replies import get_bytes
 from signs.store import shared_redis
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -65,7 +67,7 @@ def _seed(client: redis.Redis, inventory: pd.DataFrame, now: float) -> int:
     for adcode, part in inventory.groupby("adcode"):
         rows = part.index.to_numpy()
         pipe.hset(
-            camera_key(adcode),
+            camera_key(str(adcode)),
             mapping={
                 device: f"{now!r}|{now!r}|{s}|{kind}|{lat}|{lon}"
                 for device, s, kind, lat, lon in zip(
@@ -80,7 +82,11 @@ def _seed(client: redis.Redis, inventory: pd.DataFrame, now: float) -> int:
 def _app() -> Dash:
     west, south, east, north = city_bounds()
     app = Dash(
-        __name__, assets_folder=str(PROJECT_ROOT / "assets"), assets_ignore=r"^wall\.", compress=True, update_title=None
+        __name__,
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        assets_ignore=r"^wall\.",
+        compress=True,
+        update_title=None,  # type: ignore[arg-type]  # documented as "None: no 'Updating...' title", typed str
     )
     app.layout = html.Div(
         style={"position": "relative", "width": "100vw", "height": "100vh", "background": "#0b1220"},
@@ -147,7 +153,7 @@ def _watch(page: Page, polls: list[tuple[int, int]] | None = None) -> tuple[list
     return errors, geometry
 
 
-def _clusters(page: Page) -> list[dict[str, object]]:
+def _clusters(page: Page) -> list[dict[str, Any]]:
     return page.evaluate(
         """() => [...document.querySelectorAll('.cityeye-cluster')].map((el) => ({
             label: el.textContent, title: el.title, colour: getComputedStyle(el.firstElementChild).backgroundColor,
@@ -155,7 +161,7 @@ def _clusters(page: Page) -> list[dict[str, object]]:
     )
 
 
-def _perf(page: Page) -> dict[str, object]:
+def _perf(page: Page) -> dict[str, Any]:
     return page.evaluate("() => JSON.parse(JSON.stringify(window.cityeye.cameras.perf))")
 
 
@@ -168,7 +174,7 @@ def _abbreviated(count: int) -> str:
     return str(count)
 
 
-def _flip(page: Page, camera_app: CameraApp, part: pd.DataFrame, status: str, red: str) -> dict[str, object]:
+def _flip(page: Page, camera_app: CameraApp, part: pd.DataFrame, status: str, red: str) -> dict[str, Any]:
     """Give every camera of part a fresh heartbeat with status, run the roll-up, wait until some/none of the
     clusters are red; print how long that took and what the redraw cost in the browser."""
     page.evaluate("() => window.cityeye.cameras.resetPerf()")
@@ -259,7 +265,8 @@ def test_clusters_show_counts_and_recolour_without_refetching_geometry(browser: 
     assert len(changed) >= 3 and steady and max(steady)[1] < 600
     assert geometry == loaded, "a new status must restyle only, never fetch the geometry again"
     assert len(loaded) == 1, "the layer takes the preloaded geometry: one request"
-    assert loaded[0].response().status == 200
+    response = loaded[0].response()
+    assert response is not None and response.status == 200
     assert redraw["indexes"] == 1 and redraw["decodes"] == 3 and redraw["leafMisses"] == 0
 
     # A reload revalidates the geometry (304) instead of downloading it again.
@@ -317,7 +324,9 @@ def test_a_stale_status_is_unmistakable(browser: Browser, camera_app: CameraApp)
     assert page.locator(".cityeye-cluster.stale").count() == 0
 
     # The roll-up stops: its last document ages past three periods. Same version, so no bitmaps travel.
-    doc = json.loads(camera_app.redis.get(KEY_CAMERA_STATUS))
+    raw = get_bytes(camera_app.redis, KEY_CAMERA_STATUS)
+    assert raw is not None
+    doc = json.loads(raw)
     doc["at"] = time.time() - 600
     camera_app.redis.set(KEY_CAMERA_STATUS, json.dumps(doc))
     page.locator(".cityeye-cluster.stale").first.wait_for()

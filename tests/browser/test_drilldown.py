@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import redis
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from config import PROJECT_ROOT, Settings
 from feeds.contract import encode_readings, topic
@@ -31,7 +31,7 @@ from tests.processes import ChildProcess, FeedProcess, Publisher, feed_env, wait
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-LAPTOP = {"width": 1366, "height": 768}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 # dcc.Graph's plot element (it carries the id itself, or holds the plot inside).
 PLOT = "(document.querySelector('#sign-graph.js-plotly-plot') || document.querySelector('#sign-graph .js-plotly-plot'))"
 ANSWER_RATE = "XY.P.M02.P06"  # 热线接通率, city-wide, low is bad: blue < 95 ... red < 80

@@ -85,8 +85,12 @@ def _health(url: str) -> dict[str, object]:
 def live(redis_service: EmbeddedService, mqtt_service: EmbeddedService) -> Iterator[Stack]:
     """The whole system with simulated city data, healthy before any test starts."""
     for stack in _start_stack(redis_service, mqtt_service, "wall-live", simulate=True):
-        wait_for(lambda url=stack.url: _health(url)["ok"], 60, "a healthy system (/healthz)")
+        _wait_healthy(stack.url)
         yield stack
+
+
+def _wait_healthy(url: str) -> None:
+    wait_for(lambda: _health(url)["ok"], 60, "a healthy system (/healthz)")
 
 
 def _tile_text(page: Page, sign_id: str) -> str:

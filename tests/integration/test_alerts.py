@@ -26,6 +26,7 @@ from services.embedded import EmbeddedService
 from signs.catalogue import catalogue
 from signs.keys import KEY_LATEST, KEY_READINGS, Latest, alert_engine_key, pack_landed, worker_key
 from signs.model import Direction, Level, MqttSource, Sign, level_of
+from tests.alerting import stored_alert
 from tests.processes import ChildProcess, run_cli, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ class RetainedWatcher:
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.payloads[message.topic] = message.payload
+            self.payloads[message.topic] = bytes(message.payload)
 
     def state(self, alert_id: str) -> dict | None:
         with self._lock:
@@ -282,10 +283,10 @@ def test_an_unacknowledged_alert_escalates_at_30_minutes(clocked, redis_client) 
     [alert] = store.list_active(redis_client)
     clock.now = alert.raised_at + 29 * MIN
     engine.tick()
-    assert store.get_alert(redis_client, alert.id).escalation == Stage.NONE
+    assert stored_alert(redis_client, alert.id).escalation == Stage.NONE
     clock.now = alert.raised_at + 30 * MIN
     engine.tick()
-    escalated = store.get_alert(redis_client, alert.id)
+    escalated = stored_alert(redis_client, alert.id)
     assert escalated.escalation == Stage.RESPONSE
     assert store.history(redis_client, alert.id)[-1].note == "response overdue"
 
@@ -305,10 +306,10 @@ def test_silenced_alerts_are_recorded_and_shown_but_not_escalated(clocked, redis
 
     clock.now += 45 * MIN
     engine.tick()
-    assert store.get_alert(redis_client, alert.id).escalation == Stage.NONE
+    assert stored_alert(redis_client, alert.id).escalation == Stage.NONE
     clock.now += 16 * MIN  # the silence has ended: expired by the tick, then escalated
     engine.tick()
-    after = store.get_alert(redis_client, alert.id)
+    after = stored_alert(redis_client, alert.id)
     assert after.silence is None and after.escalation == Stage.RESPONSE
     events = [t.event for t in store.read_audit(redis_client)]
     assert events.index(Event.SILENCE_EXPIRED) < events.index(Event.UNSILENCED) < events.index(Event.ESCALATED)
@@ -324,7 +325,7 @@ def test_a_silence_marks_alerts_already_open_and_can_be_lifted(clocked, redis_cl
     [alert] = store.list_active(redis_client)
     assert alert.silence is not None and alert.silence.reason == "sensor recalibration"
     store.lift_silence(redis_client, hush.id, "li", now=clock.now + MIN)
-    assert store.get_alert(redis_client, alert.id).silence is None
+    assert stored_alert(redis_client, alert.id).silence is None
     with pytest.raises(store.SilenceNotFound):
         store.lift_silence(redis_client, hush.id, "li")
     with pytest.raises(ValueError):
@@ -356,7 +357,7 @@ def test_a_silent_sensor_raises_no_data_and_clears_when_heard(clocked, redis_cli
 
     _land(redis_client, engine, sign, 1.0, clock.now)
     engine.tick()
-    assert store.get_alert(redis_client, silent.id).status is AlertStatus.CLEARED  # open until acknowledged
+    assert stored_alert(redis_client, silent.id).status is AlertStatus.CLEARED  # open until acknowledged
 
 
 def test_an_ingest_outage_is_not_a_no_data_alert_per_sensor(clocked, redis_client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -53,7 +54,7 @@ def _app(cfg: Settings) -> Flask:
 
 @pytest.fixture
 def web(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, tmp_path):
-    def make(**settings: object):
+    def make(**settings: Any):
         cfg = Settings(run_dir=tmp_path, **settings)
         monkeypatch.setattr(auth.web, "shared_redis", lambda: redis_client)
         monkeypatch.setattr(auth.web, "settings", lambda: cfg)

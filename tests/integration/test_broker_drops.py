@@ -64,11 +64,13 @@ def test_messages_the_broker_dropped_show_on_health_and_the_board(
     worker.signal(signal.SIGTERM)
     worker.process.wait(15)
     sign = next(s for s in catalogue().signs.values() if isinstance(s.source, MqttSource))
-    station = topic(sign.source.feed, sign.source.adcode, sign.source.source_id)
+    source = sign.source
+    assert isinstance(source, MqttSource)
+    station = topic(source.feed, source.adcode, source.source_id)
     start = time.time() - PUBLISHED
     publisher = Publisher(small_queue_broker.url)
     try:
-        publisher.publish_all([(station, encode_readings(start + i, {sign.source.field: i})) for i in range(PUBLISHED)])
+        publisher.publish_all([(station, encode_readings(start + i, {source.field: i})) for i in range(PUBLISHED)])
     finally:
         publisher.close()
 
@@ -91,7 +93,8 @@ def test_messages_the_broker_dropped_show_on_health_and_the_board(
 
     board = publish_board(redis_client, catalogue())
     assert board.dropped == PUBLISHED - landed
-    assert read_board(redis_client).dropped == PUBLISHED - landed
+    stored = read_board(redis_client)
+    assert stored is not None and stored.dropped == PUBLISHED - landed
 
 
 def test_a_broker_that_publishes_no_counters_leaves_drops_unknown(redis_client: redis.Redis, monkeypatch, mqtt_service):

@@ -8,6 +8,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import geobuf
 import numpy as np
@@ -19,8 +20,8 @@ from flask.testing import FlaskClient
 
 from api.geo import CAMERAS_URL, DISTRICTS_URL, geo_blueprint
 from config import Settings
-from feeds.rollup import CITY_ADCODE, Rollup, decode_bitmap
-from geo.admin import DISTRICTS
+from feeds.rollup import Rollup, decode_bitmap
+from geo.admin import CITY_ADCODE, DISTRICTS
 from geo.cameras import camera_inventory
 from services.embedded import EmbeddedService
 from signs.catalogue import catalogue
@@ -35,6 +36,7 @@ from signs.keys import (
     worker_key,
 )
 from signs.model import Derivation, DeriveOp
+from signs.replies import get_bytes, stream_range
 from signs.store import read_all_latest, read_history
 
 pytestmark = pytest.mark.integration
@@ -69,8 +71,16 @@ def _beat(client: redis.Redis, inventory: pd.DataFrame, rows: np.ndarray, status
     pipe.execute()
 
 
-def _status(client: redis.Redis) -> dict[str, object]:
-    return json.loads(client.get(KEY_CAMERA_STATUS))
+def _stored(client: redis.Redis, key: str) -> bytes:
+    raw = get_bytes(client, key)
+    assert raw is not None, f"nothing at {key}"
+    return raw
+
+
+def _status(client: redis.Redis) -> dict[str, Any]:
+    """The roll-up's KEY_CAMERA_STATUS document (parsed JSON)."""
+    doc: dict[str, Any] = json.loads(_stored(client, KEY_CAMERA_STATUS))
+    return doc
 
 
 def test_camera_tick_writes_bitmaps_that_match_the_registry(
@@ -108,12 +118,12 @@ def test_camera_tick_writes_bitmaps_that_match_the_registry(
         assert counts["all"]["online"] == in_district[online].sum()
         assert counts["fixed"]["n"] + counts["mobile"]["n"] == counts["all"]["n"]
 
-    summary = json.loads(redis_client.get(KEY_CAMERA_SUMMARY))
+    summary = json.loads(_stored(redis_client, KEY_CAMERA_SUMMARY))
     assert summary["districts"] == doc["rates"]
     heard_not_online = np.concatenate([fault, offline, silent])
     assert summary["offline_ids"] == sorted(inventory["device_id"].iloc[heard_not_online])
     assert summary["unregistered"] == {"n": 1, "ids": ["42060299999999999999"]}
-    print(f"\nKEY_CAMERA_STATUS: {len(redis_client.get(KEY_CAMERA_STATUS)):,} bytes for {n:,} cameras")
+    print(f"\nKEY_CAMERA_STATUS: {len(_stored(redis_client, KEY_CAMERA_STATUS)):,} bytes for {n:,} cameras")
 
 
 def test_version_moves_only_when_a_status_does(
@@ -204,7 +214,8 @@ def _camera_signs() -> dict[str, Derivation]:
 
 
 def _landed(client: redis.Redis) -> set[str]:
-    return {sign_id for _, fields in client.xrange(KEY_READINGS) for sign_id, _, _ in unpack_landed(fields[b"r"])}
+    entries = stream_range(client, KEY_READINGS)
+    return {sign_id for _, fields in entries for sign_id, _, _ in unpack_landed(fields[b"r"])}
 
 
 def test_camera_signs_warm_up_then_read_what_the_map_shows(
@@ -221,7 +232,7 @@ def test_camera_signs_warm_up_then_read_what_the_map_shows(
 
     redis_client.set(worker_key("cityeye-feed-warmup"), "{}", ex=600)
     rollup.camera_tick(start + 1)  # the ingest is seen up from now
-    assert float(redis_client.get(KEY_ALERTS_INGEST_UP)) == start + 1
+    assert float(_stored(redis_client, KEY_ALERTS_INGEST_UP)) == start + 1
     rollup.camera_tick(start + HEARTBEAT_S)  # one second short of a heartbeat period
     latest = read_all_latest(redis_client)
     signs = _camera_signs()

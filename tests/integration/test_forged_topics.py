@@ -15,6 +15,7 @@ from alerts.model import alert_topic, retained_payload
 from feeds.contract import Reason, encode_readings, owned_signature_ok, sign_owned, topic, worker_status_topic
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import read_deadletter_counts, read_deadletters
+from signs.model import MqttSource
 from tests.integration.test_alerts import RetainedWatcher, _breachable, _red_value
 from tests.processes import TEST_SIGNING_KEY, ChildProcess, wait_for, wait_worker_ready
 
@@ -51,6 +52,7 @@ def test_forged_alert_states_and_worker_status_are_refused_and_repaired(
     try:
         [sign] = _breachable(1)
         source = sign.source
+        assert isinstance(source, MqttSource)
         station = topic(source.feed, source.adcode, source.source_id)
         publisher.publish_all([(station, encode_readings(time.time() - 1, {source.field: _red_value(sign)}))])
         [alert] = wait_for(lambda: store.list_active(redis_client), 30, "the alert in Redis")
@@ -94,7 +96,7 @@ def test_forged_alert_states_and_worker_status_are_refused_and_repaired(
     follower = RetainedWatcher(mqtt_url)
     status_follower = new_client(f"t-status-follower-{time.monotonic_ns()}")
     heard: dict[str, bytes] = {}
-    status_follower.on_message = lambda _c, _u, m: heard.__setitem__(m.topic, m.payload)
+    status_follower.on_message = lambda _c, _u, m: heard.__setitem__(m.topic, bytes(m.payload))
     status_follower.on_connect = lambda c, *_: c.subscribe(status, qos=1)
     status_follower.connect(*broker_address(mqtt_url))
     status_follower.loop_start()

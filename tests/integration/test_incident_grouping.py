@@ -64,7 +64,12 @@ def test_a_rainstorms_alerts_in_nanzhang_form_one_incident_acknowledged_at_once(
         wait_for(lambda: set(SIGNALS) <= set(_open_by_sign(redis_client)), what="the rainstorm signal's alerts")
         publisher.publish_all(_messages(STORM | OUTAGE, time.time() - 1))
         wanted = set(SIGNALS) | set(STORM) | set(OUTAGE)
-        by_sign = wait_for(lambda: (s := _open_by_sign(redis_client)) and wanted <= set(s) and s, what="every alert")
+
+        def every_alert() -> dict[str, str] | None:
+            by_sign = _open_by_sign(redis_client)
+            return by_sign if wanted <= set(by_sign) else None
+
+        by_sign = wait_for(every_alert, what="every alert")
     finally:
         engine.stop()
 

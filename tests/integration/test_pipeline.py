@@ -22,7 +22,7 @@ from signs.keys import (
 )
 from signs.model import MqttSource
 from signs.store import read_history, read_latest
-from tests.processes import Publisher, feed_env, run_cli, wait_for, wait_worker_ready
+from tests.processes import Publisher, feed_env, run_cli, stored_latest, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +77,8 @@ def test_senml_and_json_both_land(feed_processes, worker_env, redis_client, publ
         lambda: read_latest(redis_client, json_sign.id) and read_latest(redis_client, senml_sign.id),
         what="both readings",
     )
-    assert read_latest(redis_client, json_sign.id).value == 88.0
-    senml_latest = read_latest(redis_client, senml_sign.id)
+    assert stored_latest(redis_client, json_sign.id).value == 88.0
+    senml_latest = stored_latest(redis_client, senml_sign.id)
     assert senml_latest.value == 63.25 and senml_latest.source_ts == pytest.approx(now - 1)
 
 
@@ -91,7 +91,7 @@ def test_newest_source_time_wins_over_late_and_duplicate_messages(
     messages = [(now - 5, 2.0), (now - 60, 9.0), (now - 5, 2.0), (now - 30, 7.0)]
     publisher.publish_all([(_topic_of(sign), encode_readings(ts, {sign.source.field: v})) for ts, v in messages])
     wait_for(lambda: len(read_history(redis_client, sign.id, now - 120)) == 3, what="three distinct history points")
-    latest = read_latest(redis_client, sign.id)
+    latest = stored_latest(redis_client, sign.id)
     assert (latest.value, latest.source_ts) == (2.0, pytest.approx(now - 5))
     assert list(read_history(redis_client, sign.id, now - 120)["value"]) == [9.0, 7.0, 2.0]
 
@@ -173,7 +173,7 @@ def test_worker_killed_mid_stream_loses_nothing_after_restart(
     )
     points = read_history(redis_client, sign.id, start - 1)
     assert sorted(points["value"]) == [float(i) for i in range(len(messages))]
-    assert read_latest(redis_client, sign.id).value == float(len(messages) - 1)
+    assert stored_latest(redis_client, sign.id).value == float(len(messages) - 1)
 
 
 def test_two_workers_on_a_shared_subscription_split_the_load_without_duplicates(
@@ -242,7 +242,7 @@ def test_broker_restart_keeps_the_worker_and_its_session(
     finally:
         pub.close()
     wait_for(lambda: read_latest(redis_client, sign.id), timeout=30, what="a reading after the broker restart")
-    assert read_latest(redis_client, sign.id).value == 0.31
+    assert stored_latest(redis_client, sign.id).value == 0.31
 
 
 def test_cameras_roll_up_to_district_online_rates_and_silence_counts_as_offline(

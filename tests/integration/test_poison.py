@@ -15,8 +15,9 @@ from feeds.sink import Batch, RedisSink, read_deadletter_counts, read_deadletter
 from signs.catalogue import catalogue
 from signs.keys import KEY_DEADLETTER, worker_key
 from signs.model import MqttSource
+from signs.replies import stream_range
 from signs.store import read_latest
-from tests.processes import wait_for, wait_worker_ready
+from tests.processes import stored_latest, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ def test_poison_messages_are_dead_lettered_and_never_stop_or_return_to_the_worke
 
     publisher.publish_all([(t, p) for t, p, _ in poison] + [(station, encode_readings(now, {sign.source.field: 7.5}))])
     wait_for(lambda: read_latest(redis_client, sign.id), what="the valid reading published after the poison")
-    assert read_latest(redis_client, sign.id).value == 7.5
+    assert stored_latest(redis_client, sign.id).value == 7.5
     assert worker.process.poll() is None and worker.process.pid == pid
     assert json.loads(redis_client.get(worker_key(worker_id)))["pid"] == pid
 
@@ -83,7 +84,7 @@ def test_poison_messages_are_dead_lettered_and_never_stop_or_return_to_the_worke
     worker.start()
     wait_worker_ready(redis_client, worker_env["MQTT_URL"], worker_id)
     publisher.publish_all([(station, encode_readings(time.time(), {sign.source.field: 8.5}))])
-    wait_for(lambda: read_latest(redis_client, sign.id).value == 8.5, what="a reading after the restart")
+    wait_for(lambda: stored_latest(redis_client, sign.id).value == 8.5, what="a reading after the restart")
     time.sleep(0.5)
     assert read_deadletter_counts(redis_client) == expected
 
@@ -101,4 +102,4 @@ def test_a_dead_letter_record_of_text_redis_cannot_encode_is_still_written(redis
     assert record["topic"] == "cityeye/v1/\\udcff/x"
     assert record["detail"] == "field '\\ud800'"
     assert record["bytes"] == "16"
-    assert redis_client.xrange(KEY_DEADLETTER)[0][1][b"payload"] == b"\xed\xa0\x80\xff" * 2
+    assert stream_range(redis_client, KEY_DEADLETTER)[0][1][b"payload"] == b"\xed\xa0\x80\xff" * 2

@@ -5,7 +5,7 @@ to every route Flask has registered (server.url_map), Dash's callback route incl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from werkzeug.routing import Rule
 from alerts.officer import RECENT_MAX
 from auth.store import create_wall_token
 from layouts.nav import export_href
-from signs.urlstate import DistrictView, ListView, SignView, Sort
+from signs.urlstate import DistrictView, ListView, SignView, Sort, View
 from tests.web import DISPATCH_PATH, ORIGIN, callback_request, create_accounts, dash_app, signed_in
 
 pytestmark = pytest.mark.integration
@@ -106,7 +106,7 @@ def test_a_bad_parameter_on_an_action_is_refused_before_it_acts(officer: FlaskCl
 
 def test_what_the_pages_link_to_is_accepted(officer: FlaskClient, redis_client: redis.Redis) -> None:
     """The exports take exactly the query the pages write, and a wall's token rides on any URL."""
-    views = [
+    views: list[View] = [
         SignView(SIGN, "7d", 1_780_000_020, (f"{SIGN}.dist:420624",), "en"),
         SignView(SIGN, "1h"),
         DistrictView("420624", Sort("420606", "asc"), "abnormal", "en"),
@@ -144,12 +144,17 @@ JUNK_QUERIES: list[dict[str, str]] = [
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?(\w+)>")
 
 
+def _replacing_with(value: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that puts `value` in verbatim (a replacement string would read its backslashes)."""
+    return lambda _match: value
+
+
 def _paths(rule: Rule) -> Iterator[str]:
     if not rule.arguments:
         yield rule.rule
         return
     for value in JUNK_PATH_VALUES:
-        yield _ARGUMENT.sub(lambda _m, v=value: v, re.sub(r"<any\([^)]*\):(\w+)>", "<\\1>", rule.rule))
+        yield _ARGUMENT.sub(_replacing_with(value), re.sub(r"<any\([^)]*\):(\w+)>", "<\\1>", rule.rule))
 
 
 def _assert_not_a_server_error(response: Any, what: str) -> None:

@@ -78,8 +78,8 @@ def test_a_leader_reads_only_their_districts_alerts(city: City) -> None:
     assert _alert_ids(leader) == {city.own.id}
     assert _alert_ids(leader, "?recent=100") == {city.own.id}
     assert _alert_ids(leader, f"?district={NANZHANG}") == {city.own.id}
-    for refused in (f"?district={XIANGCHENG}", f"?district={CITY_ADCODE}"):
-        response = leader.get(f"/api/v1/alerts{refused}")
+    for query in (f"?district={XIANGCHENG}", f"?district={CITY_ADCODE}"):
+        response = leader.get(f"/api/v1/alerts{query}")
         assert response.status_code == 403 and XIANGCHENG[:4] in response.get_json()["error"]
 
     detail = leader.get(f"/api/v1/alerts/{city.own.id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from feeds.board import (
     FEED_SILENT_MIN_S,
     Board,
+    BoardEntry,
     change_record,
     changed_entries,
     feed_ages,
@@ -48,8 +49,8 @@ def test_signs_unknown_to_the_catalogue_stay_off_the_board() -> None:
 
 
 def test_changed_entries_compares_value_level_and_time() -> None:
-    previous = {"a": (1.0, 0, 10.0), "b": (2.0, 1, 10.0)}
-    current = {"a": (1.0, 0, 11.0), "b": (2.0, 1, 10.0), "c": (3.0, 0, 10.0)}
+    previous: dict[str, BoardEntry] = {"a": (1.0, 0, 10.0), "b": (2.0, 1, 10.0)}
+    current: dict[str, BoardEntry] = {"a": (1.0, 0, 11.0), "b": (2.0, 1, 10.0), "c": (3.0, 0, 10.0)}
     assert changed_entries(previous, current) == {"a": (1.0, 0, 11.0), "c": (3.0, 0, 10.0)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,15 +20,15 @@ from feeds.rollup import (
     CAMERA_NEVER_HEARD,
     CAMERA_OFFLINE,
     CAMERA_ONLINE,
-    CITY_ADCODE,
     camera_status_codes,
     camera_status_doc,
     decode_bitmap,
     encode_bitmap,
 )
-from geo.admin import DISTRICTS
+from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts import camera_layer
 from signs.keys import CameraState
+from tests.web import dash_prop
 
 NOW = 1_800_000_000.0
 OFFLINE_AFTER_S = 180.0
@@ -142,7 +143,7 @@ def test_the_status_of_the_whole_inventory_is_small() -> None:
 # The poll callback ----------------------------------------------------------------------------------------
 
 
-def _doc(version: str = "00112233aabbccdd", at: float = NOW - 2) -> dict[str, object]:
+def _doc(version: str = "00112233aabbccdd", at: float = NOW - 2) -> dict[str, Any]:
     doc = camera_status_doc(np.array([0, 1, 2], np.uint8), np.array(["420602"] * 3), np.zeros(3, bool), at)
     doc["version"] = version
     return doc
@@ -242,7 +243,8 @@ def test_layer_loads_geometry_by_url_and_starts_without_status() -> None:
     assert layer.hideout["status"] is None and layer.hideout["lang"] == "en" and layer.hideout["basis"] == "fixed"
     assert camera_layer.camera_layer("fr").hideout["lang"] == "zh"
     poll = camera_layer.camera_polls()[0]
-    assert poll.id == camera_layer.POLL and poll.interval == settings().camera_status_poll_ms
+    assert dash_prop(poll, "id") == camera_layer.POLL
+    assert dash_prop(poll, "interval") == settings().camera_status_poll_ms
 
 
 def test_rate_card_lists_the_city_and_every_district() -> None:

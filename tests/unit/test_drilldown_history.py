@@ -58,7 +58,9 @@ def test_a_week_at_five_seconds_is_downsampled_with_min_max_and_mean() -> None:
     assert min(v for v in series.low if v is not None) == pytest.approx(values.min(), abs=1e-5)
     assert max(v for v in series.high if v is not None) == pytest.approx(values.max(), abs=1e-5)
     assert all(
-        lo <= mu <= hi for lo, mu, hi in zip(series.low, series.mean, series.high, strict=True) if mu is not None
+        lo is not None and hi is not None and lo <= mu <= hi
+        for lo, mu, hi in zip(series.low, series.mean, series.high, strict=True)
+        if mu is not None
     )
 
 

@@ -4,6 +4,7 @@ tables' rows and sort, search, and every page's layout built from its URL."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import plotly.io
@@ -145,7 +146,7 @@ def test_district_update_gives_table_alerts_summary_and_map_levels() -> None:
 
 def test_a_grid_sort_becomes_the_urls_sort_and_exports_follow_it() -> None:
     view = DistrictView(XIANGCHENG)
-    state = [{"colId": "name", "sort": None}, {"colId": "city", "sort": "asc", "sortIndex": 0}]
+    state: list[dict[str, Any]] = [{"colId": "name", "sort": None}, {"colId": "city", "sort": "asc", "sortIndex": 0}]
     assert district_sorted_view(view, state) == DistrictView(XIANGCHENG, Sort("city", "asc"))
     assert district_sorted_view(view, [{"colId": "level", "sort": "desc"}]).sort is None  # the default
     assert district_sorted_view(view, [{"colId": "evil", "sort": "asc"}]).sort is None
@@ -158,7 +159,7 @@ def test_a_grid_sort_becomes_the_urls_sort_and_exports_follow_it() -> None:
 
 
 def test_exported_rows_are_in_the_order_the_grid_shows() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "a", "level": 1, "city": 3.0},
         {"id": "b", "level": None, "city": 1.0},
         {"id": "c", "level": 4, "city": None},
@@ -217,7 +218,7 @@ def test_search_covers_every_sign_and_needs_every_term() -> None:
 
 def _ids(component: Component) -> list[str]:
     found = []
-    for child in component._traverse():  # type: ignore[attr-defined]
+    for child in component._traverse():
         if getattr(child, "id", None):
             found.append(child.id)
     return found

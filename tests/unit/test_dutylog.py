@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -34,23 +35,23 @@ def _alert(
     raised_at: float,
     status: AlertStatus = AlertStatus.RAISED,
     level: Level = Level.RED,
-    **changes: object,
+    **changes: Any,
 ) -> Alert:
     alert = Alert(
         id=alert_id, rule=RuleKind.THRESHOLD, sign_id=SIGN, name="太平店自动站 1小时降水量", unit="mm",
-        district="420606",
-        level=level, peak_level=level, value=52.5, threshold=50.0, since=raised_at, raised_at=raised_at,
-        updated_at=raised_at, status=status, due=Deadlines(raised_at + 1800, raised_at + 7200, raised_at + 86_400),
+        district="420606", level=level, peak_level=level, value=52.5, threshold=50.0, since=raised_at,
+        raised_at=raised_at, updated_at=raised_at, status=status,
+        due=Deadlines(raised_at + 1800, raised_at + 7200, raised_at + 86_400),
     )  # fmt: skip
-    return replace(alert, **changes)  # type: ignore[arg-type]
+    return replace(alert, **changes)
 
 
 def _transition(
-    event: Event, at: float, by: str = ENGINE_USER, alert_id: str = "a1", note: str = "", **extra: object
+    event: Event, at: float, by: str = ENGINE_USER, alert_id: str = "a1", note: str = "", **extra: Any
 ) -> Transition:
     return Transition(
         event=event, at=at, by=by, note=note, alert_id=alert_id, sign_id=SIGN, district="420606", level="red", **extra
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_the_log_names_who_was_on_duty_and_what_they_did() -> None:

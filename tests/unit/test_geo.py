@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.admin import DISTRICTS
 from geo.cameras import (
     FIXED_CAMERAS,
     MOBILE_CAMERAS,
@@ -20,7 +21,7 @@ from geo.cameras import (
     camera_inventory,
 )
 from geo.coords import gcj02_to_wgs84, wgs84_to_gcj02
-from geo.districts import DISTRICTS, city_bounds, district_frame, district_geojson, district_of
+from geo.districts import Crs, city_bounds, district_frame, district_geojson, district_of
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "geo"
 M_PER_DEG = 111_195.0
@@ -38,7 +39,7 @@ def _reference(name: str) -> gpd.GeoDataFrame:
     return ref.set_index("adcode")
 
 
-def _metres(a: shapely.Geometry, b: shapely.Geometry) -> float:
+def _metres(a: shapely.Point, b: shapely.Point) -> float:
     """Distance between two WGS84 points near 32N, metres (equirectangular)."""
     dx = (a.x - b.x) * np.cos(np.radians(a.y)) * M_PER_DEG
     return float(np.hypot(dx, (a.y - b.y) * M_PER_DEG))
@@ -90,15 +91,15 @@ def test_conversion_reproduces_shared_wgs84_files() -> None:
     gcj, wgs = _reference("xiangyang_districts.geojson"), _reference("xiangyang_districts_wgs84.geojson")
     for adcode, geom in gcj.geometry.items():
         ours = shapely.transform(geom, lambda c: np.column_stack(gcj02_to_wgs84(c[:, 0], c[:, 1])))
-        assert shapely.hausdorff_distance(ours, wgs.geometry[adcode]) < 2e-6, adcode  # reference rounds to 1e-6
+        assert shapely.hausdorff_distance(ours, wgs.geometry[str(adcode)]) < 2e-6, adcode  # reference rounds to 1e-6
 
 
 # Districts --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
-def test_nine_valid_districts_forming_a_coverage(crs: str) -> None:
-    frame = district_frame(crs)  # type: ignore[arg-type]
+def test_nine_valid_districts_forming_a_coverage(crs: Crs) -> None:
+    frame = district_frame(crs)
     assert list(frame.columns) == ["adcode", "name_zh", "name_en", "geometry"]
     assert frame["adcode"].tolist() == list(DISTRICTS) and len(frame) == 9
     assert frame["name_zh"].tolist() == [zh for zh, _ in DISTRICTS.values()]
@@ -124,7 +125,7 @@ def test_wgs84_districts_match_shared_reference() -> None:
         assert _metres(a.centroid, b.centroid) < 50, adcode
         assert _iou(a, b) > 0.99, adcode
     # The two sources move one parcel between 樊城 and 襄州; together they agree.
-    pair = [shapely.union_all(g.geometry[list(FANCHENG_XIANGZHOU)].to_numpy()) for g in (ours, ref)]
+    pair = [shapely.union_all(g.loc[list(FANCHENG_XIANGZHOU)].geometry.to_numpy()) for g in (ours, ref)]
     assert _metres(pair[0].centroid, pair[1].centroid) < 50 and _iou(*pair) > 0.99
     moved = shapely.difference(ours.geometry["420607"], ref.geometry["420607"])
     moved_km2 = moved.area * M_PER_DEG**2 * np.cos(np.radians(32.1)) / 1e6

@@ -13,7 +13,6 @@ from feeds.rollup import (
     CAMERA_NEVER_HEARD,
     CAMERA_OFFLINE,
     CAMERA_ONLINE,
-    CITY_ADCODE,
     camera_quality,
     camera_signs,
     camera_status_codes,
@@ -22,6 +21,7 @@ from feeds.rollup import (
     derive_signs,
     unregistered_ids,
 )
+from geo.admin import CITY_ADCODE
 from signs.catalogue import derivation_order, load_catalogue
 from signs.keys import CameraState, Latest, Quality
 

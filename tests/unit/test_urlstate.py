@@ -17,11 +17,13 @@ from signs.urlstate import (
     MAX_COMPARE,
     RANGES,
     DistrictView,
+    Lang,
     ListView,
     QueryError,
     SearchView,
     SignView,
     Sort,
+    View,
     check_params,
     district_view,
     format_end,
@@ -40,6 +42,7 @@ from signs.urlstate import (
 SIGN = "XY.P.M01.P01"
 DIST_SIGN = "XY.P.M01.P01.dist:420602"
 END = int(datetime(2025, 5, 24, 14, 30, tzinfo=BEIJING).timestamp())
+LANGS: tuple[Lang, ...] = ("zh", "en")
 
 SIGN_VIEWS = [
     SignView(sign_id, range_, end, compare, lang)
@@ -48,7 +51,7 @@ SIGN_VIEWS = [
         list(RANGES),
         [None, END],
         [(), (DIST_SIGN,), ("XY.P.M01.P01.dist:420606", "XY.P.M01.P01.dist:420607")],
-        ["zh", "en"],
+        LANGS,
     )
     if sign_id not in compare
 ]
@@ -58,7 +61,7 @@ DISTRICT_VIEWS = [
         ["420602", "420684"],
         [None, Sort("city", "asc"), Sort("420606", "desc"), Sort("level", "asc")],
         ["all", FILTER_ABNORMAL],
-        ["zh", "en"],
+        LANGS,
     )
 ]
 LIST_VIEWS = [
@@ -68,13 +71,14 @@ LIST_VIEWS = [
         ["all", FILTER_ABNORMAL],
         ["", "420624"],
         [None, Sort("age", "asc")],
-        ["zh", "en"],
+        LANGS,
     )
 ]
-SEARCH_VIEWS = [SearchView(q, lang) for q in ["", "pm2.5", "实时 人口", "万人", "a&b=c?d#e"] for lang in ("zh", "en")]
+SEARCH_VIEWS = [SearchView(q, lang) for q in ["", "pm2.5", "实时 人口", "万人", "a&b=c?d#e"] for lang in LANGS]
+ALL_VIEWS: list[View] = [*SIGN_VIEWS, *DISTRICT_VIEWS, *LIST_VIEWS, *SEARCH_VIEWS]
 
 
-@pytest.mark.parametrize("view", SIGN_VIEWS + DISTRICT_VIEWS + LIST_VIEWS + SEARCH_VIEWS, ids=lambda v: v.href())
+@pytest.mark.parametrize("view", ALL_VIEWS, ids=lambda v: v.href())
 def test_every_view_round_trips_through_its_url(view: object) -> None:
     href = view.href()  # type: ignore[attr-defined]
     assert parse_url(href) == view
@@ -195,7 +199,7 @@ def test_strict_parsing_names_what_it_does_not_understand(path: str, query: dict
     assert parse(path, query) is not None  # the page itself falls back to defaults
 
 
-@pytest.mark.parametrize("view", SIGN_VIEWS + DISTRICT_VIEWS + LIST_VIEWS + SEARCH_VIEWS, ids=lambda v: v.href())
+@pytest.mark.parametrize("view", ALL_VIEWS, ids=lambda v: v.href())
 def test_every_url_a_page_writes_parses_strictly(view: object) -> None:
     path, _, query = view.href().partition("?")  # type: ignore[attr-defined]
     parsed = parse_url(view.href())  # type: ignore[attr-defined]

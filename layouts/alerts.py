@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import dash
@@ -553,7 +554,14 @@ def detail_children(
     ]
 
 
-def kept_while_redrawn(item_id: str) -> dict[str, str]:
+class Persistence(TypedDict):
+    """The persistence props of a dcc.Input, typed so that `**kept_while_redrawn(...)` checks against them."""
+
+    persistence: str
+    persistence_type: Literal["memory"]
+
+
+def kept_while_redrawn(item_id: str) -> Persistence:
     """What an officer is typing survives the detail being redrawn (a member's level changed, another officer
     acted): Dash restores a user's edits to an input re-created with the same id and persistence key, and the key
     is the alert or incident, so a note never carries over to another one."""

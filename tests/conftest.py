@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -10,6 +11,11 @@ import pytest
 import redis
 
 from services.embedded import EmbeddedService, external, start_broker, start_redis
+
+# One signing key for the whole run, set before any settings are read: what this process publishes as City Eye
+# (an engine's retained alert states) stays on the session's broker and must be City Eye's to the workers that
+# later tests start, or they dead-letter it as forbidden.
+os.environ.setdefault("INTERNAL_SIGNING_KEY", secrets.token_urlsafe(32))
 
 
 class FallbackServices(NamedTuple):

@@ -497,6 +497,8 @@
         state.alerts = changes.alerts;
         state.alertsSeen = changes.alerts.audit;
         jumpTo = newRedIncident(changes.alerts.list);
+      } else if (state.redIncidents === null) {
+        state.redIncidents = new Set();  // no alert had ever been raised when the wall started: the first red is news
       }
       const painted = changes.full ? Object.keys(state.elements) : Object.keys(changes.signs);
       painted.forEach(paintSign);

@@ -65,6 +65,7 @@ from signs.keys import KEY_READINGS, KEY_WORKER_PATTERN, alert_engine_key  # noq
 from signs.model import Catalogue, Derivation, DeriveOp, Level  # noqa: E402
 
 RUNS = ("weekday", "weekend", sim.SCENARIO_RAINSTORM, sim.SCENARIO_HOLIDAY, sim.SCENARIO_CAMERA_OUTAGE)
+TAIL_S = 15 * 60.0  # simulated past the scored stretch, so that what begins near its end still lands and is evaluated
 BEFORE_S = 15 * 60.0  # an alert's condition may begin this long before its cause's first sample (5 min apart)...
 AFTER_S = 30 * 60.0  # ...and this long after the cause ended (the last readings of a ramp, a slow aggregate)
 MAX_ALERTS_NORMAL_DAY = 30
@@ -91,12 +92,15 @@ class Cause:
 def ground_truth(
     cat: Catalogue, state: sim.ScenarioState, t0: float, t1: float, fleet: sim.CameraFleet | None
 ) -> list[Cause]:
-    causes = [Cause("incident", i.sign_id, i.level, i.start, i.end) for i in sim.incidents_between(cat, t0, t1)]
+    """Incidents and scenario effects of [t0, t1). A scenario's story takes over the signs it moves (a storm's
+    visibility replaces the incident's): their incidents are left out."""
     effects = sim.scenario_effects(cat, state, t0, t1)
     if fleet is not None:
         effects += sim.camera_effects(cat, fleet, state, t0, t1)
-    causes += [Cause(e.scenario, e.sign_id, e.level, e.start, e.end) for e in effects]
-    return causes
+    moved = {e.sign_id for e in effects}
+    incidents = [i for i in sim.incidents_between(cat, t0, t1) if i.sign_id not in moved]
+    causes = [Cause("incident", i.sign_id, i.level, i.start, i.end) for i in incidents]
+    return causes + [Cause(e.scenario, e.sign_id, e.level, e.start, e.end) for e in effects]
 
 
 def inputs_of(cat: Catalogue, sign_id: str) -> set[str]:
@@ -278,12 +282,13 @@ def replay(
         ingest_up = time.time()
         _wait(lambda: client.get(alert_engine_key(ENGINE_ID)), 60, "the alert engine", children)
         local_start = datetime.fromtimestamp(start, CHINA_STANDARD_TIME).isoformat(timespec="seconds")
+        simulated_s = hours * 3600.0 + TAIL_S
         argv = ["-m", "feeds", "simulate", "--speed", f"{speed:g}", "--start", local_start, "--stamp", "simulated",
-                "--duration", f"{hours * 3600.0 / speed:.3f}", "--outage-s", f"{outage_s:g}"]  # fmt: skip
+                "--duration", f"{simulated_s / speed:.3f}", "--outage-s", f"{outage_s:g}"]  # fmt: skip
         argv += ["--scenario", scenario] if scenario else []
         argv += [] if cameras else ["--no-cameras"]
         simulator = children.start("simulator", *argv)
-        simulator.wait(hours * 3600.0 / speed + 180.0)
+        simulator.wait(simulated_s / speed + 180.0)
         if simulator.returncode != 0:
             tail = children.log("simulator")[-2000:]
             raise RuntimeError(f"the simulator exited with {simulator.returncode}:\n{tail}")
@@ -306,22 +311,24 @@ def is_camera_sign(cat: Catalogue, sign_id: str) -> bool:
     return isinstance(source, Derivation) and source.op in _CAMERA_OPS
 
 
-def raised_on_the_simulated_clock(cat: Catalogue, run: Replay, settings: Settings) -> tuple[list[Raised], list[Raised]]:
-    """Every alert at the simulated time its condition began; camera alerts of the warm-up apart: those raised before
-    the whole fleet has sent its first heartbeat (one period after the later of the ingest coming up and the
-    simulator's first heartbeat), plus the camera rule's duration."""
+def raised_on_the_simulated_clock(
+    cat: Catalogue, run: Replay, settings: Settings, until: float
+) -> tuple[list[Raised], list[Raised]]:
+    """Every alert whose condition began before `until` (the end of the scored stretch), at that simulated time;
+    camera alerts of the warm-up apart: those raised before the whole fleet has sent its first heartbeat (one period
+    after the later of the ingest coming up and the simulator's first heartbeat), plus the camera rule's duration."""
     first_heartbeats = max(run.ingest_up, run.origin.real)
     warm_up_until = first_heartbeats + settings.camera_heartbeat_s + settings.alert_camera_raise_after_s + 10.0
-    raised, left_out = [], []
+    raised: list[Raised] = []
+    left_out: list[Raised] = []
     for alert in run.alerts:
         # Clears are stamped by the engine's wall clock: on the simulated clock through the simulator's origin.
         cleared = None if alert.cleared_at is None else run.origin.simulated_at(alert.cleared_at)
-        if not is_camera_sign(cat, alert.sign_id):
-            raised.append(Raised(alert, alert.since, cleared))
-        elif alert.raised_at < warm_up_until:
-            left_out.append(Raised(alert, run.origin.simulated_at(alert.since), cleared))
-        else:
-            raised.append(Raised(alert, run.origin.simulated_at(alert.since), cleared))
+        camera = is_camera_sign(cat, alert.sign_id)
+        seen = Raised(alert, run.origin.simulated_at(alert.since) if camera else alert.since, cleared)
+        if seen.at >= until:
+            continue
+        (left_out if camera and alert.raised_at < warm_up_until else raised).append(seen)
     return raised, left_out
 
 
@@ -406,8 +413,8 @@ def main() -> int:
                 began = time.time()
                 run = replay(redis_service.url, broker.url, start, args.hours, args.speed, scenario, Path(tmp),
                              outage_s=args.outage_s, tag=name)  # fmt: skip
-                raised, left_out = raised_on_the_simulated_clock(cat, run, settings)
                 end = start + args.hours * 3600.0
+                raised, left_out = raised_on_the_simulated_clock(cat, run, settings, end)
                 causes = ground_truth(cat, run.state, start, end, fleet)
                 result = score(cat, raised, causes, left_out)
                 print(f"  {time.time() - began:.0f} s real; the engine evaluated {run.evaluated:,} readings; "

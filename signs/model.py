@@ -110,7 +110,7 @@ HOURS_PER_DAY = 24
 
 
 def _week_position(ts: float) -> tuple[int, float]:
-    """(weekday, Monday 0, and hours since local midnight) of epoch time ts in Beijing time."""
+    """The weekday (Monday 0) and the hours since local midnight of epoch time ts, in Beijing time."""
     moment = datetime.fromtimestamp(ts, BEIJING)
     return moment.weekday(), moment.hour + (moment.minute * 60 + moment.second + moment.microsecond / 1e6) / 3600.0
 
@@ -132,14 +132,17 @@ class HourProfile:
 
     def factor(self, ts: float) -> float:
         """The profile's factor at epoch time ts."""
-        weekday, x = _week_position(ts)
-        day = self.knots[weekday]
-        hour = min(int(x), HOURS_PER_DAY - 1)
-        return day[hour] + (day[hour + 1] - day[hour]) * (x - hour)
+        return self._factor(*_week_position(ts))
 
     def bounds_factor(self, ts: float) -> float:
         """The factor the bounds scale by at ts: the profile's, never below the day's floor."""
-        return max(self.factor(ts), self.floors[_week_position(ts)[0]])
+        weekday, hours = _week_position(ts)
+        return max(self._factor(weekday, hours), self.floors[weekday])
+
+    def _factor(self, weekday: int, hours: float) -> float:
+        day = self.knots[weekday]
+        hour = min(int(hours), HOURS_PER_DAY - 1)
+        return day[hour] + (day[hour + 1] - day[hour]) * (hours - hour)
 
     @property
     def lowest(self) -> float:

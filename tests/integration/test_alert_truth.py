@@ -48,7 +48,7 @@ def test_a_normal_simulated_hour_raises_only_what_was_injected(
     run = replay(redis_service.url, mqtt_service.url, start, 1.0, SPEED, None, LOG_DIR, cameras=False,
                  tag="alert-truth")  # fmt: skip
     assert run.evaluated > 1_000, "the pipeline carried no readings to the alert engine"
-    raised, left_out = raised_on_the_simulated_clock(cat, run, Settings())
+    raised, left_out = raised_on_the_simulated_clock(cat, run, Settings(), start + 3_600.0)
     assert left_out == []
     result = score(cat, raised, ground_truth(cat, run.state, start, start + 3_600.0, None))
     unexplained = [r.alert.sign_id for r in raised if result.explained[r.alert.id] is None]

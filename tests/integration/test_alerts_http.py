@@ -301,3 +301,29 @@ def test_incidents_follow_the_leaders_scope_and_only_officers_act(web, power_inc
     assert cross.status_code == 403
     view = store.get_incident(redis_client, nanzhang)
     assert view is not None and all(a.acknowledged is None for a in view.members)
+
+
+def test_every_incident_and_assignment_action_is_refused_to_who_may_not_act(
+    web, power_incidents, redis_client: redis.Redis
+) -> None:
+    incident_id, _ = power_incidents
+    incident = store.get_incident(redis_client, incident_id)
+    assert incident is not None
+    alert_id = incident.incident.members[0]
+    actions = [
+        f"/api/v1/incidents/{incident_id}/acknowledge",
+        f"/api/v1/incidents/{incident_id}/resolve",
+        f"/api/v1/incidents/{incident_id}/assign",
+        f"/api/v1/alerts/{alert_id}/assign",
+    ]
+    leader = signed_in(web(), "leader1")  # 南漳's own leader: reads the incident, may not act on it
+    token = create_wall_token(redis_client, "refusal-wall", by="test")
+    wall = web()
+    assert wall.get(f"/api/v1/incidents?token={token}").status_code == 200
+    for path in actions:
+        body = {"note": "not mine to do"}
+        assert leader.post(path, json=body, headers=ORIGIN).status_code == 403, path
+        assert wall.post(path, json=body, headers=ORIGIN).status_code == 403, path
+        assert web().post(path, json=body, headers=ORIGIN).status_code == 401, path
+    after = store.get_incident(redis_client, incident_id)
+    assert after is not None and after.incident.assignee is None and after.status.value == "raised"

@@ -221,7 +221,9 @@ def unpack_landed(raw: bytes | str) -> list[tuple[str, float, float]]:
 
 # For each (field, src_ts, rest) triple in ARGV, store "src_ts|rest" in hash KEYS[1] unless the hash
 # already holds a value with a newer or equal source time. This makes redelivered, duplicated and
-# out-of-order messages harmless. Returns the number of fields written.
+# out-of-order messages harmless. One exception at an equal source time: an OK value ("recv|value") replaces one
+# held with a quality ("recv|value|quality"), so a derived value completed at the moment it was incomplete lands at
+# once rather than with its next newer input. Returns the number of fields written.
 NEWEST_WINS_LUA = """
 local written = 0
 for i = 1, #ARGV, 3 do
@@ -229,7 +231,14 @@ for i = 1, #ARGV, 3 do
   local newer = true
   if current then
     local current_ts = tonumber(string.match(current, '^([^|]*)'))
-    if current_ts and current_ts >= tonumber(ARGV[i + 1]) then newer = false end
+    local new_ts = tonumber(ARGV[i + 1])
+    if current_ts and current_ts > new_ts then
+      newer = false
+    elseif current_ts and current_ts == new_ts then
+      local _, held_parts = string.gsub(current, '|', '')
+      local _, new_parts = string.gsub(ARGV[i + 2], '|', '')
+      newer = held_parts == 3 and new_parts == 1
+    end
   end
   if newer then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1] .. '|' .. ARGV[i + 2])

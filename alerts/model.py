@@ -161,7 +161,7 @@ class Alert:
     id: str
     rule: RuleKind
     sign_id: str
-    name: str  # the sign's Chinese name, for screens and for systems following MQTT
+    name: str  # the sign's Chinese name when raised, for MQTT followers; pages render alerts.display's instead
     unit: str
     district: str  # the sign's district adcode; the city's for citywide signs
     level: Level

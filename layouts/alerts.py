@@ -21,6 +21,7 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from alerts.display import alert_name, alert_unit
 from alerts.dutylog import EVENT_LABELS, STATUS_LABELS, stage_label, transition_note
 from alerts.escalation import Stage, countdown
 from alerts.incidents import IncidentView, TimelineEntry, TimelineEvent
@@ -434,10 +435,15 @@ def list_children(alerts: list[Alert], view: AlertsView, now: float) -> list[Com
             children=[
                 html.Td(level_chip(int(a.level), lang)),
                 html.Td(
-                    dcc.Link(a.name, href=replace(view, selected=a.id).href(), className="alert-link", title=a.sign_id)
+                    dcc.Link(
+                        alert_name(a, lang),
+                        href=replace(view, selected=a.id).href(),
+                        className="alert-link",
+                        title=a.sign_id,
+                    )
                 ),
                 html.Td(district_name(a.district, lang)),
-                html.Td(f"{format_value(a.value)} {a.unit}", className=f"num lvl-text-{int(a.level)}"),
+                html.Td(f"{format_value(a.value)} {alert_unit(a, lang)}", className=f"num lvl-text-{int(a.level)}"),
                 html.Td(status_badge(a, lang)),
                 html.Td(_badges(a, lang)),
                 html.Td(next_countdown(a, now, lang)),
@@ -504,7 +510,9 @@ def detail_children(
     if alert is None:
         return [html.P(t["not_found"], className="muted")]
     facts: list[Component] = [
-        html.Span(f"{format_value(alert.value)} {alert.unit}", className=f"big-value lvl-text-{int(alert.level)}"),
+        html.Span(
+            f"{format_value(alert.value)} {alert_unit(alert, lang)}", className=f"big-value lvl-text-{int(alert.level)}"
+        ),
         level_chip(int(alert.level), lang),
         status_badge(alert, lang),
         *_badges(alert, lang),
@@ -540,7 +548,7 @@ def detail_children(
         back = [dcc.Link(t["back_to_incident"], href=f"{ALERTS_PATH}?incident={alert.incident}", className="back-link")]
     return [
         *back,
-        html.H2(alert.name, className="detail-title", title=alert.sign_id),
+        html.H2(alert_name(alert, lang), className="detail-title", title=alert.sign_id),
         html.P(
             f"{district_name(alert.district, lang)} · {t['since']} {beijing_time(alert.since)}{threshold}",
             className="muted",
@@ -723,9 +731,12 @@ TIMELINE_LABELS = {
 }  # fmt: skip
 
 
-def _timeline_note(entry: TimelineEntry, lang: str) -> str:
+def _timeline_note(entry: TimelineEntry, members: Mapping[str, Alert], lang: str) -> str:
     if entry.event in (TimelineEvent.OPENED, TimelineEvent.JOINED):
-        return f"{entry.note} · {LEVEL_NAMES[lang][_LEVEL_INDEX.get(entry.detail, 0)]}"
+        # The entry's note is the member's name as raised (Chinese): the member, where kept, names it in `lang`.
+        member = members.get(entry.alert_id)
+        name = alert_name(member, lang) if member else entry.note
+        return f"{name} · {LEVEL_NAMES[lang][_LEVEL_INDEX.get(entry.detail, 0)]}"
     if entry.event is TimelineEvent.ASSIGNED:
         return " · ".join(part for part in (f"→ {entry.detail}", entry.note) if part)
     return entry.note
@@ -752,8 +763,14 @@ def incident_detail_children(
                         **data_attrs(alert_id=a.id),
                         children=[
                             html.Td(level_chip(int(a.level), lang)),
-                            html.Td(dcc.Link(a.name, href=replace(view, selected=a.id).href(), className="alert-link")),
-                            html.Td(f"{format_value(a.value)} {a.unit}", className="num"),
+                            html.Td(
+                                dcc.Link(
+                                    alert_name(a, lang),
+                                    href=replace(view, selected=a.id).href(),
+                                    className="alert-link",
+                                )
+                            ),
+                            html.Td(f"{format_value(a.value)} {alert_unit(a, lang)}", className="num"),
                             html.Td(status_badge(a, lang)),
                             html.Td(next_countdown(a, now, lang)),
                         ],
@@ -763,6 +780,7 @@ def incident_detail_children(
             ),
         ],
     )
+    members_by_id = {a.id: a for a in incident.members}
     timeline_rows = [
         html.Tr(
             className=f"timeline-row {entry.event.value}",
@@ -770,7 +788,7 @@ def incident_detail_children(
                 html.Td(beijing_time(entry.at), className="num"),
                 html.Td(TIMELINE_LABELS[lang][entry.event]),
                 html.Td(entry.by),
-                html.Td(_timeline_note(entry, lang)),
+                html.Td(_timeline_note(entry, members_by_id, lang)),
             ],
         )
         for entry in timeline

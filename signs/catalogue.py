@@ -3,10 +3,14 @@
 A broken catalogue must stop the system at start with a message naming the file and line, so every
 check below raises CatalogueError with that location.
 
-signs.csv has one row per sign; its optional last column `bounds` says how the sign's bounds apply (the rule
+signs.csv has one row per sign; its optional column `bounds` says how the sign's bounds apply (the rule
 kind, docs/alerts.md): empty or `absolute`, `hour_of_week(PROFILE, LEVEL)` with a profile of profiles.csv and
 the sign's expected value where the profile's factor is 1, or `first_occurrence(LEVEL)` for event counts where
 one occurrence already raises at that level (blue, yellow, orange or red).
+
+Every text a screen shows has an English form (docs/catalogue.md): signs.csv's name_en, optional short_zh /
+short_en for the wall's tiles and definition_en; units.csv's symbol_en where the unit is Chinese; owners.csv gives
+each owner's English name. No *_en text may contain a Chinese character.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ SIGN_COLUMNS = (
     "id", "name_zh", "name_en", "unit", "category", "module", "core", "dimension", "cadence_s",
     "direction", "blue", "yellow", "orange", "red", "definition", "owner", "source",
 )  # fmt: skip
-BOUNDS_COLUMN = "bounds"  # optional, after SIGN_COLUMNS: empty means absolute
+BOUNDS_COLUMN = "bounds"  # optional: empty means absolute
+# Optional columns, in this order after SIGN_COLUMNS; a file that has one fills it on every row it needs it on.
+OPTIONAL_SIGN_COLUMNS = (BOUNDS_COLUMN, "definition_en", "short_zh", "short_en")
 KNOT_COLUMNS = tuple(f"h{hour:02d}" for hour in range(HOURS_PER_DAY + 1))
 PROFILE_COLUMNS = ("profile", "days", "floor", *KNOT_COLUMNS, "description")
 LEVEL_NAMES = {level.en: level for level in Level if level != Level.NORMAL}
@@ -59,6 +65,18 @@ _BOUNDS = re.compile(r"(?P<kind>[a-z_]+)\((?P<args>[^()]*)\)")
 
 class CatalogueError(ValueError):
     """The catalogue is unusable; the message says where."""
+
+
+# CJK ideographs and radicals, CJK punctuation and full-width forms: none of them belongs in an English text.
+_CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def check_english(text: str, field: str, where: str) -> str:
+    """The text itself, refused when it holds a Chinese character."""
+    found = _CJK.search(text)
+    if found:
+        raise CatalogueError(f"{where}: {field} {text!r} contains the Chinese character {found.group()!r}")
+    return text
 
 
 def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -308,6 +326,47 @@ def _parse_bounds(
     return kind, None, 0.0, tuple(higher)
 
 
+def _check_sign_columns(columns: tuple[str, ...], file: str) -> None:
+    extra = columns[len(SIGN_COLUMNS) :]
+    optional = [c for c in OPTIONAL_SIGN_COLUMNS if c in extra]
+    if columns[: len(SIGN_COLUMNS)] != SIGN_COLUMNS or list(extra) != optional:
+        required, optional_text = ",".join(SIGN_COLUMNS), ",".join(OPTIONAL_SIGN_COLUMNS)
+        raise CatalogueError(f"{file}:1: columns must be {required} then any of {optional_text}, in order")
+
+
+def load_units(path: Path) -> dict[str, str]:
+    """units.csv: each unit with the symbol English pages show, its optional symbol_en or else the unit itself."""
+    units: dict[str, str] = {}
+    for line, row in _rows(path):
+        where = f"{path.name}:{line}"
+        unit = row["unit"]
+        if unit in units:
+            raise CatalogueError(f"{where}: duplicate unit {unit!r}")
+        if "symbol_en" in row:
+            # The file gives English symbols: a unit that needs one (a Chinese unit) must have it.
+            symbol = row["symbol_en"] or unit
+            units[unit] = check_english(symbol, "symbol_en (or the unit itself)", where)
+        else:
+            units[unit] = unit
+    return units
+
+
+OWNERS_FILE = "owners.csv"
+
+
+def load_owners(path: Path) -> dict[str, str]:
+    """owners.csv: each owner (responsible department) as signs.csv names it, with its English name; optional."""
+    if not path.exists():
+        return {}
+    owners: dict[str, str] = {}
+    for line, row in _rows(path):
+        where = f"{path.name}:{line}"
+        if row["owner"] in owners:
+            raise CatalogueError(f"{where}: duplicate owner {row['owner']!r}")
+        owners[row["owner"]] = check_english(row["name_en"], "name_en", where)
+    return owners
+
+
 def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     categories_path, modules_path = directory / "categories.csv", directory / "modules.csv"
     units_path, signs_path = directory / "units.csv", directory / "signs.csv"
@@ -316,7 +375,8 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
     for line, row in _rows(categories_path):
         if row["code"] in categories:
             raise CatalogueError(f"{categories_path.name}:{line}: duplicate category {row['code']}")
-        categories[row["code"]] = Category(row["code"], row["name_zh"], row["name_en"])
+        name_en = check_english(row["name_en"], "name_en", f"{categories_path.name}:{line}")
+        categories[row["code"]] = Category(row["code"], row["name_zh"], name_en)
 
     modules = {}
     for line, row in _rows(modules_path):
@@ -325,16 +385,18 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             raise CatalogueError(f"{where}: duplicate module {row['code']}")
         if row["category"] not in categories:
             raise CatalogueError(f"{where}: unknown category {row['category']!r}")
-        modules[row["code"]] = Module(row["code"], row["category"], row["name_zh"], row["name_en"])
+        name_en = check_english(row["name_en"], "name_en", where)
+        modules[row["code"]] = Module(row["code"], row["category"], row["name_zh"], name_en)
 
-    units = frozenset(row["unit"] for _, row in _rows(units_path))
+    units_en = load_units(units_path)
+    owners_en = load_owners(directory / OWNERS_FILE)
     profiles = load_profiles(directory / "profiles.csv")
 
     signs: dict[str, Sign] = {}
     lines: dict[str, int] = {}
     sign_rows = _rows(signs_path)
-    if sign_rows and tuple(sign_rows[0][1]) not in (SIGN_COLUMNS, (*SIGN_COLUMNS, BOUNDS_COLUMN)):
-        raise CatalogueError(f"{signs_path.name}:1: columns must be {','.join(SIGN_COLUMNS)}[,{BOUNDS_COLUMN}]")
+    if sign_rows:
+        _check_sign_columns(tuple(sign_rows[0][1]), signs_path.name)
     for line, row in sign_rows:
         where = f"{signs_path.name}:{line}"
         sign_id = row["id"]
@@ -347,7 +409,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
         module = modules.get(row["module"])
         if module is None or module.category != row["category"]:
             raise CatalogueError(f"{where}: module {row['module']!r} is not in category {row['category']!r}")
-        if row["unit"] not in units:
+        if row["unit"] not in units_en:
             raise CatalogueError(f"{where}: unit {row['unit']!r} is not in {units_path.name}")
         try:
             direction = Direction(row["direction"])
@@ -366,11 +428,18 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
         )
         if not row["name_zh"] or not row["name_en"] or not row["definition"] or not row["owner"]:
             raise CatalogueError(f"{where}: name_zh, name_en, definition and owner are required")
+        if "definition_en" in row and not row["definition_en"]:
+            raise CatalogueError(f"{where}: definition_en is required (the definition in English)")
+        if owners_en and row["owner"] not in owners_en:
+            raise CatalogueError(f"{where}: owner {row['owner']!r} is not in {OWNERS_FILE}")
         signs[sign_id] = Sign(
             id=sign_id,
             name_zh=row["name_zh"],
-            name_en=row["name_en"],
+            name_en=check_english(row["name_en"], "name_en", where),
+            short_zh=row.get("short_zh", ""),
+            short_en=check_english(row.get("short_en", ""), "short_en", where),
             unit=row["unit"],
+            unit_en=units_en[row["unit"]],
             category=row["category"],
             module=row["module"],
             core=row["core"],
@@ -379,7 +448,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             direction=direction,
             thresholds=thresholds,  # type: ignore[arg-type]
             definition=row["definition"],
+            definition_en=check_english(row.get("definition_en", ""), "definition_en", where),
             owner=row["owner"],
+            owner_en=owners_en.get(row["owner"], ""),
             source=_parse_source(row["source"], where),
             bounds=bounds,
             profile=profile,
@@ -404,7 +475,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
                 raise CatalogueError(f"{where}: {sign.source} already feeds {fields[source.field]}")
             fields[source.field] = sign_id
     derivation_order(signs, {sign_id: f"{signs_path.name}:{line}" for sign_id, line in lines.items()})
-    return Catalogue(categories=categories, modules=modules, signs=signs, units=units, profiles=profiles, routes=routes)
+    return Catalogue(
+        categories=categories, modules=modules, signs=signs, units=frozenset(units_en), profiles=profiles, routes=routes
+    )
 
 
 @lru_cache(maxsize=1)

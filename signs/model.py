@@ -154,7 +154,7 @@ class Sign:
     id: str
     name_zh: str
     name_en: str
-    unit: str
+    unit: str  # as the catalogue and the feeds write it (万人, 件, %, mm...)
     category: str
     module: str
     core: str
@@ -170,6 +170,28 @@ class Sign:
     # HOUR_OF_WEEK: the profile and the expected value where its factor is 1 (the thresholds hold at that level).
     profile: HourProfile | None = None
     expected_level: float = 0.0
+    # English forms (the loader refuses Chinese in them); an empty short name means the full one fits the tile.
+    definition_en: str = ""
+    owner_en: str = ""
+    unit_en: str = ""
+    short_zh: str = ""
+    short_en: str = ""
+
+    def name_in(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def short_name_in(self, lang: str) -> str:
+        """The name for a wall tile: the short form where the catalogue gives one, else the full name."""
+        return (self.short_en or self.name_en) if lang == "en" else (self.short_zh or self.name_zh)
+
+    def unit_in(self, lang: str) -> str:
+        return (self.unit_en or self.unit) if lang == "en" else self.unit
+
+    def definition_in(self, lang: str) -> str:
+        return (self.definition_en or self.definition) if lang == "en" else self.definition
+
+    def owner_in(self, lang: str) -> str:
+        return (self.owner_en or self.owner) if lang == "en" else self.owner
 
     @property
     def is_core(self) -> bool:
@@ -225,9 +247,13 @@ def thresholds_at(sign: Sign, ts: float) -> tuple[float | None, float | None, fl
 STALE_AFTER_CADENCES = 2.0
 
 
+def stale_at(sign: Sign, source_ts: float) -> float:
+    """When a value of this source time turns stale: the one staleness rule of every screen, export and API."""
+    return source_ts + STALE_AFTER_CADENCES * sign.cadence_s
+
+
 def is_stale(sign: Sign, source_ts: float, now: float) -> bool:
-    """The one staleness rule of every screen, export and API."""
-    return now - source_ts > STALE_AFTER_CADENCES * sign.cadence_s
+    return now > stale_at(sign, source_ts)
 
 
 def value_level(sign: Sign, value: float, source_ts: float) -> Level:

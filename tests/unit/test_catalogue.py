@@ -19,9 +19,9 @@ from feeds import contract
 from signs import model
 from signs.__main__ import main, value_json
 from signs.catalogue import (
-    BOUNDS_COLUMN,
     CATALOGUE_DIR,
     KNOT_COLUMNS,
+    OPTIONAL_SIGN_COLUMNS,
     PROFILE_COLUMNS,
     SIGN_COLUMNS,
     CatalogueError,
@@ -160,6 +160,24 @@ def test_camera_signs_and_warning_signals(cat):
     assert set(cat.signs[core_sign_id("S", "M13", "S48")].source.inputs) >= {s.id for s in signals}
 
 
+CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def test_every_text_has_an_english_form_without_chinese(cat):
+    for sign in cat.signs.values():
+        english = (sign.name_en, sign.short_en, sign.definition_en, sign.owner_en, sign.unit_en)
+        assert all(english[i] for i in (0, 2, 3, 4)), sign.id
+        assert not any(CJK.search(text) for text in english), (sign.id, english)
+    for named in (*cat.categories.values(), *cat.modules.values()):
+        assert named.name_en and not CJK.search(named.name_en), named
+
+
+def test_chinese_units_translate_through_units_csv(cat):
+    units = {s.unit: s.unit_en for s in cat.signs.values()}
+    assert units["万人"] == "10k people" and units["件"] == "cases" and units["mm"] == "mm"
+    assert all(not CJK.search(english) for english in units.values())
+
+
 def test_derivations_are_acyclic_and_cadences_positive(cat):
     order = derivation_order(cat.signs)
     assert len(order) == len(cat.derived_signs())
@@ -185,7 +203,7 @@ def child(adcode: str = "420602", **changes: str) -> dict[str, str]:
 def write_catalogue(tmp_path: Path, rows: list[dict[str, str]], profiles: list[dict[str, str]] | None = None) -> Path:
     for name in ("categories.csv", "modules.csv", "units.csv"):
         shutil.copy(CATALOGUE_DIR / name, tmp_path / name)
-    columns = (*SIGN_COLUMNS, BOUNDS_COLUMN) if any(BOUNDS_COLUMN in row for row in rows) else SIGN_COLUMNS
+    columns = (*SIGN_COLUMNS, *(c for c in OPTIONAL_SIGN_COLUMNS if any(c in row for row in rows)))
     with (tmp_path / "signs.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", restval="")
         writer.writeheader()
@@ -261,6 +279,19 @@ def test_a_minimal_catalogue_loads(tmp_path):
         pytest.param([CORE_ROW, child(module="M02")], "signs.csv:3", "parent core", id="module-of-other-core"),
         pytest.param([CORE_ROW, child(module="M04")], "signs.csv:3", "not in category", id="module-of-other-category"),
         pytest.param([CORE_ROW, child(owner="")], "signs.csv:3", "required", id="missing-owner"),
+        pytest.param(
+            [CORE_ROW, child(name_en="Real-time population – 襄城区")], "signs.csv:3", "Chinese", id="chinese-name-en"
+        ),
+        pytest.param([CORE_ROW, child(short_en="Pop. 襄城")], "signs.csv:3", "Chinese", id="chinese-short-en"),
+        pytest.param(
+            [dict(CORE_ROW, definition_en="Population of the city"), child(definition_en="")],
+            "signs.csv:3",
+            "definition_en is required",
+            id="missing-definition-en",
+        ),
+        pytest.param(
+            [dict(CORE_ROW, definition_en="Population（全市）")], "signs.csv:2", "Chinese", id="chinese-definition-en"
+        ),
     ],
 )
 def test_loader_names_file_and_line(tmp_path, rows, where, words):
@@ -268,6 +299,24 @@ def test_loader_names_file_and_line(tmp_path, rows, where, words):
         load_catalogue(write_catalogue(tmp_path, rows))
     assert f"{where}:" in str(error.value)
     assert words in str(error.value)
+
+
+def test_loader_refuses_a_chinese_unit_without_an_english_symbol(tmp_path):
+    write_catalogue(tmp_path, [CORE_ROW, child()])
+    (tmp_path / "units.csv").write_text("unit,symbol_en,description\n万人,,ten thousand people\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match=r"units.csv:2: symbol_en .*Chinese"):
+        load_catalogue(tmp_path)
+
+
+def test_owners_csv_gives_every_owner_its_english_name(tmp_path):
+    write_catalogue(tmp_path, [CORE_ROW, child(owner="市统计局")])
+    (tmp_path / "owners.csv").write_text("owner,name_en\no,The owner\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match="signs.csv:3: owner '市统计局' is not in owners.csv"):
+        load_catalogue(tmp_path)
+    (tmp_path / "owners.csv").write_text("owner,name_en\no,The owner\n市统计局,Statistics Bureau\n", encoding="utf-8")
+    loaded = load_catalogue(tmp_path)
+    assert loaded.signs["XY.P.M01.P01.dist:420602"].owner_in("en") == "Statistics Bureau"
+    assert loaded.signs["XY.P.M01.P01.dist:420602"].owner_in("zh") == "市统计局"
 
 
 def test_loader_rejects_a_derivation_cycle(tmp_path):

@@ -16,24 +16,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 import redis
 from flask import Blueprint, Response, jsonify, request
 
 from alerts import store
-from alerts.dutylog import duty_log_table, parse_window, read_duty_log, window_text
+from alerts.dutylog import parse_window
 from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert
-from alerts.officer import RECENT_MAX, AlertFilter, assignee_for, clean_note, select_alerts, silence_for
-from api.responses import answer_errors_as_json, json_error, send_table, takes
+from alerts.officer import RECENT_MAX, AlertFilter, assignee_for, clean_note, silence_for
+from api.responses import answer_errors_as_json, json_error, send_export, takes
 from auth.model import Permission
 from auth.scope import current_scope
 from auth.web import authorize
 from signs.store import shared_redis
 from signs.urlstate import LANGS, parse_choice, parse_int
+from views.alerts import scoped_alerts, scoped_incidents, scoped_silences
+from views.dutylog import duty_log_export, read_shift
 
 alerts_blueprint = answer_errors_as_json(Blueprint("alerts_api", __name__, url_prefix="/api/v1"))
 
@@ -102,9 +104,7 @@ def list_alerts() -> Response:
     scope = current_scope()
     if wanted.district:
         scope.require(wanted.district)
-    elif not scope.whole_city:
-        wanted = replace(wanted, district=scope.district)
-    alerts = [a for a in select_alerts(shared_redis(), wanted) if scope.covers_alert(a)]
+    alerts = scoped_alerts(shared_redis(), wanted, scope)
     return jsonify({"now": time.time(), "count": len(alerts), "alerts": [a.as_json() for a in alerts[:MAX_LISTED]]})
 
 
@@ -158,11 +158,9 @@ def list_incidents() -> Response:
     wanted = AlertFilter.parse({k: v for k, v in request.args.items() if k in ("district",)})
     recent = parse_int(request.args.get("recent") or "0", "recent", 0, RECENT_MAX)
     scope = current_scope()
-    district = wanted.district or (None if scope.whole_city else scope.district)
-    if district:
-        scope.require(district)
-    incidents = store.list_incidents(shared_redis(), recent=recent, district=district)
-    found = [i for i in incidents if scope.covers(i.district)]
+    if wanted.district:
+        scope.require(wanted.district)
+    found = scoped_incidents(shared_redis(), wanted.district, scope, recent=recent)
     listed = found[:MAX_LISTED]
     return jsonify({"now": time.time(), "count": len(found), "incidents": [i.as_json(lang) for i in listed]})
 
@@ -216,8 +214,7 @@ def assign_incident(incident_id: str) -> Response:
 @alerts_blueprint.get("/silences")
 @takes()
 def list_silences() -> Response:
-    scope = current_scope()
-    silences = [s for s in store.list_silences(shared_redis()) if scope.covers_silence(s)]
+    silences = scoped_silences(shared_redis(), current_scope())
     return jsonify({"silences": [s.as_json() for s in silences]})
 
 
@@ -244,13 +241,13 @@ def lift_silence(silence_id: str) -> Response:
 @takes("from", "to", "format", "lang")
 def duty_log() -> Response:
     now = time.time()
-    start, end = parse_window(request.args.get("from"), request.args.get("to"), now)
+    from_text, to_text = request.args.get("from"), request.args.get("to")
+    start, end = parse_window(from_text, to_text, now)
     fmt = parse_choice(request.args.get("format") or "json", "format", DUTY_LOG_FORMATS)
     lang = parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
-    log = read_duty_log(shared_redis(), start, end, now=now, scope=current_scope())
     if fmt != "json":
-        name = f"duty-log_{window_text(start)}_{window_text(end)}".replace(":", "")
-        return send_table(duty_log_table(log, lang), fmt, name, name, lang)
+        return send_export(duty_log_export(shared_redis(), from_text, to_text, lang, now, current_scope()), fmt, lang)
+    log = read_shift(shared_redis(), start, end, now, current_scope())
     return jsonify({
         "from": start,
         "to": end,

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from auth.web import NotAllowed, current_user
 from signs.export import CSV_MIMETYPE, XLSX_MIMETYPE, Table, csv_bytes, xlsx_bytes
 from signs.urlstate import Query, QueryError, check_params
+from views.exports import Export
 
 EXPORT_FORMATS = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE}
 SHEET_NAMES = {"zh": ("数据", "说明"), "en": ("Data", "About")}
@@ -97,3 +98,7 @@ def send_table(table: Table, fmt: str, ascii_name: str, display_name: str, lang:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Export-Name"] = f"{ascii_name}.{fmt}"
     return response
+
+
+def send_export(export: Export, fmt: str, lang: str) -> Response:
+    return send_table(export.table, fmt, export.ascii_name, export.display_name, lang)

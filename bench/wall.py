@@ -8,7 +8,7 @@ measures and prints:
   1. time to a fully rendered wall at 1920x1080 (every tile with a value in Redis shows it, not marked stale,
      districts coloured) and to the camera layer's clusters, against a naive page that carries all 71,591
      cameras inline as geobuf (a small Dash app served from a thread of this script);
-  2. server time per wall tick: callbacks.wall.board_update in-process against the same Redis, and the HTTP
+  2. server time per wall tick: views.wall.board_update in-process against the same Redis, and the HTTP
      round trip of the tick POST exactly as Chromium sent it, both one tick behind (steady state);
   3. tick latency for 1 wall and for N walls polling at once, with a few laptops reading /api/v1/snapshot, and
      the gunicorn workers' RSS over that run;
@@ -49,7 +49,6 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from bench.system import BenchError, System, log_tails, percentile, running_system, verdict  # noqa: E402
-from callbacks.wall import board_update  # noqa: E402
 from config import settings  # noqa: E402
 from feeds.board import Board, read_board  # noqa: E402
 from geo.admin import DISTRICTS  # noqa: E402
@@ -59,6 +58,7 @@ from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import KEY_BOARD_CHANGES  # noqa: E402
 from signs.replies import stream_revrange  # noqa: E402
 from signs.store import open_redis  # noqa: E402
+from views.wall import board_update  # noqa: E402
 
 # Targets of issue 3 (item 7); the naive page's figure is the one the issue quotes.
 TARGET_TICK_MS = 50.0

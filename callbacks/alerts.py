@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import redis
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
@@ -16,8 +15,8 @@ from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from alerts import store
 from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
-from alerts.model import Alert, SilenceScope, pressing_first, severity_counts
-from alerts.officer import assignee_for, clean_note, select_alerts, silence_for
+from alerts.model import SilenceScope
+from alerts.officer import assignee_for, clean_note, silence_for
 from auth.model import Permission, User
 from auth.scope import current_scope
 from auth.web import NotAllowed, authorize, current_user
@@ -37,8 +36,8 @@ from layouts.alerts import (
     text,
     view_of,
 )
-from signs.keys import KEY_ALERTS_AUDIT
 from signs.store import shared_redis
+from views.alerts import Detail, alerts_page, newest_audit, read_detail
 
 Action = Callable[[redis.Redis, User], str]
 # The detail's buttons, in the order alert_action's actions are listed.
@@ -47,22 +46,15 @@ ALERT_BUTTONS = (ids.ACK_BUTTON, ids.RESOLVE_BUTTON, ids.SILENCE_BUTTON, ids.ASS
 INCIDENT_BUTTONS = (ids.INCIDENT_ACK_BUTTON, ids.INCIDENT_RESOLVE_BUTTON, ids.INCIDENT_ASSIGN_BUTTON)
 
 
-def newest_audit(client: redis.Redis) -> str:
-    """Id of the newest audit entry: any change to any alert or silence writes one. Empty before the first."""
-    newest = cast(list[tuple[bytes, object]], client.xrevrange(KEY_ALERTS_AUDIT, count=1))
-    return newest[0][0].decode() if newest else ""
-
-
-def detail_key(alert: Alert | None, selected: str) -> str:
-    """What the drawn detail depends on: the selected alert and its version (every transition bumps it)."""
-    return f"{selected}:{alert.version if alert else 0}"
-
-
-def incident_detail_key(incident: IncidentView | None, selected: str) -> str:
-    """What a drawn incident depends on: its version and every member's (a member's transition changes it)."""
-    if incident is None:
-        return f"incident:{selected}:0"
-    return f"incident:{selected}:{incident.incident.version}:{sum(a.version for a in incident.members)}"
+def detail_children_of(detail: Detail, view: AlertsView, may_act_now: bool, now: float) -> Any:
+    """The detail pane drawn from views.alerts' Detail."""
+    if detail.nothing_selected:
+        return select_prompt(view.lang)
+    if detail.out_of_scope:
+        return out_of_scope(current_scope(), view.lang)
+    if detail.is_incident:
+        return incident_detail_children(detail.incident, detail.timeline, may_act_now, view, now)
+    return detail_children(detail.alert, detail.history, may_act_now, now, view.lang)
 
 
 def page_update(
@@ -75,45 +67,19 @@ def page_update(
         return (no_update,) * 7
     user_may_act = may_act(current_user())
     scope = current_scope()
-    everything_open = [a for a in store.list_active(client) if scope.covers_alert(a)]
-    wanted = view.filter
-    if not scope.whole_city and not wanted.district:
-        wanted = replace(wanted, district=scope.district)  # read only the district's, not the city's then filter
-    listed = (
-        [a for a in select_alerts(client, wanted) if scope.covers_alert(a)]
-        if wanted.wants_closed
-        else pressing_first(a for a in everything_open if wanted.matches(a))
+    page = alerts_page(client, view.filter, scope, audit, now)
+    found = read_detail(client, view.selected, view.incident, scope, held_detail, acted)
+    detail = no_update if found is None else detail_children_of(found, view, user_may_act, now)
+    seen_detail = held_detail if found is None else found.key
+    return (
+        counts_children(page.counts, view.lang),
+        incidents_children(page.incidents, view),
+        list_children(page.listed, view, now),
+        silences_children(page.silences, user_may_act, view.lang),
+        detail,
+        page.audit,
+        seen_detail,
     )
-    counts = counts_children(severity_counts(everything_open), view.lang)
-    incidents = [
-        i
-        for i in store.list_incidents(client, district=wanted.district or None)
-        if scope.covers(i.district) and any(wanted.matches(a) for a in i.open_members)
-    ]
-    silences = [s for s in store.list_silences(client, now=now) if scope.covers_silence(s)]
-    detail: Any = no_update
-    seen_detail = held_detail
-    if not view.selected and view.incident:
-        incident = store.get_incident(client, view.incident)
-        key = incident_detail_key(incident, view.incident)
-        if incident is not None and not scope.covers(incident.district):
-            detail, seen_detail = out_of_scope(scope, view.lang), key
-        elif key != held_detail or acted:
-            timeline = store.incident_timeline(client, view.incident) if incident else []
-            detail, seen_detail = incident_detail_children(incident, timeline, user_may_act, view, now), key
-    elif not view.selected:
-        detail, seen_detail = select_prompt(view.lang), ""
-    else:
-        alert = store.get_alert(client, view.selected)
-        key = detail_key(alert, view.selected)
-        if alert is not None and not scope.covers_alert(alert):
-            detail, seen_detail = out_of_scope(scope, view.lang), key
-        elif key != held_detail or acted:
-            history = store.history(client, view.selected) if alert else []
-            detail, seen_detail = detail_children(alert, history, user_may_act, now, view.lang), key
-    drawn_silences = silences_children(silences, user_may_act, view.lang)
-    drawn_incidents = incidents_children(incidents, view)
-    return counts, drawn_incidents, list_children(listed, view, now), drawn_silences, detail, audit, seen_detail
 
 
 def run_action(action: Action, lang: str) -> html.Span:

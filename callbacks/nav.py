@@ -14,31 +14,16 @@ from layouts.nav import export_href
 from signs.urlstate import View
 
 V = TypeVar("V", bound=View)
-ColumnState = list[dict[str, Any]] | None
-
-
-def _sorted_columns(column_state: object) -> list[dict[str, Any]]:
-    """The grid's column state as ag-grid sends it, keeping only well-formed sorted columns (the browser may send
-    anything)."""
-    if not isinstance(column_state, list):
-        return []
-    return [
-        c
-        for c in column_state
-        if isinstance(c, dict)
-        and isinstance(c.get("colId"), str)
-        and c.get("sort") in ("asc", "desc")
-        and isinstance(c.get("sortIndex"), int | None)
-    ]
 
 
 def sorted_links(
-    view: V | None, column_state: ColumnState, sorted_view: Callable[[V, ColumnState], V]
+    view: V | None, column_state: object, sorted_view: Callable[[V, object], V]
 ) -> tuple[Any, Any, Any]:
-    """A grid's new sort as (the page's URL, its CSV export, its Excel export): the sort is part of the view."""
+    """A grid's new sort as (the page's URL, its CSV export, its Excel export): the sort is part of the view (the
+    view's sorted_view reads the column state the browser sent, whatever it holds)."""
     if view is None or not column_state:
         return no_update, no_update, no_update
-    target = sorted_view(view, _sorted_columns(column_state)).href()
+    target = sorted_view(view, column_state).href()
     return target, export_href(target, "csv"), export_href(target, "xlsx")
 
 

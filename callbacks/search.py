@@ -1,40 +1,31 @@
-"""The search page's callback: the signs matching the URL's query, with their values and sparklines."""
+"""The search page's callback: the signs matching the URL's query, with their values and sparklines
+(views.search)."""
 
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from typing import Any
 
 import redis
 from dash import Dash, Input, Output, no_update
 
-from callbacks.signlist import read_rows
 from layouts import search as ids
 from layouts.nav import text
 from signs.catalogue import catalogue
-from signs.drill import IndexEntry, search, search_index
 from signs.store import shared_redis
-from signs.urlstate import SearchView, parse_url
+from views import search as model
 
 
-@lru_cache(maxsize=1)
-def _index() -> list[IndexEntry]:
-    return search_index(catalogue())
-
-
-def on_load(href: str | None) -> tuple[Any, Any]:
-    view = parse_url(href or "")
-    if not isinstance(view, SearchView):
+def on_load(href: object) -> tuple[Any, Any]:
+    view = model.view_of(href)
+    if view is None:
         return no_update, no_update
-    cat = catalogue()
-    hits = search(_index(), view.q, limit=ids.MAX_RESULTS)
-    if not hits:
-        return [], text(view.lang)["no_results"]
     try:
-        rows = read_rows(shared_redis(), cat, [cat.signs[h.id] for h in hits], time.time(), view.lang, abnormal=False)
+        rows = model.search_rows(shared_redis(), catalogue(), view, time.time())
     except redis.RedisError as error:
         return no_update, f"Redis: {error}"
+    if not rows:
+        return [], text(view.lang)["no_results"]
     return rows, f"{len(rows)} {text(view.lang)['signs']}"
 
 

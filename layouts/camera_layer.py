@@ -7,7 +7,6 @@ restyles the clusters without fetching or re-indexing anything (assets/camera_la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from config import settings
 from feeds.contract import CHINA_STANDARD_TIME
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.attrs import data_attrs
+from views.camera_layer import CameraCard
 
 # Component ids: callbacks/camera_layer.py and assets/camera_layer.js use these names and no others.
 LAYER = "cameras-layer"
@@ -49,7 +49,6 @@ DEFAULT_BASIS = "fixed"
 # zoom 17 (a few hundred in a 1920x1080 view of the densest streets). Nothing below zoom 5 is shown on the wall.
 SUPERCLUSTER_OPTIONS = {"radius": 80, "maxZoom": 16, "minZoom": 5}
 
-STATUSES = ("online", "offline", "fault")
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "城市之眼 · 视频在线率", "fixed": "固定", "mobile": "移动", "all": "全部", "city": "全市",
@@ -250,18 +249,6 @@ def camera_rates(lang: str = "zh", basis: str = DEFAULT_BASIS) -> html.Div:
 
 
 # A clicked camera ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CameraCard:
-    """What the card shows about one camera (built by callbacks/camera_layer.camera_card)."""
-
-    device_id: str
-    adcode: str
-    kind: str  # fixed | mobile
-    status: str  # online | offline | fault, as the wall judges it now (silence is offline)
-    heartbeat_ts: float | None  # source time of the last heartbeat; None: never heard from
-    age_s: float | None
 
 
 def camera_detail(lang: str = "zh") -> html.Div:

@@ -25,6 +25,7 @@ from layouts import camera_layer, nav
 from layouts.nav import DrillContext, format_value, level_chip, text
 from signs.drill import ActiveAlert, district_name, short_district_name, sign_name
 from signs.urlstate import FILTER_ABNORMAL, FILTER_ALL, DistrictView, SignView, district_view
+from views.grid import DEFAULT_SORT
 
 # Component ids: callbacks/district.py and assets/drilldown.js use these names and no others.
 STATE = "district-state"  # the view's canonical URL
@@ -39,7 +40,6 @@ LEVELS = "district-levels"  # worst level per district, for the map (assets/dril
 EXPORT_CSV = "district-export-csv"
 EXPORT_XLSX = "district-export-xlsx"
 
-DEFAULT_SORT = ("level", "desc")
 GRID_HEIGHT_PX = 520
 ns = Namespace("cityeye", "drill")
 

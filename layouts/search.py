@@ -19,8 +19,6 @@ STATE = "search-state"
 GRID = "search-grid"
 COUNT = "search-count"
 
-MAX_RESULTS = 200
-
 
 def layout(ctx: DrillContext, view: SearchView) -> html.Div:
     t = text(view.lang)

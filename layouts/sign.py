@@ -7,7 +7,6 @@ forward and a copied link all show exactly this view; the callbacks fill it from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +18,9 @@ from layouts import nav
 from layouts.attrs import data_attrs
 from layouts.nav import DrillContext, age_text, format_value, level_chip, text, thresholds_text
 from signs.drill import Period, Series, Since, district_name, next_threshold, parent_core, sign_district, sign_name
-from signs.model import Derivation, MqttSource, Sign
+from signs.model import Sign
 from signs.urlstate import BEIJING, RANGES, SignView, sign_view
+from views.sign import Headline, SiblingRow, source_text
 
 # Component ids: callbacks/sign.py uses these names and no others.
 STATE = "sign-state"  # the view's canonical URL
@@ -66,14 +66,6 @@ TEXT = {
 
 def _t(lang: str) -> dict[str, str]:
     return TEXT["en" if lang == "en" else "zh"]
-
-
-def source_text(sign: Sign) -> str:
-    source = sign.source
-    if isinstance(source, MqttSource):
-        return f"MQTT cityeye/v1/{source.feed}/{source.adcode}/{source.source_id} #{source.field}"
-    assert isinstance(source, Derivation)
-    return source.expression
 
 
 def cadence_text(sign: Sign, lang: str) -> str:
@@ -229,16 +221,6 @@ def details_card(ctx: DrillContext, sign: Sign, lang: str) -> html.Section:
 # Filled by the callbacks ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Headline:
-    value: float | None
-    unit: str
-    level: int | None
-    age_s: float | None
-    stale: bool
-    source_ts: float | None
-
-
 def headline_children(h: Headline, lang: str) -> list[Component]:
     t = text(lang)
     if h.value is None:
@@ -325,14 +307,6 @@ def stats_children(
             html.Span(s["periods"].format(n=len(periods), duration=_duration(spent, lang)), className="periods")
         )
     return parts
-
-
-@dataclass(frozen=True)
-class SiblingRow:
-    sign: Sign
-    value: float | None
-    level: int | None
-    stale: bool
 
 
 def siblings_children(rows: list[SiblingRow], view: SignView, lang: str) -> list[Component]:

@@ -18,6 +18,7 @@ from layouts.district import level_class_rules, theme
 from layouts.nav import DrillContext, text
 from signs.drill import district_name
 from signs.urlstate import FILTER_ABNORMAL, FILTER_ALL, ListView, list_view
+from views.grid import DEFAULT_SORT
 
 # Component ids: callbacks/signlist.py uses these names and no others.
 STATE = "list-state"
@@ -28,7 +29,6 @@ COUNT = "list-count"
 EXPORT_CSV = "list-export-csv"
 EXPORT_XLSX = "list-export-xlsx"
 
-DEFAULT_SORT = ("level", "desc")
 REFRESH_MS = 30_000
 GRID_HEIGHT_PX = 600
 TEXT = {

@@ -12,6 +12,7 @@ import redis
 from flask import Flask
 
 import api.signs
+import views.health
 from feeds.board import publish_board, read_board
 from feeds.contract import BrokerCounter, encode_readings, topic
 from feeds.sink import Batch, RedisSink, read_broker_drops
@@ -40,7 +41,7 @@ def small_queue_broker(tmp_path) -> Iterator[EmbeddedService]:
 
 def _healthz(client: redis.Redis, mqtt_url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict]:
     monkeypatch.setattr(api.signs, "shared_redis", lambda: client)
-    monkeypatch.setattr(api.signs, "settings", lambda: type("S", (), {"mqtt_url": mqtt_url})())
+    monkeypatch.setattr(views.health, "settings", lambda: type("S", (), {"mqtt_url": mqtt_url})())
     app = Flask(__name__)
     app.register_blueprint(api.signs.signs_blueprint)
     response = app.test_client().get("/healthz")

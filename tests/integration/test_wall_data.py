@@ -10,10 +10,11 @@ import redis
 from flask import Flask
 
 import api.signs
-from callbacks.wall import board_update
+import views.health
 from feeds.board import publish_board
 from signs.catalogue import catalogue
 from signs.keys import KEY_LATEST, KEY_WORKER_PATTERN, Latest
+from views.wall import board_update
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +90,7 @@ def test_the_snapshot_filters_by_category_and_district(api_client, redis_client:
 def test_health_is_503_until_workers_and_board_are_alive(
     api_client, redis_client: redis.Redis, mqtt_service, monkeypatch
 ) -> None:
-    monkeypatch.setattr(api.signs, "settings", lambda: type("S", (), {"mqtt_url": mqtt_service.url})())
+    monkeypatch.setattr(views.health, "settings", lambda: type("S", (), {"mqtt_url": mqtt_service.url})())
     down = api_client.get("/healthz")
     assert down.status_code == 503
     body = down.get_json()

@@ -13,7 +13,7 @@ from dash import no_update
 from flask import Flask
 
 from api.geo import CAMERAS_URL, StaticBody, accepts_gzip, static_response
-from callbacks.camera_layer import camera_card, clicked_row, map_status, status_update
+from callbacks.camera_layer import status_update
 from config import PROJECT_ROOT, settings
 from feeds.rollup import (
     CAMERA_FAULT,
@@ -29,6 +29,7 @@ from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts import camera_layer
 from signs.keys import CameraState
 from tests.web import dash_prop
+from views.camera_layer import camera_card, clicked_row, map_status
 
 NOW = 1_800_000_000.0
 OFFLINE_AFTER_S = 180.0

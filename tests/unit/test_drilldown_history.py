@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from callbacks.sign import HistoryWindow, history_model, window_of
+from callbacks.sign import history_children
 from signs.catalogue import catalogue
 from signs.drill import (
     MAX_BUCKETS,
@@ -24,6 +24,7 @@ from signs.drill import (
 )
 from signs.model import Direction, level_of, value_level
 from signs.urlstate import RANGES, SignView
+from views.sign import HistoryReads, HistoryWindow, history_model, window_of
 
 DTYPE = np.dtype([("ts", "<f8"), ("value", "<f8")])
 NOW = 1_716_530_000.0
@@ -139,9 +140,8 @@ def test_the_seven_day_figure_is_small_and_shades_the_alert_periods() -> None:
     ts = np.arange(NOW - 7 * 86_400, NOW, sign.cadence_s)
     values = 50 + 25 * (np.sin(ts / 86_400 * 2 * np.pi) > 0.9)  # a daily spike into red
     points = _points(ts, values)
-    figure, since_children, stats, pin = history_model(
-        sign, points, [(cat.signs[view.compare[0]], points)], view, win, NOW
-    )
+    reads = HistoryReads(sign, win, points, [(cat.signs[view.compare[0]], points)])
+    figure, since_children, stats, pin = history_children(history_model(reads, view, NOW), view.lang)
     assert isinstance(win, HistoryWindow)
     main = figure["data"][2]
     assert len(main["y"]) <= MAX_BUCKETS + 2 and "x" not in main and main["dx"] == win.width * 1000

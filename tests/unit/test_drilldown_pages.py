@@ -13,10 +13,7 @@ from dash.development.base_component import Component
 
 from alerts.lifecycle import acknowledge, raise_alert
 from alerts.model import Alert, Deadlines, RuleKind
-from callbacks.district import district_alerts, district_levels, district_update, grid_rows, sorted_rows
-from callbacks.district import sorted_view as district_sorted_view
-from callbacks.signlist import only_abnormal, rows_for, sorted_list_rows
-from callbacks.signlist import sorted_view as list_sorted_view
+from callbacks.district import page_outputs
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts import district, search, sign, signlist
 from layouts.nav import DrillContext, export_href, format_value
@@ -34,6 +31,10 @@ from signs.drill import search as find
 from signs.keys import Latest
 from signs.model import Level
 from signs.urlstate import DistrictView, ListView, SearchView, SignView, Sort, parse_url
+from views.district import DistrictReads, district_alerts, district_levels, district_page, grid_rows, sorted_rows
+from views.district import sorted_view as district_sorted_view
+from views.signlist import only_abnormal, rows_for, sorted_list_rows
+from views.signlist import sorted_view as list_sorted_view
 
 NOW = 1_716_530_000.0
 XIANGCHENG = "420602"
@@ -138,7 +139,9 @@ def test_district_update_gives_table_alerts_summary_and_map_levels() -> None:
     latest = _latest({"XY.P.M01.P01.dist:420602": 71.0})
     status = {"rates": {XIANGCHENG: {"all": {"rate": 96.5}}}}
     open_alerts = [_engine_alert("XY.P.M01.P01.dist:420602", Level.RED, NOW - 60)]
-    table, alerts, summary, levels = district_update(cat, latest, status, open_alerts, DistrictView(XIANGCHENG), NOW)
+    view = DistrictView(XIANGCHENG)
+    page = district_page(cat, DistrictReads(latest, status, open_alerts), view, NOW)
+    table, alerts, summary, levels = page_outputs(page, view)
     assert len(table) == 55 and levels[XIANGCHENG] == 4
     assert "96.5%" in json.dumps(summary, cls=plotly.utils.PlotlyJSONEncoder)
     assert "XY.P.M01.P01.dist:420602" in json.dumps(alerts, cls=plotly.utils.PlotlyJSONEncoder)

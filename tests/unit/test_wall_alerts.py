@@ -7,9 +7,9 @@ from dataclasses import replace
 from alerts.incidents import GroupKey, IncidentView, assigned, join, open_incident
 from alerts.lifecycle import raise_alert
 from alerts.model import Action, Alert, AlertStatus, Assignment, Deadlines, RuleKind, pressing_first
-from callbacks.wall import wall_incident
 from signs.catalogue import catalogue
 from signs.model import Level
+from views.wall import wall_incident
 
 RAIN = "XY.S.M13.S45.rain3h:420624"
 NOW = 1_800_000_000.0

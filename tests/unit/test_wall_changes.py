@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbacks.wall import REPLAY_LIMIT, merge_changes, replayable
+from views.wall import REPLAY_LIMIT, merge_changes, replayable
 
 
 def test_later_ticks_win_and_health_comes_from_the_newest() -> None:

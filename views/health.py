@@ -1,0 +1,74 @@
+"""/healthz's model: Redis, the feed workers and the board, the MQTT broker and what it dropped; well only when
+every part is."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from config import settings
+from feeds.board import read_board
+from feeds.mqtt import broker_address
+from feeds.sink import read_broker_drops
+from services.embedded import mqtt_connect_ok
+from signs.keys import KEY_WORKER_PATTERN
+
+# A board older than this means the roll-up (and so every derived value on the wall) has stopped.
+BOARD_LATE_AFTER_S = 5.0
+BROKER_TIMEOUT_S = 1.0
+
+
+def broker_check() -> dict[str, Any]:
+    host, port = broker_address(settings().mqtt_url)
+    try:
+        accepted = mqtt_connect_ok(host, port, BROKER_TIMEOUT_S)
+    except OSError as error:
+        return {"ok": False, "error": str(error)}
+    return {"ok": accepted} | ({} if accepted else {"error": "broker refused the connection"})
+
+
+def feeds_check(client: redis.Redis, now: float) -> dict[str, Any]:
+    # One GET per key rather than MGET: worker keys live in different Redis Cluster slots.
+    with client.pipeline(transaction=False) as pipe:
+        for key in client.scan_iter(match=KEY_WORKER_PATTERN, count=100):
+            pipe.get(key)
+        workers = [json.loads(raw) for raw in pipe.execute() if raw]
+    board = read_board(client)
+    board_age = None if board is None else round(now - board.at, 1)
+    return {
+        "ok": bool(workers)
+        and all(w.get("connected") for w in workers)
+        and board is not None
+        and board_age is not None
+        and board_age <= BOARD_LATE_AFTER_S
+        and not board.silent,
+        "workers": [
+            {"id": w["worker_id"], "connected": w["connected"], "age_s": round(now - w["at"], 1)} for w in workers
+        ],
+        "board_age_s": board_age,
+        "silent_feeds": board.silent if board else None,
+    }
+
+
+def health(client: redis.Redis, now: float) -> dict[str, Any]:
+    """Every check with "ok" overall; a part that cannot be known (Redis down) is not well."""
+    checks: dict[str, Any] = {}
+    try:
+        client.ping()
+        checks["redis"] = {"ok": True}
+        checks["feeds"] = feeds_check(client, now)
+    except redis.RedisError as error:
+        checks["redis"] = {"ok": False, "error": str(error)}
+        checks["feeds"] = {"ok": False, "error": "unknown while Redis is down"}
+    checks["broker"] = broker_check()
+    # Whether the broker dropped messages (its $SYS counters, as the feed workers heard them): "known" false when the
+    # broker publishes no counters; drops within the hour make the broker unwell, as the wall's banner says.
+    try:
+        checks["broker"]["dropped"] = read_broker_drops(client, now).as_json()
+    except redis.RedisError:
+        checks["broker"]["dropped"] = {"known": False, "error": "unknown while Redis is down"}
+    if checks["broker"]["dropped"].get("recent"):
+        checks["broker"]["ok"] = False
+    return {"ok": all(check["ok"] for check in checks.values()), "at": now, **checks}

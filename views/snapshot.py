@@ -1,0 +1,68 @@
+"""The read API's model of what the wall shows: one sign's catalogue entry with its latest value, and the snapshot
+of every sign of a category and/or district."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from geo.admin import CITY_ADCODE, DISTRICTS
+from signs.keys import Latest
+from signs.model import Catalogue, Sign
+from signs.store import read_all_latest, read_latest, sign_value
+from signs.urlstate import QueryError
+
+
+def sign_json(sign: Sign, latest: Latest | None, now: float) -> dict[str, Any]:
+    """A sign's catalogue entry merged with its current value; value fields are null before the first reading.
+    "quality" is "ok", or "warming-up" / "incomplete" for a value that is shown but not judged (level normal)."""
+    doc: dict[str, Any] = {
+        "id": sign.id,
+        "name_zh": sign.name_zh,
+        "name_en": sign.name_en,
+        "unit": sign.unit,
+        "category": sign.category,
+        "module": sign.module,
+        "dimension": sign.dimension,
+        "cadence_s": sign.cadence_s,
+    }
+    if latest is None:
+        return doc | {
+            "value": None, "level": None, "source_ts": None, "receive_ts": None, "age_s": None, "stale": True,
+            "quality": None,
+        }  # fmt: skip
+    return doc | sign_value(sign, latest, now).as_json()
+
+
+def _in_district(sign: Sign, adcode: str) -> bool:
+    return sign.district == adcode or (sign.dimension == "city" and adcode == CITY_ADCODE)
+
+
+def select_signs(cat: Catalogue, category: str | None, district: str | None) -> list[Sign]:
+    """Signs of a category (code P/T/D/S or 人/物/动/态) and of a district (adcode; the city's code selects
+    the city-wide signs). QueryError for a category or a district that is none."""
+    if category:
+        by_name = {c.name_zh: code for code, c in cat.categories.items()}
+        category = by_name.get(category, category.upper())
+        if category not in cat.categories:
+            raise QueryError(f"unknown category {category[:40]!r}; one of {', '.join(cat.categories)}")
+    if district and district not in DISTRICTS and district != CITY_ADCODE:
+        raise QueryError(f"unknown district {district[:40]!r}; a district's adcode or the city's, {CITY_ADCODE}")
+    return [
+        sign
+        for sign in cat.signs.values()
+        if (not category or sign.category == category) and (not district or _in_district(sign, district))
+    ]
+
+
+def one_sign(client: redis.Redis, sign: Sign, now: float) -> dict[str, Any]:
+    return sign_json(sign, read_latest(client, sign.id), now)
+
+
+def snapshot(
+    client: redis.Redis, cat: Catalogue, category: str | None, district: str | None, now: float
+) -> dict[str, Any]:
+    chosen = select_signs(cat, category, district)
+    latest = read_all_latest(client)
+    return {"at": now, "count": len(chosen), "signs": [sign_json(s, latest.get(s.id), now) for s in chosen]}

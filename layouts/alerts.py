@@ -33,6 +33,7 @@ from auth.web import current_user
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.attrs import data_attrs
 from layouts.nav import LEVEL_NAMES, WALL_PATH, format_value, level_chip
+from layouts.titles import tab_title
 from signs.drill import district_name
 from signs.urlstate import BEIJING
 
@@ -891,4 +892,6 @@ def register_pages() -> None:
         user = current_user()  # the request's, resolved by auth.web's guard
         return layout(AlertsView.from_query(query), user, may_act(user))
 
-    dash.register_page("alerts", path=ALERTS_PATH, layout=page, title="告警处置 · 城市之眼")
+    dash.register_page(
+        "alerts", path=ALERTS_PATH, layout=page, title=lambda: tab_title(TEXT["zh"]["title"], TEXT["en"]["title"])
+    )

@@ -31,6 +31,7 @@ from auth.scope import scope_of
 from auth.web import current_user
 from layouts.alerts import ALERTS_PATH, DUTY_LOG_PATH, ROOT_CLASS, beijing_time, officer_header
 from layouts.nav import level_chip
+from layouts.titles import tab_title
 from signs.drill import district_name
 
 # Component ids: callbacks/dutylog.py uses these names and no others.
@@ -306,4 +307,6 @@ def register_pages() -> None:
     def page(**query: object) -> html.Div:
         return layout(DutyLogView.from_query(query), current_user())
 
-    dash.register_page("duty-log", path=DUTY_LOG_PATH, layout=page, title="值班日志 · 城市之眼")
+    dash.register_page(
+        "duty-log", path=DUTY_LOG_PATH, layout=page, title=lambda: tab_title(TEXT["zh"]["title"], TEXT["en"]["title"])
+    )

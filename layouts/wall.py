@@ -88,10 +88,6 @@ class WallContext:
     tile_attribution: str
 
 
-def _name(sign: Sign, lang: str) -> str:
-    return sign.name_en if lang == "en" else sign.name_zh
-
-
 def _centre(bounds: tuple[float, float, float, float]) -> list[float]:
     west, south, east, north = bounds
     return [(south + north) / 2, (west + east) / 2]
@@ -112,7 +108,7 @@ def sign_table(cat: Catalogue, lang: str) -> dict[str, list[Any]]:
     """Per sign what the browser needs to show and judge it: name, unit, cadence, category, module,
     core sign, district (or null)."""
     return {
-        s.id: [_name(s, lang), s.unit, s.cadence_s, s.category, s.module, s.core, s.district]
+        s.id: [s.name_in(lang), s.unit_in(lang), s.cadence_s, s.category, s.module, s.core, s.district]
         for s in cat.signs.values()
     }
 
@@ -151,10 +147,14 @@ def _tile(sign: Sign, lang: str) -> html.Div:
         children=[
             html.Div(
                 className="tile-head",
-                children=[html.Span(_name(sign, lang), className="tile-name"), html.Span("—", className="age")],
+                children=[
+                    html.Span(sign.short_name_in(lang), className="tile-name", title=sign.name_in(lang)),
+                    html.Span("—", className="age"),
+                ],
             ),
             html.Div(
-                className="tile-body", children=[html.Span("—", className="v"), html.Span(sign.unit, className="u")]
+                className="tile-body",
+                children=[html.Span("—", className="v"), html.Span(sign.unit_in(lang), className="u")],
             ),
             html.Div(className="spark"),
         ],
@@ -191,9 +191,9 @@ def _header(ctx: WallContext, lang: str) -> html.Header:
             className="weather-item",
             **data_attrs(sign=sign_id),
             children=[
-                html.Span(_name(signs[sign_id], lang), className="label"),
+                html.Span(signs[sign_id].short_name_in(lang), className="label"),
                 html.Span("—", className="v"),
-                html.Span(signs[sign_id].unit, className="u"),
+                html.Span(signs[sign_id].unit_in(lang), className="u"),
             ],
         )
         for sign_id in HEADER_WEATHER
@@ -211,7 +211,7 @@ def _header(ctx: WallContext, lang: str) -> html.Header:
 
 
 def _map(ctx: WallContext, lang: str, kiosk: bool) -> html.Div:
-    options = [{"label": _name(s, lang), "value": s.id} for s in district_map_signs(ctx.catalogue)]
+    options = [{"label": s.name_in(lang), "value": s.id} for s in district_map_signs(ctx.catalogue)]
     tiles = [dl.TileLayer(url=ctx.tile_url, attribution=ctx.tile_attribution)] if ctx.tile_url else []
     return html.Div(
         className="map-area",

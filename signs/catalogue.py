@@ -476,7 +476,13 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             fields[source.field] = sign_id
     derivation_order(signs, {sign_id: f"{signs_path.name}:{line}" for sign_id, line in lines.items()})
     return Catalogue(
-        categories=categories, modules=modules, signs=signs, units=frozenset(units_en), profiles=profiles, routes=routes
+        categories=categories,
+        modules=modules,
+        signs=signs,
+        units=frozenset(units_en),
+        profiles=profiles,
+        routes=routes,
+        units_en=units_en,
     )
 
 

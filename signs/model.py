@@ -292,6 +292,11 @@ class Catalogue:
     profiles: dict[str, HourProfile] = field(default_factory=dict)
     # (feed, adcode, source_id) -> {field: sign id}; the worker's routing table.
     routes: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    units_en: dict[str, str] = field(default_factory=dict)  # unit -> the symbol English pages show
+
+    def unit_in(self, unit: str, lang: str) -> str:
+        """A unit as a page in `lang` shows it (for a value that carries its unit but not its sign)."""
+        return self.units_en.get(unit, unit) if lang == "en" else unit
 
     @property
     def core_signs(self) -> list[Sign]:

@@ -23,6 +23,7 @@ from auth.web import current_user
 from geo.admin import DISTRICTS
 from layouts import camera_layer, nav
 from layouts.nav import DrillContext, format_value, level_chip, text
+from layouts.titles import tab_title
 from signs.drill import ActiveAlert, district_name, short_district_name, sign_name
 from signs.urlstate import FILTER_ABNORMAL, FILTER_ALL, DistrictView, SignView, district_view
 from views.grid import DEFAULT_SORT
@@ -288,7 +289,10 @@ def alerts_children(alerts: list[ActiveAlert], view: DistrictView, limit: int = 
                 children=[
                     level_chip(alert.level, view.lang),
                     html.Span(sign_name(alert.sign, view.lang), className="alert-name"),
-                    html.Span([format_value(alert.value), html.Small(f" {alert.sign.unit}")], className="alert-value"),
+                    html.Span(
+                        [format_value(alert.value), html.Small(f" {alert.sign.unit_in(view.lang)}")],
+                        className="alert-value",
+                    ),
                     *badges,
                 ],
             )
@@ -324,6 +328,8 @@ def register_pages(ctx: DrillContext) -> None:
         return layout(ctx, district_view(adcode, query), scope_of(current_user()))
 
     def title(adcode: str = "") -> str:
-        return f"{district_name(adcode, 'zh')} · 城市之眼" if adcode in DISTRICTS else "城市之眼"
+        return (
+            tab_title(district_name(adcode, "zh"), district_name(adcode, "en")) if adcode in DISTRICTS else tab_title()
+        )
 
     dash.register_page("drill-district", path_template="/district/<adcode>", layout=page, title=title)

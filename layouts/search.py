@@ -12,6 +12,7 @@ from dash.development.base_component import Component
 from layouts import nav
 from layouts.nav import DrillContext, text
 from layouts.signlist import grid
+from layouts.titles import tab_title
 from signs.urlstate import SearchView, search_view
 
 # Component ids: callbacks/search.py uses these names and no others.
@@ -38,4 +39,4 @@ def register_pages(ctx: DrillContext) -> None:
     def page(**query: Any) -> html.Div:
         return layout(ctx, search_view(query))
 
-    dash.register_page("drill-search", path="/search", layout=page, title="搜索 · 城市之眼")
+    dash.register_page("drill-search", path="/search", layout=page, title=lambda: tab_title("搜索", "Search"))

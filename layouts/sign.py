@@ -17,6 +17,8 @@ from dash.development.base_component import Component
 from layouts import nav
 from layouts.attrs import data_attrs
 from layouts.nav import DrillContext, age_text, format_value, level_chip, text, thresholds_text
+from layouts.titles import tab_title
+from signs.catalogue import catalogue
 from signs.drill import Period, Series, Since, district_name, next_threshold, parent_core, sign_district, sign_name
 from signs.model import Sign
 from signs.urlstate import BEIJING, RANGES, SignView, sign_view
@@ -198,12 +200,12 @@ def details_card(ctx: DrillContext, sign: Sign, lang: str) -> html.Section:
     t, s = text(lang), _t(lang)
     core = parent_core(ctx.catalogue, sign)
     rows = [
-        (t["definition"], sign.definition),
-        (t["unit"], sign.unit),
+        (t["definition"], sign.definition_in(lang)),
+        (t["unit"], sign.unit_in(lang)),
         (t["thresholds"], thresholds_text(sign, lang)),
         (s["direction"], t["direction_high"] if sign.direction.value == "high" else t["direction_low"]),
         (t["source"], source_text(sign)),
-        (t["owner"], sign.owner),
+        (t["owner"], sign.owner_in(lang)),
         (t["cadence"], cadence_text(sign, lang)),
         (t["id"], sign.id),
     ]
@@ -229,7 +231,7 @@ def headline_children(h: Headline, lang: str) -> list[Component]:
     age = age_text(h.age_s or 0.0, lang) + (f" {t['ago']}" if lang == "en" else t["ago"])
     return [
         html.Span(format_value(h.value), className=f"big-value lvl-text-{h.level}" + (" stale" if h.stale else "")),
-        html.Span(h.unit, className="big-unit"),
+        html.Span(catalogue().unit_in(h.unit, lang), className="big-unit"),
         level_chip(h.level, lang, h.stale),
         html.Span(
             [f"{t['age']} {when} ({age})", html.B(f" · {t['stale']}") if h.stale else None],
@@ -296,7 +298,7 @@ def stats_children(
                     op=op,
                     bound=f"{bound:g}",
                     gap=format_value(abs(bound - value)),
-                    unit=sign.unit,
+                    unit=sign.unit_in(lang),
                 ),
                 className="gap",
             )
@@ -473,7 +475,7 @@ def history_figure(
                 "tickformat": "%m-%d %H:%M",
             },
             "yaxis": {
-                "title": {"text": sign.unit},
+                "title": {"text": sign.unit_in(lang)},
                 "gridcolor": "#1d3454",
                 "zeroline": False,
                 **({"range": list(y_range)} if y_range else {}),
@@ -493,6 +495,6 @@ def register_pages(ctx: DrillContext) -> None:
 
     def title(sign_id: str = "") -> str:
         sign = ctx.catalogue.signs.get(sign_view(sign_id).sign_id)
-        return f"{sign.name_zh} · 城市之眼" if sign else "城市之眼"
+        return tab_title(sign.name_zh, sign.name_en) if sign else tab_title()
 
     dash.register_page("drill-sign", path_template="/sign/<sign_id>", layout=page, title=title)

@@ -16,6 +16,7 @@ from geo.admin import DISTRICTS
 from layouts import nav
 from layouts.district import level_class_rules, theme
 from layouts.nav import DrillContext, text
+from layouts.titles import tab_title
 from signs.drill import district_name
 from signs.urlstate import FILTER_ABNORMAL, FILTER_ALL, ListView, list_view
 from views.grid import DEFAULT_SORT
@@ -193,11 +194,11 @@ def register_pages(ctx: DrillContext) -> None:
 
     def module_title(code: str = "") -> str:
         module = ctx.catalogue.modules.get(code.upper())
-        return f"{module.name_zh} · 城市之眼" if module else "城市之眼"
+        return tab_title(module.name_zh, module.name_en) if module else tab_title()
 
     def category_title(code: str = "") -> str:
         category = ctx.catalogue.categories.get(code.upper())
-        return f"{category.name_zh} · 城市之眼" if category else "城市之眼"
+        return tab_title(category.name_zh, category.name_en) if category else tab_title()
 
     dash.register_page("drill-module", path_template="/module/<code>", layout=module_page, title=module_title)
     dash.register_page("drill-category", path_template="/category/<code>", layout=category_page, title=category_title)

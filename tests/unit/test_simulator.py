@@ -17,6 +17,7 @@ import pytest
 
 from feeds import simulator as sim
 from feeds.contract import CHINA_STANDARD_TIME, Readings, parse
+from feeds.simulator import values
 from signs.catalogue import CATALOGUE_DIR, load_catalogue
 from signs.catalogue import catalogue as project_catalogue
 from signs.model import Catalogue, Direction, Level, MqttSource, Sign, expected_value, level_of, thresholds_at
@@ -161,7 +162,7 @@ def test_values_stay_in_physical_bounds_over_a_week(catalogue: Catalogue) -> Non
             assert math.isfinite(value), sign.id
             if sign.unit == "%" and sign.core != "D37":  # a load factor may pass 100 %
                 assert 0.0 <= value <= 100.0, (sign.id, value)
-            if sign.unit in sim._COUNT_UNITS or sign.unit in ("mm", "cm", "万人次/日", "km/h"):
+            if sign.unit in values.COUNT_UNITS or sign.unit in ("mm", "cm", "万人次/日", "km/h"):
                 assert value >= 0.0, (sign.id, value)
             if sign.core == "S44" and sign.unit == "°C":
                 assert -20.0 < value < 30.0, (sign.id, value)  # November in Xiangyang
@@ -207,14 +208,14 @@ def test_level_value_puts_a_sign_at_the_level_asked_for(catalogue: Catalogue) ->
         if all(b is None for b in thresholds):
             continue
         for level in Level:
-            value = sim._level_value(sign, level, noon)
+            value = values.level_value(sign, level, noon)
             if value is None:
                 continue
             # Where bounds coincide (3-hour rain: 50/50/50/100) the lower levels are reached together with the upper.
             bound = thresholds[level - 1] if level > Level.NORMAL else None
             same = [Level(i + 1) for i, b in enumerate(thresholds) if bound is not None and b == bound]
             assert level_of(value, thresholds, sign.direction) == max([level, *same]), (sign.id, level, value)
-        assert sim._at_least(sign, 0.0, Level.NORMAL, noon) == 0.0
+        assert values.at_least(sign, 0.0, Level.NORMAL, noon) == 0.0
 
 
 def test_hour_of_week_signs_follow_the_catalogue_profile(tmp_path: Path) -> None:

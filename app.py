@@ -27,6 +27,7 @@ from config import settings
 from geo.districts import city_bounds, district_bounds
 from layouts import alerts, drilldown, dutylog, wall
 from layouts.nav import DrillContext
+from layouts.titles import tab_title
 from signs.catalogue import catalogue
 
 WALL_PATH = "/"
@@ -114,7 +115,7 @@ def create_app() -> Dash:
     def wall_page(lang: str = "zh", kiosk: str = "", **_query: Any) -> Any:
         return wall.layout(context, lang="en" if lang == "en" else "zh", kiosk=kiosk in ("1", "true", "yes"))
 
-    dash.register_page("wall", path=WALL_PATH, layout=wall_page, title="城市之眼 · City Eye")
+    dash.register_page("wall", path=WALL_PATH, layout=wall_page, title=tab_title)
     drilldown.register_pages(drill_context())
     alerts.register_pages()
     dutylog.register_pages()

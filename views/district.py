@@ -77,7 +77,7 @@ def grid_rows(rows: list[CoreRow], adcode: str, lang: str, only_abnormal: bool =
             "sign_id": sign_id,
             "href": SignView(sign_id, lang=lang).href(),  # type: ignore[arg-type]
             "name": sign_name(row.core, lang),
-            "unit": row.core.unit,
+            "unit": row.core.unit_in(lang),
             "value": own.value if own else None,
             "level": own.level if own and own.value is not None else None,
             "level_stale": bool(own and own.stale),

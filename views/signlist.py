@@ -46,7 +46,7 @@ def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int 
         "name": sign_name(sign, lang),
         "module": module.name_en if lang == "en" else module.name_zh,
         "district": district_name(sign_district(sign), lang),
-        "unit": sign.unit,
+        "unit": sign.unit_in(lang),
         "core": sign.is_core,
         "lang": lang,
         "spark": spark,

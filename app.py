@@ -13,7 +13,9 @@ from flask import request
 
 from api.alerts import alerts_blueprint
 from api.drilldown import drilldown_blueprint
+from api.events import events_blueprint
 from api.geo import geo_blueprint
+from api.open311 import open311_blueprint
 from api.signs import signs_blueprint
 from auth.headers import install_security_headers
 from auth.web import init_auth
@@ -131,6 +133,8 @@ def create_app() -> Dash:
     app.server.register_blueprint(geo_blueprint)
     app.server.register_blueprint(drilldown_blueprint)
     app.server.register_blueprint(alerts_blueprint)
+    app.server.register_blueprint(events_blueprint)
+    app.server.register_blueprint(open311_blueprint)
     # Every response: CSP with the hashes of Dash's inline scripts, frame, sniffing and referrer rules.
     install_security_headers(app.server, settings(), app.csp_hashes)
     return app

@@ -162,6 +162,17 @@ class Settings(BaseSettings):
     # codes ("M08") or module.core ("M13.S45"). Empty: alerts.incidents.DEFAULT_SIGNAL_COVERS.
     alert_group_signals: dict[str, list[str]] = Field(default_factory=dict)
 
+    # The event hub (docs/dispatch.md). A JSON file of unit -> Apprise URLs; unset: no channel is configured, and
+    # every notification is recorded as "no_channel" (never dropped without a trace).
+    dispatch_channels_file: Path | None = None
+    # Demonstrations and tests only: every event's limits are this many times shorter (60: 30 minutes in 30 s).
+    dispatch_time_scale: float = Field(default=1.0, gt=0.0)
+    # The dispatcher's tick (SLA clocks, escalation, MQTT states) and a failed notification's retry backoff: the
+    # first retry after dispatch_retry_base_s, then twice as long each time, never more than dispatch_retry_max_s.
+    dispatch_tick_s: float = Field(default=1.0, gt=0.0)
+    dispatch_retry_base_s: float = Field(default=5.0, gt=0.0)
+    dispatch_retry_max_s: float = Field(default=900.0, gt=0.0)
+
     @field_validator("alert_limits", mode="after")
     @classmethod
     def _complete_alert_limits(

@@ -8,6 +8,7 @@
     python -m auth list [--json]
     python -m auth wall-token WALL_NAME      prints a new token for one wall display (shown once)
     python -m auth revoke-wall WALL_NAME     every wall showing with its tokens stops at its next poll
+    python -m auth open311-key CLIENT_NAME   prints a new Open311 api_key for one reporting app (shown once)
     python -m auth log [--count N]          recent sign-ins and access changes
 """
 
@@ -23,6 +24,7 @@ from auth.model import Role
 from auth.passwords import WeakPassword
 from auth.store import (
     AccessError,
+    create_open311_key,
     create_wall_token,
     delete_user,
     list_users,
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("list").add_argument("--json", action="store_true")
     commands.add_parser("wall-token").add_argument("wall_name")
     commands.add_parser("revoke-wall").add_argument("wall_name")
+    commands.add_parser("open311-key").add_argument("client_name")
     commands.add_parser("log").add_argument("--count", type=int, default=50)
     args = parser.parse_args(argv)
     client = open_redis()
@@ -84,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(users, ensure_ascii=False, indent=2) if args.json else "\n".join(rows))
         elif args.command == "wall-token":
             print(create_wall_token(client, args.wall_name, by=OPERATOR))
+        elif args.command == "open311-key":
+            print(create_open311_key(client, args.client_name, by=OPERATOR))
         elif args.command == "revoke-wall":
             print(f"revoked {revoke_wall_tokens(client, args.wall_name, by=OPERATOR)} token(s)")
         elif args.command == "log":

@@ -14,7 +14,7 @@ from auth.names import USERNAME_RULE, is_username
 from auth.passwords import DUMMY_HASH, hash_password, verify_password
 from auth.sessions import Credential, SessionKind, end_sessions_of, record_revision, secret_digest
 from geo.admin import DISTRICTS
-from signs.keys import KEY_AUTH_LOG, KEY_USERS, KEY_WALL_TOKENS
+from signs.keys import KEY_AUTH_LOG, KEY_OPEN311_KEYS, KEY_USERS, KEY_WALL_TOKENS
 from signs.replies import hget_bytes, hgetall_bytes, stream_revrange
 
 AUTH_LOG_KEEP = 100_000
@@ -140,3 +140,20 @@ def revoke_wall_tokens(client: redis.Redis, name: str, *, by: str) -> int:
         ended = sum(end_sessions_of(client, SessionKind.WALL, digest) for digest in digests)
         log_event(client, "wall-token-revoked", by, f"wall={name} count={len(digests)} sessions-ended={ended}")
     return len(digests)
+
+
+def create_open311_key(client: redis.Redis, name: str, *, by: str) -> str:
+    """A new Open311 api_key for one client system (a reporting app); only its digest is kept, so it is shown once."""
+    if not is_username(name):
+        raise AccessError(f"the client's name: {USERNAME_RULE}")
+    key = secrets.token_urlsafe(24)
+    record = {"name": name, "created": time.time(), "created_by": by}
+    client.hset(KEY_OPEN311_KEYS, secret_digest(key), json.dumps(record, ensure_ascii=False))
+    log_event(client, "open311-key-created", by, f"client={name}")
+    return key
+
+
+def open311_client(client: redis.Redis, key: str) -> str | None:
+    """The name of the client system an Open311 api_key was made for; None for an unknown key."""
+    raw = hget_bytes(client, KEY_OPEN311_KEYS, secret_digest(key)) if key else None
+    return str(json.loads(raw)["name"]) if raw else None

@@ -198,14 +198,20 @@ def clock_late(event: Event, clock: Clock, now: float) -> bool:
     return (stop if stop is not None else now) > due
 
 
-def newly_overdue(event: Event, now: float) -> list[Clock]:
-    """Running clocks past their due time that have not been escalated yet, in the order they ran out."""
+def pending_dues(event: Event) -> list[tuple[float, Clock]]:
+    """(due time, clock) of the running clocks not yet escalated, soonest first; none while the event waits at the
+    centre (reported, returned) or is closed."""
     if event.status in (Status.REPORTED, Status.CLOSED, Status.RETURNED):
         return []
-    due = []
+    dues = []
     for clock in Clock:
         _, stop = clock_window(event, clock)
         when = clock_due(event, clock)
-        if stop is None and when is not None and now > when and clock not in event.overdue:
-            due.append((when, clock))
-    return [clock for _, clock in sorted(due)]
+        if stop is None and when is not None and clock not in event.overdue:
+            dues.append((when, clock))
+    return sorted(dues)
+
+
+def newly_overdue(event: Event, now: float) -> list[Clock]:
+    """Running clocks past their due time that have not been escalated yet, in the order they ran out."""
+    return [clock for when, clock in pending_dues(event) if now > when]

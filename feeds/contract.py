@@ -25,10 +25,13 @@ TOPIC_ROOT = "cityeye/v1"
 # Namespaces under the root that City Eye itself publishes (worker and engine status, alert states; later event
 # states): never ingested, and nobody else may publish there. Each of City Eye's messages on them is signed
 # (sign_owned); a message without a good signature is forged and dead-lettered as forbidden_topic.
-OWNED_NAMESPACES = ("status", "alerts")
+OWNED_NAMESPACES = ("status", "alerts", "events-state")
 # Where an empty payload is City Eye's own too: it deletes a closed alert's retained state. It cannot carry a
 # signature, so the alert engine, which knows every alert's state, checks each one and restores a forged deletion.
 EMPTY_ALLOWED_NAMESPACES = ("alerts",)
+# The feed whose topics that no sign is sourced from carry event reports, which the dispatcher validates and
+# dead-letters itself (dispatch/contract.py): the feed workers leave them alone.
+EVENT_REPORTS_FEED = "events"
 
 # ASCII digits only, matched whole (fullmatch): \d would take full-width and Arabic-Indic digits too, and $ would
 # let a trailing newline through.
@@ -130,7 +133,8 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """City Eye's own message under an owned namespace (worker status, alerts): not input, not an error."""
+    """City Eye's own message under an owned namespace (worker status, alerts), or an event report, which is the
+    dispatcher's: not the feed workers' input, not an error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +420,8 @@ def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: 
         return CameraStatus(adcode, source_id, checked, status.status, status.kind, status.lat, status.lon)
 
     fields = routes.get((feed, adcode, source_id))
+    if fields is None and feed == EVENT_REPORTS_FEED:
+        return Ignored()  # an event report (a detection, a ticket, an alarm): the dispatcher's (dispatch/contract.py)
     if fields is None:
         return Rejected(Reason.UNKNOWN_TOPIC, f"no sign is sourced from {feed}/{adcode}/{source_id}")
     decoded = _decode(_READINGS_DECODER, payload, limits)

@@ -64,6 +64,7 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
         ChildSpec("rollup", [py, "-m", "feeds", "rollup"]),
         ChildSpec("simulator", [py, "-m", "feeds", "simulate", *sim]),
         ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),
+        ChildSpec("dispatch", [py, "-m", "dispatch", "run"], requires="dispatch/__main__.py"),
         ChildSpec(
             "web",
             gunicorn_command(cfg),

@@ -131,6 +131,37 @@ KEY_INCIDENTS_OPEN = f"{PREFIX}:{{alerts}}:incidents:open"
 # Sorted set: every kept incident, score = its last change.
 KEY_INCIDENTS_RECENT = f"{PREFIX}:{{alerts}}:incidents:recent"
 
+# The event hub (dispatch/, docs/dispatch.md), one hash tag, {events}, so that a transition's WATCH/MULTI stays in
+# one slot. String, JSON of dispatch.model.Event, one per event.
+KEY_EVENT = PREFIX + ":{{events}}:event:{event_id}"
+# List of one event's transitions, JSON of dispatch.model.Transition, oldest first.
+KEY_EVENT_HISTORY = PREFIX + ":{{events}}:history:{event_id}"
+# Sorted sets of event ids: every event (score = reported time), the open ones (score = reported time), and the
+# open ones with a running clock (score = when the next one runs out), which the dispatcher's tick looks at.
+KEY_EVENTS_ALL = f"{PREFIX}:{{events}}:all"
+KEY_EVENTS_OPEN = f"{PREFIX}:{{events}}:open"
+KEY_EVENTS_DUE = f"{PREFIX}:{{events}}:due"
+# Stream, append-only and never trimmed: every transition of every event (fields of dispatch.model.Transition).
+KEY_EVENTS_AUDIT = f"{PREFIX}:{{events}}:audit"
+# Stream of reported events waiting to be matched and dispatched (field "event_id"), read by the dispatcher's
+# consumer group EVENTS_INTAKE_GROUP; trimmed to about EVENTS_INTAKE_KEEP entries.
+KEY_EVENTS_INTAKE = f"{PREFIX}:{{events}}:intake"
+EVENTS_INTAKE_GROUP = "dispatcher"
+EVENTS_INTAKE_KEEP = 100_000
+# String: id of the newest audit entry whose event state was published on MQTT (cityeye/v1/events-state/{id}).
+KEY_EVENTS_PUBLISHED = f"{PREFIX}:{{events}}:published"
+# Notifications. String, JSON of dispatch.notify.Notice, one per notification not yet delivered; sorted set of
+# their ids, score = when the next attempt is due (a dispatcher taking one pushes it to the end of its lease).
+KEY_EVENT_NOTICE = PREFIX + ":{{events}}:notice:{notice_id}"
+KEY_EVENT_OUTBOX = f"{PREFIX}:{{events}}:outbox"
+# Stream, append-only: every delivery attempt (notice_id, event_id, unit, kind, attempt, status "delivered" |
+# "failed" | "no_channel", detail, at); never the channel URLs, which hold the robots' secrets.
+KEY_EVENT_DELIVERIES = f"{PREFIX}:{{events}}:deliveries"
+# String (JSON) with a TTL, one per live dispatcher: its heartbeat and figures.
+KEY_DISPATCHER = PREFIX + ":{{events}}:dispatcher:{dispatcher_id}"
+# Hash: SHA-256 (hex) of an Open311 api_key -> JSON {name, created, created_by}; the key itself is never stored.
+KEY_OPEN311_KEYS = f"{PREFIX}:{{auth}}:open311-keys"
+
 # History point: source time (epoch seconds, float64) and value (float64), little-endian.
 HISTORY_POINT = struct.Struct("<dd")
 
@@ -197,6 +228,22 @@ def incident_timeline_key(incident_id: str) -> str:
 
 def incident_group_key(group: str) -> str:
     return KEY_INCIDENT_GROUP.format(group=group)
+
+
+def event_key(event_id: str) -> str:
+    return KEY_EVENT.format(event_id=event_id)
+
+
+def event_history_key(event_id: str) -> str:
+    return KEY_EVENT_HISTORY.format(event_id=event_id)
+
+
+def event_notice_key(notice_id: str) -> str:
+    return KEY_EVENT_NOTICE.format(notice_id=notice_id)
+
+
+def dispatcher_key(dispatcher_id: str) -> str:
+    return KEY_DISPATCHER.format(dispatcher_id=dispatcher_id)
 
 
 def pack_landed(readings: Iterable[tuple[str, float, float]]) -> str:

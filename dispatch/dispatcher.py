@@ -1,0 +1,256 @@
+"""The dispatcher, `python -m dispatch run`: takes machine reports from MQTT, dispatches every reported event, runs
+the SLA clocks and escalates, publishes event states and delivers notifications.
+
+Four loops, each on its own thread so that a slow notification channel delays nothing else:
+* MQTT intake (paho's thread): a report on cityeye/v1/events/... is validated and filed, or dead-lettered, and only
+  then acknowledged (a persistent session: what arrives while the dispatcher is away waits at the broker);
+* intake: the consumer group on the intake stream, fed by every intake (Open311 in the web tier, MQTT, officers):
+  each reported event is matched and dispatched, and acknowledged once dispatched;
+* tick: overdue clocks escalated, event states published retained and signed, the heartbeat;
+* outbox: due notifications delivered through Apprise, retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import paho.mqtt.client as mqtt
+import redis
+
+from config import Settings, internal_signing_key
+from dispatch.contract import INTAKE_FILTER, Intake, parse_report, state_topic
+from dispatch.hub import auto_dispatch, escalate_overdue, file_report
+from dispatch.library import library
+from dispatch.lifecycle import LifecycleError
+from dispatch.notify import deliver_due, load_channels
+from dispatch.store import UnknownEvent, ensure_intake_group, get_events
+from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned
+from feeds.mqtt import broker_address, new_client
+from feeds.sink import write_deadletter
+from geo.districts import district_of
+from signs.catalogue import catalogue
+from signs.keys import (
+    EVENTS_INTAKE_GROUP,
+    KEY_EVENTS_AUDIT,
+    KEY_EVENTS_INTAKE,
+    KEY_EVENTS_PUBLISHED,
+    dispatcher_key,
+)
+from signs.replies import StreamEntry, stream_range
+
+log = logging.getLogger("cityeye.dispatch")
+
+_PUBLISH_BATCH = 500
+_PUBACK_TIMEOUT_S = 5.0
+
+
+def district_of_point(lat: float | None, lon: float | None) -> str:
+    return str(district_of(lon, lat)) if lat is not None and lon is not None else ""
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, name: str = "1") -> None:
+        self._settings = settings
+        self.dispatcher_id = f"cityeye-dispatch-{name}"
+        self._library = library()
+        self._channels = load_channels(settings.dispatch_channels_file)
+        self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+        self._key = internal_signing_key(settings)
+        self._limits = Limits(
+            max_payload_bytes=settings.mqtt_max_payload_bytes,
+            max_future_s=settings.ingest_max_future_s,
+            max_past_s=settings.ingest_max_past_s,
+        )
+        # The events feed's topics that carry sign readings belong to the feed workers.
+        self._sign_sources = {(adcode, source) for feed, adcode, source in catalogue().routes if feed == "events"}
+        self.stop_event = threading.Event()
+        self.counts = {"filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0}
+        self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
+        self._client = new_client(self.dispatcher_id, persistent=True, manual_ack=True)
+        self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+
+    # MQTT ------------------------------------------------------------------------------------------------------------
+
+    def _status(self, state: str, **extra: object) -> bytes:
+        return sign_owned(self._key, self._status_topic, json.dumps({"state": state, **extra}).encode())
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object
+    ) -> None:
+        if getattr(reason_code, "is_failure", False):
+            log.error("broker refused connection: %s", reason_code)
+            return
+        client.subscribe([(INTAKE_FILTER, 1)])
+        client.publish(self._status_topic, self._status("online", pid=os.getpid()), qos=1, retain=True)
+        log.info("connected as %s, subscribed to %s", self.dispatcher_id, INTAKE_FILTER)
+
+    def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        """Never raises (paho would stop its loop); acknowledges only once the report is filed or dead-lettered, so
+        a Redis outage leaves the message at the broker."""
+        try:
+            self.take(message.topic, bytes(message.payload), time.time())
+        except redis.RedisError as error:
+            log.error("Redis failed on a report, left unacknowledged for redelivery: %s", error)
+            return
+        except Exception:
+            log.exception("internal error on a report on %s", message.topic)
+        client.ack(message.mid, message.qos)
+
+    def take(self, topic: str, payload: bytes, now: float) -> Intake | Rejected | None:
+        """One MQTT message: filed, dead-lettered, or (a sign's reading) left to the feed workers (None)."""
+        parts = topic.split("/")
+        if len(parts) == 5 and (parts[3], parts[4]) in self._sign_sources:
+            return None
+        parsed = parse_report(topic, payload, self._library, now, self._limits)
+        if isinstance(parsed, Rejected):
+            settings = self._settings
+            write_deadletter(
+                self._redis, topic, payload, parsed, now, settings.deadletter_keep, settings.deadletter_payload_bytes
+            )
+            self.counts["rejected"] += 1
+            log.warning("dead-letter %s on %s: %s", parsed.reason.value, topic, parsed.detail)
+            return parsed
+        where = parsed.report.location
+        file_report(
+            self._redis,
+            parsed.report,
+            self._library,
+            district_of_point(where.lat, where.lon),
+            now,
+            time_scale=self._settings.dispatch_time_scale,
+        )
+        self.counts["filed"] += 1
+        return parsed
+
+    # Loops -----------------------------------------------------------------------------------------------------------
+
+    def intake_once(self, block_ms: int) -> int:
+        """Dispatch the reported events waiting in the intake stream (this consumer's pending ones first)."""
+        done = 0
+        for start in ("0", ">"):
+            reply: Any = self._redis.xreadgroup(
+                EVENTS_INTAKE_GROUP,
+                self.dispatcher_id,
+                {KEY_EVENTS_INTAKE: start},
+                count=200,
+                block=block_ms if start == ">" else None,
+            )
+            entries = cast(list[StreamEntry], reply[0][1] if reply else [])
+            for entry_id, fields in entries:
+                event_id = fields[b"event_id"].decode()
+                try:
+                    auto_dispatch(self._redis, event_id, self._library, time.time())
+                    self.counts["dispatched"] += 1
+                except (LifecycleError, UnknownEvent) as error:
+                    log.info("intake %s: %s", event_id, error)  # dispatched by hand meanwhile, or gone
+                self._redis.xack(KEY_EVENTS_INTAKE, EVENTS_INTAKE_GROUP, entry_id)
+                done += 1
+        return done
+
+    def tick(self, now: float) -> None:
+        self.counts["escalated"] += len(escalate_overdue(self._redis, self._library, now))
+        self.counts["published"] += self.publish_states()
+
+    def publish_states(self) -> int:
+        """The state of every event with audit entries after the published cursor, retained and signed; the cursor
+        moves once the broker has them. At least once, in audit order."""
+        if not self._client.is_connected():
+            return 0
+        cursor = cast(bytes | None, self._redis.get(KEY_EVENTS_PUBLISHED)) or b"0-0"
+        entries = stream_range(self._redis, KEY_EVENTS_AUDIT, b"(" + cursor, "+", count=_PUBLISH_BATCH)
+        if not entries:
+            return 0
+        ids = list(dict.fromkeys(fields[b"event_id"].decode() for _, fields in entries))
+        infos = []
+        for event in get_events(self._redis, ids):
+            topic = state_topic(event.id)
+            payload = sign_owned(self._key, topic, json.dumps(event.as_json(), ensure_ascii=False).encode())
+            infos.append(self._client.publish(topic, payload, qos=1, retain=True))
+        for info in infos:
+            info.wait_for_publish(_PUBACK_TIMEOUT_S)
+        if not all(info.is_published() for info in infos):
+            return 0
+        self._redis.set(KEY_EVENTS_PUBLISHED, entries[-1][0])
+        return len(infos)
+
+    def heartbeat(self, now: float) -> None:
+        record = {"dispatcher_id": self.dispatcher_id, "pid": os.getpid(), "at": now, **self.counts}
+        self._redis.set(dispatcher_key(self.dispatcher_id), json.dumps(record), ex=15)
+
+    def _forever(self, name: str, body: Callable[[], object], period_s: float) -> None:
+        while not self.stop_event.is_set():
+            try:
+                body()
+            except redis.RedisError as error:
+                log.error("%s: Redis failed, retrying: %s", name, error)
+                self.stop_event.wait(1.0)
+            except Exception:
+                log.exception("%s failed, carrying on", name)
+                self.stop_event.wait(1.0)
+            if period_s:
+                self.stop_event.wait(period_s)
+
+    def _deliver(self) -> None:
+        settings = self._settings
+        self.counts["notified"] += deliver_due(
+            self._redis,
+            self._channels,
+            time.time(),
+            base_s=settings.dispatch_retry_base_s,
+            max_s=settings.dispatch_retry_max_s,
+        )
+
+    def _tick(self) -> None:
+        now = time.time()
+        self.tick(now)
+        self.heartbeat(now)
+
+    def run(self) -> None:
+        ensure_intake_group(self._redis)
+        district_of_point(32.0, 112.1)  # load the district geometries before the first report waits for them
+        host, port = broker_address(self._settings.mqtt_url)
+        self._client.connect_async(host, port, keepalive=self._settings.mqtt_keepalive_s)
+        self._client.loop_start()
+        loops = [
+            threading.Thread(target=self._forever, args=("intake", lambda: self.intake_once(1000), 0), daemon=True),
+            threading.Thread(
+                target=self._forever, args=("tick", self._tick, self._settings.dispatch_tick_s), daemon=True
+            ),
+            threading.Thread(target=self._forever, args=("outbox", self._deliver, 0.2), daemon=True),
+        ]
+        for loop in loops:
+            loop.start()
+        log.info(
+            "dispatcher %s: %d event types, %d units with channels",
+            self.dispatcher_id,
+            len(self._library.types),
+            len(self._channels.urls),
+        )
+        self.stop_event.wait()
+        for loop in loops:
+            loop.join(timeout=5)
+        offline = self._client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
+        offline.wait_for_publish(_PUBACK_TIMEOUT_S)
+        self._client.loop_stop()
+        self._client.disconnect()
+        self._redis.delete(dispatcher_key(self.dispatcher_id))
+
+
+def run_dispatcher(settings: Settings, name: str) -> None:
+    dispatcher = Dispatcher(settings, name)
+
+    def _stop(_signum: int, _frame: object) -> None:
+        dispatcher.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    dispatcher.run()

@@ -1,0 +1,201 @@
+"""What the hub does with events, for every intake and every actor: file a report, dispatch it automatically, act on
+it (sign for, progress, handle, close, return, dispatch by hand, escalate), and escalate what runs late. Each call is
+one atomic store transition with the notices it calls for (docs/dispatch.md)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import redis
+
+from dispatch import lifecycle
+from dispatch.library import Library, Limits
+from dispatch.matching import Assignment, locate, match, unit_at
+from dispatch.model import Clock, Event, Report, Transition, Unit
+from dispatch.notify import Notice
+from dispatch.store import Notices, apply, create, due_event_ids
+from geo.admin import DISTRICTS
+
+HUB = "hub"  # the actor of automatic steps in the audit
+
+
+def _local(ts: float | None) -> str:
+    return time.strftime("%m-%d %H:%M", time.gmtime(ts + 8 * 3600)) if ts is not None else "-"
+
+
+def _place(event: Event, library: Library) -> str:
+    where = event.location
+    parts = [DISTRICTS[where.district][0] if where.district else "襄阳市"]
+    if where.township:
+        parts.append(library.townships[where.township].name)
+    if where.address:
+        parts.append(where.address)
+    return " ".join(parts)
+
+
+def _notice(event: Event, unit: Unit, kind: str, headline: str, library: Library, now: float) -> Notice:
+    event_type = library.types[event.type_code]
+    body = "\n".join(
+        line
+        for line in (
+            f"{event_type.name_zh}（{event_type.code}）· {_place(event, library)}",
+            event.description,
+            f"响应时限 {_local(lifecycle.clock_due(event, Clock.RESPONSE))} · "
+            f"处置时限 {_local(lifecycle.clock_due(event, Clock.HANDLING))} · "
+            f"反馈时限 {_local(lifecycle.clock_due(event, Clock.FEEDBACK))}",
+            f"结案标准：{event_type.closure}",
+        )
+        if line
+    )
+    return Notice.new(event.id, unit, kind, f"【{headline}】{event_type.name_zh} {event.id}", body, now)
+
+
+def _unit_name(unit: Unit, library: Library) -> str:
+    department = library.departments[unit.department].short_zh
+    if len(unit.scope) == 9:
+        return f"{library.townships[unit.scope].name}{department}"
+    return f"{DISTRICTS[unit.scope][0]}{department}" if unit.scope else department
+
+
+def agency_name(event: Event, library: Library) -> str:
+    """Who is responsible, in words (Open311's agency_responsible): the lead unit, or the centre before dispatch."""
+    return _unit_name(event.unit, library) if event.unit else library.departments["CTR"].short_zh
+
+
+def file_report(
+    client: redis.Redis,
+    report: Report,
+    library: Library,
+    district_of_point: str,
+    now: float,
+    *,
+    time_scale: float = 1.0,
+) -> Event:
+    """A new event from any intake, reported and queued for the dispatcher. `district_of_point` is geo's district of
+    the report's point ("" without one); limits are shortened by `time_scale` (demonstrations and tests)."""
+    event_type = library.types[report.type_code]
+    located = replace(report, location=locate(library, report.location, district_of_point))
+    event, transition = lifecycle.report(located, event_type, now)
+    limits = event.limits
+    scaled = Limits(limits.response_s / time_scale, limits.handling_s / time_scale, limits.feedback_s / time_scale)
+    event = event.with_changes(limits=scaled)
+    create(client, event, transition)
+    return event
+
+
+def _dispatch_notices(library: Library, now: float, headline: str = "派单") -> Notices:
+    def notices(after: Event, _transition: Transition) -> list[Notice]:
+        units = [u for u in (after.unit, *after.co_units) if u is not None]
+        return [_notice(after, unit, "dispatched", headline, library, now) for unit in units]
+
+    return notices
+
+
+def auto_dispatch(client: redis.Redis, event_id: str, library: Library, now: float) -> Event:
+    """Match a reported event to its units by type and place and dispatch it, notifying each unit."""
+
+    def step(event: Event) -> tuple[Event, Transition]:
+        assignment = match(library.types[event.type_code], event.location, library)
+        return lifecycle.dispatch(event, assignment, now, HUB, "自动派单")
+
+    after, _ = apply(client, event_id, step, _dispatch_notices(library, now))
+    return after
+
+
+def dispatch_by_hand(
+    client: redis.Redis, event_id: str, library: Library, department: str, by: str, note: str, now: float
+) -> Event:
+    """A reported or returned event dispatched by an officer to a department chosen by hand, at the type's level in
+    the event's place; its co-dispatched units stay the type's."""
+    if department not in library.departments:
+        raise lifecycle.LifecycleError(f"unknown department {department!r}")
+
+    def step(event: Event) -> tuple[Event, Transition]:
+        event_type = library.types[event.type_code]
+        typical = match(event_type, event.location, library)
+        lead = unit_at(department, event_type.level, event.location, library)
+        others = tuple(u for u in typical.co_units if u != lead)
+        return lifecycle.dispatch(event, Assignment(typical.level, lead, others), now, by, note)
+
+    after, _ = apply(client, event_id, step, _dispatch_notices(library, now, "人工派单"))
+    return after
+
+
+def escalate_overdue(client: redis.Redis, library: Library, now: float) -> list[Transition]:
+    """Escalate every clock that has run out since the last look, once each: the unit in charge is told it is
+    overdue, the superior that it now supervises the event."""
+    done: list[Transition] = []
+    for event_id in due_event_ids(client, now):
+        while True:
+
+            def step(event: Event) -> tuple[Event, Transition]:
+                late = lifecycle.newly_overdue(event, now)
+                if not late:
+                    raise _NothingDue
+                return lifecycle.escalate(event, now, HUB, f"{late[0].value} 超时", clock=late[0])
+
+            def notices(after: Event, transition: Transition) -> list[Notice]:
+                clock = transition.clock
+                out = []
+                if after.unit is not None:
+                    out.append(_notice(after, after.unit, f"overdue:{clock}", f"{_CLOCK_ZH[clock]}超时", library, now))
+                if after.supervisor is not None:
+                    out.append(_notice(after, after.supervisor, "escalated", "超时升级督办", library, now))
+                return out
+
+            try:
+                _, transition = apply(client, event_id, step, notices)
+            except _NothingDue:
+                break
+            except lifecycle.LifecycleError:
+                break  # no level above: nothing more to escalate to
+            done.append(transition)
+    return done
+
+
+_CLOCK_ZH = {"response": "响应", "handling": "处置", "feedback": "反馈"}
+
+
+class _NothingDue(Exception):
+    """The clock was signed off (or escalated by another dispatcher) between the index and the transaction."""
+
+
+def act(
+    client: redis.Redis,
+    event_id: str,
+    action: str,
+    library: Library,
+    by: str,
+    now: float,
+    *,
+    note: str = "",
+    evidence: tuple[str, ...] = (),
+) -> Event:
+    """One person's step by name: sign_for, progress, handle, close, return, escalate."""
+
+    def step(event: Event) -> tuple[Event, Transition]:
+        if action == "sign_for":
+            return lifecycle.sign_for(event, now, by, note)
+        if action == "progress":
+            return lifecycle.progress(event, now, by, note)
+        if action == "handle":
+            return lifecycle.handle(event, library.types[event.type_code], now, by, note, evidence)
+        if action == "close":
+            return lifecycle.close(event, now, by, note)
+        if action == "return":
+            return lifecycle.give_back(event, now, by, note)
+        if action == "escalate":
+            return lifecycle.escalate(event, now, by, note)
+        raise lifecycle.LifecycleError(f"unknown action {action!r}")
+
+    def notices(after: Event, transition: Transition) -> list[Notice]:
+        if transition.action == "escalated" and after.supervisor is not None:
+            return [_notice(after, after.supervisor, "escalated", "升级督办", library, now)]
+        return []
+
+    after, _ = apply(client, event_id, step, notices)
+    return after
+
+
+ACTIONS = ("sign_for", "progress", "handle", "close", "return", "escalate")

@@ -1,0 +1,144 @@
+"""Events in Redis (key families in signs/keys.py). Every write of an event is one WATCH/MULTI transaction on its key:
+two officers racing to act on the same event cannot both succeed, the loser sees the winner's state and is refused
+by the lifecycle. Each transaction writes the event, its history, its audit entry, its indexes and the notices the
+step calls for, together or not at all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import redis
+from redis.client import Pipeline
+
+from alerts.store import transact
+from dispatch.lifecycle import pending_dues
+from dispatch.model import Event, Transition
+from dispatch.notify import Notice, queue_notice
+from signs.keys import (
+    EVENTS_INTAKE_GROUP,
+    EVENTS_INTAKE_KEEP,
+    KEY_EVENTS_ALL,
+    KEY_EVENTS_AUDIT,
+    KEY_EVENTS_DUE,
+    KEY_EVENTS_INTAKE,
+    KEY_EVENTS_OPEN,
+    event_history_key,
+    event_key,
+)
+from signs.replies import StreamEntry, stream_range
+
+Step = Callable[[Event], tuple[Event, Transition]]
+Notices = Callable[[Event, Transition], list[Notice]]
+
+
+class UnknownEvent(KeyError):
+    pass
+
+
+def next_due(event: Event) -> float | None:
+    """When the event's next running clock runs out that has not yet been escalated; None when none runs."""
+    dues = pending_dues(event)
+    return dues[0][0] if dues else None
+
+
+def _queue(pipe: Pipeline, event: Event, transition: Transition, notices: list[Notice]) -> None:
+    """The writes of one step, queued after pipe.multi()."""
+    pipe.set(event_key(event.id), json.dumps(event.as_json(), ensure_ascii=False))
+    pipe.rpush(event_history_key(event.id), json.dumps(transition.fields(), ensure_ascii=False))
+    # xadd is typed with an invariant dict of every encodable type; these fields are plain text.
+    pipe.xadd(KEY_EVENTS_AUDIT, cast(dict[Any, Any], transition.fields()))
+    pipe.zadd(KEY_EVENTS_ALL, {event.id: event.reported_at})
+    if event.status.is_open:
+        pipe.zadd(KEY_EVENTS_OPEN, {event.id: event.reported_at})
+    else:
+        pipe.zrem(KEY_EVENTS_OPEN, event.id)
+    due = next_due(event)
+    if due is None:
+        pipe.zrem(KEY_EVENTS_DUE, event.id)
+    else:
+        pipe.zadd(KEY_EVENTS_DUE, {event.id: due})
+    for notice in notices:
+        queue_notice(pipe, notice)
+
+
+def create(client: redis.Redis, event: Event, transition: Transition) -> None:
+    """A reported event, and its place in the dispatcher's intake."""
+    with client.pipeline(transaction=True) as pipe:
+        _queue(pipe, event, transition, [])
+        pipe.xadd(KEY_EVENTS_INTAKE, {"event_id": event.id}, maxlen=EVENTS_INTAKE_KEEP, approximate=True)
+        pipe.execute()
+
+
+def apply(client: redis.Redis, event_id: str, step: Step, notices: Notices | None = None) -> tuple[Event, Transition]:
+    """Run one lifecycle step on the stored event, atomically. The step's LifecycleError propagates, and nothing is
+    written; UnknownEvent when there is no such event."""
+
+    def attempt(pipe: Pipeline) -> tuple[Event, Transition]:
+        key = event_key(event_id)
+        pipe.watch(key)
+        raw = cast(bytes | None, pipe.get(key))
+        if raw is None:
+            pipe.reset()
+            raise UnknownEvent(event_id)
+        before = Event.from_json(json.loads(raw))
+        try:
+            after, transition = step(before)
+        except Exception:
+            pipe.reset()
+            raise
+        pipe.multi()
+        _queue(pipe, after, transition, notices(after, transition) if notices else [])
+        return after, transition
+
+    return transact(client, attempt)
+
+
+def ensure_intake_group(client: redis.Redis) -> None:
+    try:
+        client.xgroup_create(KEY_EVENTS_INTAKE, EVENTS_INTAKE_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def get_event(client: redis.Redis, event_id: str) -> Event | None:
+    raw = cast(bytes | None, client.get(event_key(event_id)))
+    return Event.from_json(json.loads(raw)) if raw else None
+
+
+def get_events(client: redis.Redis, event_ids: Sequence[str]) -> list[Event]:
+    """The events that exist, in the order asked."""
+    if not event_ids:
+        return []
+    raws = cast(list[bytes | None], client.mget([event_key(i) for i in event_ids]))
+    return [Event.from_json(json.loads(raw)) for raw in raws if raw]
+
+
+def _ids(replies: Any) -> list[str]:
+    return [r.decode() if isinstance(r, bytes) else str(r) for r in replies]
+
+
+def list_open(client: redis.Redis) -> list[Event]:
+    """Open events, oldest report first."""
+    return get_events(client, _ids(client.zrange(KEY_EVENTS_OPEN, 0, -1)))
+
+
+def list_reported(client: redis.Redis, since: float, until: float, limit: int) -> list[Event]:
+    """Events reported within [since, until], newest first, at most `limit`."""
+    ids = client.zrevrangebyscore(KEY_EVENTS_ALL, until, since, start=0, num=limit)
+    return get_events(client, _ids(ids))
+
+
+def due_event_ids(client: redis.Redis, now: float, limit: int = 500) -> list[str]:
+    """Open events whose next clock has run out by `now`."""
+    return _ids(client.zrangebyscore(KEY_EVENTS_DUE, "-inf", now, start=0, num=limit))
+
+
+def history(client: redis.Redis, event_id: str) -> list[dict[str, str]]:
+    return [json.loads(raw) for raw in cast(list[bytes], client.lrange(event_history_key(event_id), 0, -1))]
+
+
+def read_audit(client: redis.Redis, after: str = "-", count: int = 1000) -> list[StreamEntry]:
+    return stream_range(client, KEY_EVENTS_AUDIT, after, "+", count=count)

@@ -34,26 +34,17 @@ from feeds.board import publish_board
 from geo.admin import CITY_ADCODE
 from signs.catalogue import catalogue, derivation_order
 from signs.keys import (
-    HISTORY_POINT,
     KEY_CAMERA_STATUS,
     KEY_CAMERA_SUMMARY,
     KEY_CAMERAS,
-    KEY_LATEST,
-    KEY_READINGS,
-    LANDED_AT_FIELD,
-    LANDED_READINGS_FIELD,
-    NEWEST_WINS_LUA,
     CameraState,
     Latest,
     Quality,
-    history_day,
-    history_key,
-    landed_minid,
     lock_key,
-    pack_landed,
 )
 from signs.model import Catalogue, Derivation, DeriveOp, Sign, derive_value
 from signs.store import ingest_up_since, read_all_latest
+from signs.write import SignWriter
 
 log = logging.getLogger("cityeye.feeds.rollup")
 
@@ -282,7 +273,11 @@ class Rollup:
         self._catalogue = catalogue()
         self._order = derivation_order(self._catalogue.signs)
         self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-        self._newest_wins = self._redis.register_script(NEWEST_WINS_LUA)
+        self._signs = SignWriter(
+            self._redis,
+            retention_days=settings.history_retention_days,
+            readings_keep_s=settings.alert_readings_keep_s,
+        )
         self.stop_event = threading.Event()
 
     def _hold(self, name: str, period_s: float) -> bool:
@@ -318,27 +313,14 @@ class Rollup:
         if not changed:
             return
         pipe = self._redis.pipeline(transaction=False)
-        args: list[str] = []
-        for sign_id, new in changed.items():
-            args += (sign_id, repr(new.source_ts), new.encode_rest())
-            sign = self._catalogue.signs[sign_id]
-            # History keeps what the values meant: a warming-up rate or a partial sum would draw a false dip.
-            if new.quality is Quality.OK and _history_due(sign, latest.get(sign_id), new):
-                key = history_key(sign_id, history_day(new.source_ts))
-                pipe.append(key, HISTORY_POINT.pack(new.source_ts, new.value))
-                pipe.expire(key, self._settings.history_retention_days * 86_400)
-        self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
+        self._signs.latest(pipe, changed)
+        # History keeps what the values meant: a warming-up rate or a partial sum would draw a false dip.
+        ok = {i: new for i, new in changed.items() if new.quality is Quality.OK}
+        due = [i for i, new in ok.items() if _history_due(self._catalogue.signs[i], latest.get(i), new)]
+        self._signs.history(pipe, [(i, ok[i].source_ts, ok[i].value) for i in due])
         # Derived and camera signs raise alerts too: they land in the alert engine's stream like ingested ones,
         # but only once they are OK, so that a warm-up or a missing input raises nothing.
-        evaluable = [(i, new.source_ts, new.value) for i, new in changed.items() if new.quality is Quality.OK]
-        if evaluable:
-            written_at = time.time()
-            pipe.xadd(
-                KEY_READINGS,
-                {LANDED_READINGS_FIELD: pack_landed(evaluable), LANDED_AT_FIELD: repr(written_at)},
-                minid=landed_minid(written_at, self._settings.alert_readings_keep_s),
-                approximate=True,
-            )
+        self._signs.landed(pipe, [(i, new.source_ts, new.value) for i, new in ok.items()], time.time())
         pipe.execute()
 
     def run(self) -> None:

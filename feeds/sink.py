@@ -1,8 +1,9 @@
 """The Redis side of ingest: one pipelined round trip per batch of parsed MQTT messages.
 
 Per batch, latest values and camera states go through one newest-wins script per hash, history is
-appended per sign and day, the batch's sign readings go to the alert engine's stream as one entry, and
-rejected messages land in the dead-letter stream with their reason.
+appended per sign and day, the batch's sign readings go to the alert engine's stream as one entry (all three
+through signs.write, the writer the roll-up uses too), and rejected messages land in the dead-letter stream with
+their reason.
 """
 
 from __future__ import annotations
@@ -19,24 +20,17 @@ from redis.typing import EncodableT, FieldT
 from feeds.contract import BrokerCounter, CameraStatus, Reading, Rejected
 from signs.keys import (
     BROKER_COUNTERS_LUA,
-    HISTORY_POINT,
     KEY_BROKER,
     KEY_BROKER_DROPS,
     KEY_CAMERA_HEARD,
     KEY_DEADLETTER,
     KEY_DEADLETTER_COUNTS,
     KEY_INGEST_COUNTS,
-    KEY_LATEST,
-    KEY_READINGS,
-    LANDED_AT_FIELD,
-    LANDED_READINGS_FIELD,
-    NEWEST_WINS_LUA,
+    Latest,
     camera_key,
-    history_day,
-    history_key,
     landed_minid,
-    pack_landed,
 )
+from signs.write import SignWriter
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry as redis-py returns it
 
@@ -71,12 +65,10 @@ class RedisSink:
         readings_keep_s: float,
     ) -> None:
         self._client = client
-        self._newest_wins = client.register_script(NEWEST_WINS_LUA)
+        self._signs = SignWriter(client, retention_days=retention_days, readings_keep_s=readings_keep_s)
         self._broker_counters = client.register_script(BROKER_COUNTERS_LUA)
-        self._history_ttl_s = retention_days * 86_400
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
-        self._readings_keep_s = readings_keep_s
 
     def write(self, batch: Batch) -> None:
         """Write the whole batch or raise; the caller acknowledges the messages only after this returns."""
@@ -84,30 +76,18 @@ class RedisSink:
         receive = repr(batch.receive_ts)
         if batch.readings:
             newest: dict[str, Reading] = {}
-            history: dict[str, list[bytes]] = defaultdict(list)
             for reading in batch.readings:
                 held = newest.get(reading.sign_id)
                 if held is None or reading.source_ts > held.source_ts:
                     newest[reading.sign_id] = reading
-                history[history_key(reading.sign_id, history_day(reading.source_ts))].append(
-                    HISTORY_POINT.pack(reading.source_ts, reading.value)
-                )
-            args: list[EncodableT] = []
-            for reading in newest.values():
-                args += (reading.sign_id, repr(reading.source_ts), f"{receive}|{reading.value!r}")
-            self._newest_wins(keys=[KEY_LATEST], args=args, client=pipe)
-            for key, points in history.items():
-                pipe.append(key, b"".join(points))
-                pipe.expire(key, self._history_ttl_s)
+            self._signs.latest(
+                pipe, {r.sign_id: Latest(r.value, r.source_ts, batch.receive_ts) for r in newest.values()}
+            )
+            points = [(r.sign_id, r.source_ts, r.value) for r in batch.readings]
+            self._signs.history(pipe, points)
             pipe.hincrby(KEY_INGEST_COUNTS, "readings", len(batch.readings))
             # One stream entry per batch, not per message: the alert engine sees every reading at no cost to ingest.
-            landed = pack_landed((r.sign_id, r.source_ts, r.value) for r in batch.readings)
-            pipe.xadd(
-                KEY_READINGS,
-                {LANDED_READINGS_FIELD: landed, LANDED_AT_FIELD: receive},
-                minid=landed_minid(batch.receive_ts, self._readings_keep_s),
-                approximate=True,
-            )
+            self._signs.landed(pipe, points, batch.receive_ts)
         if batch.cameras:
             by_district: dict[str, list[EncodableT]] = defaultdict(list)
             for camera in batch.cameras:
@@ -117,7 +97,7 @@ class RedisSink:
                     f"{receive}|{camera.status}|{camera.kind}|{camera.lat!r}|{camera.lon!r}",
                 )
             for adcode, args in by_district.items():
-                self._newest_wins(keys=[camera_key(adcode)], args=args, client=pipe)
+                self._signs.newest_wins(pipe, camera_key(adcode), args)
             pipe.hincrby(KEY_INGEST_COUNTS, "camera_heartbeats", len(batch.cameras))
             pipe.set(KEY_CAMERA_HEARD, receive)
         for topic, payload, rejected in batch.rejected:

@@ -24,14 +24,15 @@ from alerts import store
 from feeds.contract import Reading
 from feeds.sink import Batch, RedisSink
 from geo.admin import DISTRICTS
+from layouts.nav import export_href
 from signs.catalogue import catalogue
 from signs.drill import list_signs
 from signs.export import beijing_text
 from signs.recent import read_latest_many
 from signs.store import read_history
-from signs.urlstate import BEIJING
+from signs.urlstate import BEIJING, DistrictView, ListView, Sort
 from tests.alerting import AlertRaiser, red_sign
-from tests.web import ORIGIN, create_accounts, signed_in
+from tests.web import DISPATCH_PATH, ORIGIN, callback_request, create_accounts, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +220,53 @@ def test_a_sign_name_written_as_a_formula_is_inert_in_every_export_and_negatives
         assert cells and all((row[1].value, row[1].data_type) == ("'" + HYPERLINK, "s") for row in cells), url
         negatives = [c for row in cells for c in row[2:] if isinstance(c.value, float) and c.value < 0]
         assert negatives and all(c.data_type == "n" for c in negatives), url
+
+
+# What each grid page shows, through its own Dash callback: (callback output key, the grid's id, the page's store).
+GRID_PAGES = {
+    "district": ("..district-grid.rowData", "district-grid", "district-state.data"),
+    "list": ("..list-grid.rowData", "list-grid", "list-state.data"),
+}
+# The columns of each export that hold the grid's fields (signs.export.comparison_table and list_table).
+EXPORT_COLUMNS = {"district": {"value": 4, "city": 5}, "list": {"value": 4}}
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        DistrictView(NANZHANG, Sort("value", "asc"), lang="en"),
+        DistrictView(NANZHANG),
+        ListView("module", "M13", sort=Sort("value", "desc")),
+        ListView("module", "M13", district=NANZHANG, lang="en"),
+        ListView("category", "S", sort=Sort("value", "asc")),
+    ],
+    ids=lambda view: view.href(),
+)
+def test_each_export_holds_the_rows_its_page_shows_in_the_pages_order(
+    officer: FlaskClient, view: DistrictView | ListView
+) -> None:
+    """The page's grid (its callback over HTTP) and the page's export links (CSV and Excel) hold the same signs with
+    the same values, and the export lists them in the order the grid's sort puts them (empty cells last)."""
+    page = "district" if isinstance(view, DistrictView) else "list"
+    key, grid, state = GRID_PAGES[page]
+    answer = officer.post(DISPATCH_PATH, json=callback_request(key, {state: view.href()}), headers=ORIGIN)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    shown = answer.get_json()["response"][grid]["rowData"]
+    assert shown
+    columns = EXPORT_COLUMNS[page]
+    expected = {row["id"]: tuple(row[field] for field in columns) for row in shown}
+    for fmt in ("csv", "xlsx"):
+        response = officer.get(export_href(view.href(), fmt))
+        body: list[list[object]]
+        if fmt == "csv":
+            body = [[None if cell == "" else float(cell) if i in columns.values() else cell for i, cell in enumerate(r)]
+                    for r in _csv(response)[1:]]  # fmt: skip
+        else:
+            body = [[c.value for c in row] for row in _xlsx(response)[1:]]
+        exported = {row[0]: tuple(row[i] for i in columns.values()) for row in body}
+        assert exported == expected, fmt
+        if view.sort is not None:
+            values = [row[columns["value"]] for row in body]
+            present = [float(str(v)) for v in values if v is not None]
+            assert values == [*present, *[None] * (len(values) - len(present))], fmt
+            assert present == sorted(present, reverse=view.sort.direction == "desc"), fmt

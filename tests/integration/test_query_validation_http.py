@@ -251,3 +251,26 @@ def test_junk_values_to_the_pages_callbacks_are_never_a_server_error(
             location = {"_pages_location.pathname": path, "_pages_location.search": search}
             response = client.post(DISPATCH_PATH, json=callback_request(ROUTER, location), headers=ORIGIN)
             assert response.status_code == 200, (path, search, response.get_data(as_text=True)[:300])
+
+
+# The wall's and the camera layer's callbacks: what a wall holds in its stores is the browser's too.
+WALL_CALLBACKS = ("wall-changes.data", "..cameras-status.data", "..cameras-detail-body.children")
+
+
+def test_junk_values_to_the_wall_and_camera_callbacks_are_ignored_not_a_server_error(
+    officer: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A held board sequence, audit id, status version, language or clicked feature of the wrong type counts as
+    none: the wall gets the whole board, the camera layer its bitmaps, and a junk click draws no card."""
+    for key in WALL_CALLBACKS:
+        for value in JUNK_VALUES:
+            response = officer.post(DISPATCH_PATH, json=callback_request(key, default=value), headers=ORIGIN)
+            assert response.status_code in (200, 204), (key, value, response.get_data(as_text=True)[:300])
+    junk_seq = {"wall-tick.n_intervals": 1, "wall-seq.data": {"a": 1}, "wall-alerts-seen.data": [1, {}]}
+    response = officer.post(DISPATCH_PATH, json=callback_request("wall-changes.data", junk_seq), headers=ORIGIN)
+    assert response.status_code == 200
+    tick = response.get_json()["response"]["wall-changes"]["data"]
+    assert tick["full"] is True and "error" not in tick
+    junk_click = {"cameras-layer.clickData": [1, {}], "cameras-detail.lang": {"a": 1}}
+    key = "..cameras-detail-body.children"
+    assert officer.post(DISPATCH_PATH, json=callback_request(key, junk_click), headers=ORIGIN).status_code == 204

@@ -1,0 +1,74 @@
+"""The one writer of sign values: the latest value (KEY_LATEST, newest source time wins), the history day strings
+(KEY_HISTORY) and the alert engine's stream of landed readings (KEY_READINGS), queued on a caller's pipeline so
+that a feed worker's batch or a roll-up tick is still one round trip. The feed workers' sink and the roll-up both
+write through it; signs.store and signs.recent read what it wrote.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import redis
+from redis.client import Pipeline
+from redis.typing import EncodableT
+
+from signs.keys import (
+    HISTORY_POINT,
+    KEY_LATEST,
+    KEY_READINGS,
+    LANDED_AT_FIELD,
+    LANDED_READINGS_FIELD,
+    NEWEST_WINS_LUA,
+    Latest,
+    history_day,
+    history_key,
+    landed_minid,
+    pack_landed,
+)
+
+# (sign id, source time, value): one reading, as history and the landed stream hold it.
+Point = tuple[str, float, float]
+
+
+class SignWriter:
+    def __init__(self, client: redis.Redis, *, retention_days: int, readings_keep_s: float) -> None:
+        self._newest_wins = client.register_script(NEWEST_WINS_LUA)
+        self._history_ttl_s = retention_days * 86_400
+        self._readings_keep_s = readings_keep_s
+
+    def newest_wins(self, pipe: Pipeline, key: str, args: Sequence[EncodableT]) -> None:
+        """NEWEST_WINS_LUA on one hash: `args` are (field, source time, rest) triples. Also the camera registry's
+        writer: its entries follow the same rule."""
+        self._newest_wins(keys=[key], args=list(args), client=pipe)
+
+    def latest(self, pipe: Pipeline, values: Mapping[str, Latest]) -> None:
+        """Latest values, each landing unless a newer one (or an equal one that is OK) is already held."""
+        if not values:
+            return
+        args: list[EncodableT] = []
+        for sign_id, value in values.items():
+            args += (sign_id, repr(value.source_ts), value.encode_rest())
+        self.newest_wins(pipe, KEY_LATEST, args)
+
+    def history(self, pipe: Pipeline, points: Iterable[Point]) -> None:
+        """Points appended to their sign's day string (UTC day of the source time), in the order given; the day
+        expires after the retention from its last write. Readers sort and drop duplicates."""
+        days: dict[str, list[bytes]] = defaultdict(list)
+        for sign_id, source_ts, value in points:
+            days[history_key(sign_id, history_day(source_ts))].append(HISTORY_POINT.pack(source_ts, value))
+        for key, packed in days.items():
+            pipe.append(key, b"".join(packed))
+            pipe.expire(key, self._history_ttl_s)
+
+    def landed(self, pipe: Pipeline, points: Sequence[Point], at: float) -> None:
+        """One stream entry for the alert engine holding every reading that landed (none: no entry), stamped with
+        the write time; entries older than the stream's keep are trimmed by the same XADD."""
+        if not points:
+            return
+        pipe.xadd(
+            KEY_READINGS,
+            {LANDED_READINGS_FIELD: pack_landed(points), LANDED_AT_FIELD: repr(at)},
+            minid=landed_minid(at, self._readings_keep_s),
+            approximate=True,
+        )

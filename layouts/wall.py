@@ -17,6 +17,7 @@ from dash_extensions.javascript import Namespace
 from geo.admin import DISTRICTS
 from layouts import camera_layer
 from layouts.attrs import data_attrs
+from layouts.nav import LEVEL_NAMES
 from signs.model import Catalogue, Sign
 
 # Component ids: the wall's callbacks and assets/wall.js use these names and no others.
@@ -34,7 +35,6 @@ CLOCK = "wall-clock"
 VIEW_TITLE = "wall-view-title"
 
 TITLE = {"zh": "襄阳市城市运行管理中心 · 城市之眼", "en": "Xiangyang City Operations Centre · City Eye"}
-LEVEL_NAMES = {"zh": ("正常", "蓝色", "黄色", "橙色", "红色"), "en": ("Normal", "Blue", "Yellow", "Orange", "Red")}
 SILENCES_LABEL = {"zh": "静默中", "en": "Silences"}
 # What the map is coloured by in each kiosk view, and before anyone picks a sign.
 MAP_SIGN_FOR_VIEW = {

@@ -78,7 +78,7 @@
 
   function isStale(id) {
     const age = ageOf(id);
-    return age === null || age > 2 * state.ctx.signs[id][2];
+    return age === null || age > state.ctx.staleAfterCadences * state.ctx.signs[id][2];
   }
 
   // A board entry's fourth element, when present, is why its value is not to be judged yet (feeds/board.py).
@@ -261,14 +261,17 @@
 
   function districtHideout() {
     const selected = state.mapSign;
-    const levels = {}, values = {};
+    const levels = {}, values = {}, stale = {};
     if (selected) {
       Object.keys(state.ctx.districts).forEach((adcode) => {
-        const entry = state.board[`${selected}.dist:${adcode}`];
+        const id = `${selected}.dist:${adcode}`;
+        const entry = state.board[id];
         if (entry && entry.length <= 3) { levels[adcode] = entry[1]; values[adcode] = entry[0]; }
+        // A district colour carries its age like a tile: hatched once the value is stale (isStale, one rule).
+        if (entry && state.ctx.signs[id] && isStale(id)) stale[adcode] = true;
       });
     }
-    return { levels: levels, values: values, selected: selected, focus: state.focus };
+    return { levels: levels, values: values, stale: stale, selected: selected, focus: state.focus };
   }
 
   function paintDistrictLegend(hideout) {
@@ -280,7 +283,7 @@
     const rows = Object.keys(state.ctx.districts)
       .map((adcode) => [adcode, hideout.values[adcode], hideout.levels[adcode]])
       .sort((a, b) => (b[1] ?? -Infinity) - (a[1] ?? -Infinity));
-    list.replaceChildren(...rows.map(([adcode, value, level]) => el("li", { class: `lvl-${level ?? "none"}` }, [
+    list.replaceChildren(...rows.map(([adcode, value, level]) => el("li", { class: `lvl-${level ?? "none"}${hideout.stale[adcode] ? " stale" : ""}` }, [
       el("i", { style: { background: level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level] } }),
       el("span", {}, state.ctx.districts[adcode].name),
       el("b", {}, formatValue(value)),
@@ -516,12 +519,33 @@
 
   // Leaflet style hooks (dash-leaflet resolves these by name through window.cityeye.wall) -------------
 
+  // SVG patterns the district shapes fill with when stale: the level colour (or no-data grey) under dark stripes,
+  // as a stale tile is hatched. Leaflet sets fillColor as the path's fill attribute, so url(#id) reaches them.
+  function staleFill(level) {
+    const id = `district-stale-${level === undefined ? "none" : level}`;
+    if (!document.getElementById(id)) {
+      let holder = document.getElementById("district-stale-patterns");
+      if (!holder) {
+        holder = el("svg:svg", { id: "district-stale-patterns", width: "0", height: "0", style: { position: "absolute" } }, el("svg:defs", {}));
+        document.body.appendChild(holder);
+      }
+      holder.firstChild.appendChild(el("svg:pattern", { id: id, width: "10", height: "10", patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, [
+        el("svg:rect", { width: "10", height: "10", fill: level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level] }),
+        el("svg:rect", { width: "4", height: "10", fill: "#0a1120" }),
+      ]));
+    }
+    return `url(#${id})`;
+  }
+
   function districtStyle(feature, context) {
     const hideout = context.hideout || {};
     const level = (hideout.levels || {})[feature.properties.adcode];
     const focused = hideout.focus === feature.properties.adcode;
+    const stale = (hideout.stale || {})[feature.properties.adcode] === true;
+    const colour = level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level];
     return {
-      fillColor: level === undefined ? NO_DATA_COLOUR : LEVEL_COLOURS[level],
+      fillColor: stale ? staleFill(level) : colour,
+      dashArray: stale ? "6 4" : null,
       fillOpacity: level ? 0.55 : 0.35,
       color: focused ? "#ffffff" : "#7fd3ea",
       weight: focused ? 4 : 1.5,

@@ -18,7 +18,7 @@ from geo.admin import DISTRICTS
 from layouts import camera_layer
 from layouts.attrs import data_attrs
 from layouts.nav import LEVEL_NAMES
-from signs.model import Catalogue, Sign
+from signs.model import STALE_AFTER_CADENCES, Catalogue, Sign
 
 # Component ids: the wall's callbacks and assets/wall.js use these names and no others.
 CANVAS = "wall-canvas"
@@ -136,6 +136,8 @@ def browser_context(ctx: WallContext, lang: str, kiosk: bool) -> dict[str, Any]:
         "levelNames": LEVEL_NAMES[lang],
         "feedNames": FEED_NAMES[lang],
         "warningPrefix": WARNING_SIGNAL_PREFIX,
+        # signs.model.is_stale, the one staleness rule, as the browser judges it every second.
+        "staleAfterCadences": STALE_AFTER_CADENCES,
         "ids": {"map": MAP, "districts": DISTRICT_LAYER, "mapSign": MAP_SIGN},
     }
 

@@ -21,6 +21,7 @@ from feeds.simulator.scenarios import (
     SCENARIO_RAINSTORM,
     Effect,
     ScenarioState,
+    camera_washout_share,
     effect_from_samples,
     sample_times,
 )
@@ -127,11 +128,10 @@ def camera_statuses(fleet: CameraFleet, t: float, state: ScenarioState = NO_SCEN
     off_duty = fleet.mobile & (fleet.duty >= on_duty_share)
     status[solo | street_down | off_duty] = CAMERA_OFFLINE
     status[fault & ~off_duty] = CAMERA_FAULT
-    if state.name == SCENARIO_RAINSTORM:
-        i = state.intensity(t)
-        in_storm = np.isin(fleet.adcodes, RAIN_DISTRICTS)
-        washed_out = in_storm & (np_hash01(fleet.street, 5, 0) < 0.08 * i)
-        status[washed_out] = CAMERA_OFFLINE
+    for adcode in RAIN_DISTRICTS:
+        share = camera_washout_share(adcode, state, t)
+        if share > 0.0:
+            status[(fleet.adcodes == adcode) & (np_hash01(fleet.street, 5, 0) < share)] = CAMERA_OFFLINE
     if state.outage_active(t):
         status[fleet.adcodes == state.district] = CAMERA_SILENT
     return status

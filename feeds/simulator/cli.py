@@ -14,7 +14,7 @@ from config import settings
 from feeds.simulator.cameras import load_fleet
 from feeds.simulator.clock import SimClock, start_time
 from feeds.simulator.publisher import Simulator
-from feeds.simulator.scenarios import OUTAGE_DISTRICT, OUTAGE_REAL_S, SCENARIOS, ScenarioState
+from feeds.simulator.scenarios import OUTAGE_DISTRICT, OUTAGE_REAL_S, SCENARIOS, STORIES, ScenarioState
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=420600)
     parser.add_argument("--district", default=OUTAGE_DISTRICT, help="district whose cameras go silent (camera-outage)")
     parser.add_argument("--outage-s", type=float, default=OUTAGE_REAL_S, help="camera-outage length, real seconds")
-    parser.add_argument("--start", default=None, help="simulated start, local ISO time (e.g. 2025-05-24T14:00)")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="simulated start, local ISO time (e.g. 2025-05-24T14:00); default: now, or the scenario's own date "
+        "(rainstorm 24 May 10:00, holiday-congestion 1 May 07:00, in the latest year they are past)",
+    )
     parser.add_argument(
         "--stamp",
         choices=("real", "simulated"),
@@ -67,7 +72,9 @@ def main(argv: list[str]) -> int:
     fleet = None if args.no_cameras else load_fleet(args.seed)
 
     now = time.time()
-    clock = SimClock(real_start=now, sim_start=start_time(args.start, now), speed=args.speed)
+    story = STORIES.get(args.scenario or "")
+    default_start = story.default_start(now) if story is not None else now
+    clock = SimClock(real_start=now, sim_start=start_time(args.start, default_start), speed=args.speed)
     state = ScenarioState(args.scenario, clock.sim_start, args.district, args.speed, args.outage_s)
     client = new_client(f"cityeye-simulator-{os.getpid()}")
     client.max_inflight_messages_set(100)

@@ -25,10 +25,10 @@ class SimClock:
         return self.sim_start + (real_now - self.real_start) * self.speed
 
 
-def start_time(text: str | None, now: float) -> float:
-    """The simulated start given on the command line (local ISO time unless it names its zone), else now."""
+def start_time(text: str | None, default: float) -> float:
+    """The simulated start given on the command line (local ISO time unless it names its zone), else `default`."""
     if not text:
-        return now
+        return default
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)

@@ -250,6 +250,7 @@ class SignModel:
     cal_a: float = 0.0  # calibration: value' = cal_a + cal_b * value
     cal_b: float = 1.0
     window_h: float = 1.0  # rain accumulation window
+    rain_share: float = 1.0  # a station's share of its district's wettest point (1: the district's accumulation)
     adcode: str = CITY_ADCODE
     incidents: bool = True
     lo: float = 0.0
@@ -267,28 +268,21 @@ def sign_adcode(sign: Sign) -> str:
     return CITY_ADCODE
 
 
-def sign_text(sign: Sign) -> str:
-    source = sign.source
-    extra = f" {source.source_id} {source.field}" if isinstance(source, MqttSource) else ""
-    return f"{sign.id} {sign.name_en} {sign.name_zh}{extra}".lower()
-
-
-_WINDOW = re.compile(r"(?<![0-9.])([0-9]{1,2})\s*(?:h\b|h_|hr|hour|小时|-hour)")
+_RAIN_WINDOW = re.compile(r"rain([0-9]{1,2})h")  # the dimension of a district's accumulation: rain3h, rain6h...
 
 
 def _rain_window(sign: Sign) -> float:
-    text = sign_text(sign)
-    match = _WINDOW.search(text)
+    """Hours of rain a rain sign adds up: its dimension's window (rain3h:...), else a station's hour."""
+    match = _RAIN_WINDOW.fullmatch(sign.dimension.partition(":")[0])
     return float(match.group(1)) if match else 1.0
 
 
 def _classify(sign: Sign) -> str:
-    text = sign_text(sign)
     if sign.core == "S48" or (isinstance(sign.source, MqttSource) and sign.source.source_id.upper().startswith("CMA")):
         return "signal"
-    if sign.unit == "°C" and (sign.core == "S44" or "temperature" in text or "气温" in text):
+    if sign.unit == "°C" and sign.core == "S44":
         return "temperature"
-    if sign.core == "S45" or "rainfall" in text or "降水" in text or "雨量" in text:
+    if sign.core == "S45" and sign.unit == "mm":
         return "rain"
     if sign.core == "S52" and sign.unit == "类":
         return "level"
@@ -395,6 +389,13 @@ def ensure_prepared(catalogue: Catalogue) -> None:
         prepare(catalogue)
 
 
+def prepared_catalogue() -> Catalogue:
+    """The catalogue the models were last built for (a story reads the signs its couplings feed on from it)."""
+    if not _PREPARED:
+        raise RuntimeError("prepare(catalogue) has not been called")
+    return _PREPARED[0]
+
+
 def prepare(catalogue: Catalogue) -> dict[str, SignModel]:
     """Build (and cache) the model of every MQTT-sourced sign, with entity shares among siblings."""
     _PREPARED[:] = [catalogue]
@@ -433,8 +434,11 @@ def _build_model(sign: Sign, core_unit: str | None, core_direction: Direction | 
         return SignModel(key, kind, PROFILES["S44"], offset=_place_offset(key, adcode, 1.2), adcode=adcode,
                          incidents=False, lo=-30.0, hi=50.0, decimals=1)  # fmt: skip
     if kind == "rain":
+        # A district's accumulations are its wettest point's; each station gets 70-100 % of that rain, so no
+        # station's hour can exceed its district's hours.
+        station = sign.dimension.startswith("stn:")
         return SignModel(key, kind, PROFILES["S45"], window_h=_rain_window(sign), adcode=adcode, incidents=False,
-                         decimals=1)  # fmt: skip
+                         rain_share=0.7 + 0.3 * hash01(key, 43) if station else 1.0, decimals=1)  # fmt: skip
     if kind in ("signal", "level"):
         base = 2.0 if kind == "level" else 0.0
         return SignModel(key, kind, Profile(base, base), adcode=adcode, incidents=False, lo=0.0, hi=6.0, decimals=0)
@@ -512,10 +516,18 @@ def rain_rate(t: float, adcode: str = CITY_ADCODE) -> float:
     return max(0.0, peak * local * (shower - 0.15)) * 1.3
 
 
-def _rain_window_value(t: float, adcode: str, hours: float) -> float:
-    steps = max(4, int(hours * 4))
-    dt = hours * 3600.0 / steps
-    return sum(rain_rate(t - (i + 0.5) * dt, adcode) for i in range(steps)) * dt / 3600.0
+RAIN_STEP_S = 900.0  # accumulations sum the rain rate over quarter hours
+
+
+def rain_accumulation(adcode: str, t: float, hours: float, overlay: Overlay | None = None) -> float:
+    """mm of rain at the wettest point of a district over the `hours` before t: the background showers plus a
+    story's rain, summed over the same quarter hours for every window (so 1 h <= 3 h <= 6 h <= 12 h at any t)."""
+    steps = max(1, round(hours * 3600.0 / RAIN_STEP_S))
+    total = 0.0
+    for i in range(steps):
+        moment = t - (i + 0.5) * RAIN_STEP_S
+        total += rain_rate(moment, adcode) + (overlay.rain_rate(adcode, moment) if overlay is not None else 0.0)
+    return total * RAIN_STEP_S / 3600.0
 
 
 
@@ -656,7 +668,10 @@ def incidents_between(catalogue: Catalogue, t0: float, t1: float) -> list[Incide
 
 
 class Overlay(Protocol):
-    """A running story's change to the normal city: the sign's value at t, given its normal value."""
+    """A running story's change to the normal city: the rain it adds over a district (mm/h, integrated into the
+    accumulations like the background showers), and each sign's value at t given its value without the story."""
+
+    def rain_rate(self, adcode: str, t: float) -> float: ...
 
     def apply(self, sign: Sign, model: SignModel, t: float, value: float) -> float: ...
 
@@ -667,7 +682,7 @@ def value_at(sign: Sign, t: float, overlay: Overlay | None = None) -> float:
     if model.kind == "temperature":
         value = temperature(t, model.key, model.offset)
     elif model.kind == "rain":
-        value = _rain_window_value(t, model.adcode, model.window_h)
+        value = model.rain_share * rain_accumulation(model.adcode, t, model.window_h, overlay)
     elif model.kind in ("signal", "level"):
         value = model.profile.low
     elif model.kind == "stage":  # slow swings of a few decimetres

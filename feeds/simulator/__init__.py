@@ -20,10 +20,13 @@ whatever the speed: the ingest judges camera liveness on the wall clock (``camer
 speeding the heartbeats up would multiply the load. Their *status* follows the simulated clock (mobile
 units go off duty at simulated night, outages come and go in simulated time).
 
+Stories. ``rainstorm`` (24 May, 南漳 and 保康) and ``holiday-congestion`` (1 May, the 石花 toll station) start on
+their own date unless ``--start`` says otherwise, and unfold at a physical pace in simulated time.
+
 Ground truth. Injected incidents and scenario effects are pure functions of sign and time:
 ``incidents_between(catalogue, t0, t1)`` lists the incidents with the level each aims at, ``scenario_effects`` and
-``camera_effects`` list the signs a scenario moves and the level it drives each to. A normal simulated day raises
-exactly its incidents' alerts.
+``camera_effects`` list the signs a scenario moves and the level it drives each to, ``declared_effects`` what each
+story promises a viewer. A normal simulated day raises exactly its incidents' alerts.
 """
 
 from feeds.simulator.cameras import (
@@ -57,8 +60,12 @@ from feeds.simulator.scenarios import (
     SCENARIO_HOLIDAY,
     SCENARIO_RAINSTORM,
     SCENARIOS,
+    STORIES,
+    Declared,
     Effect,
     ScenarioState,
+    Story,
+    declared_effects,
     scenario_effects,
 )
 from feeds.simulator.values import Incident, Profile, incidents_between, model_for, prepare, value_at
@@ -77,7 +84,9 @@ __all__ = [
     "SCENARIO_CAMERA_OUTAGE",
     "SCENARIO_HOLIDAY",
     "SCENARIO_RAINSTORM",
+    "STORIES",
     "CameraFleet",
+    "Declared",
     "Effect",
     "Group",
     "Incident",
@@ -85,9 +94,11 @@ __all__ = [
     "ScenarioState",
     "SimClock",
     "Simulator",
+    "Story",
     "camera_effects",
     "camera_sign_values",
     "camera_statuses",
+    "declared_effects",
     "group_payload",
     "incidents_between",
     "load_fleet",

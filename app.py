@@ -24,10 +24,11 @@ from callbacks import camera_layer as camera_layer_callbacks
 from callbacks import dispatch as dispatch_guard
 from callbacks import drilldown as drilldown_callbacks
 from callbacks import dutylog as dutylog_callbacks
+from callbacks import events as events_callbacks
 from callbacks import wall as wall_callbacks
 from config import settings
 from geo.districts import city_bounds, district_bounds
-from layouts import alerts, drilldown, dutylog, wall
+from layouts import alerts, drilldown, dutylog, events, wall
 from layouts.nav import DrillContext
 from layouts.titles import tab_title
 from signs.catalogue import catalogue
@@ -121,12 +122,14 @@ def create_app() -> Dash:
     drilldown.register_pages(drill_context())
     alerts.register_pages()
     dutylog.register_pages()
+    events.register_pages()
     app.layout = dash.page_container
     wall_callbacks.register(app)
     camera_layer_callbacks.register(app)
     drilldown_callbacks.register(app)
     alerts_callbacks.register(app)
     dutylog_callbacks.register(app)
+    events_callbacks.register(app)
     dispatch_guard.install(app)  # malformed callback requests are 400s before Dash's dispatch sees them
     init_auth(app.server, settings())
     app.server.register_blueprint(signs_blueprint)

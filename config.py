@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     dispatch_tick_s: float = Field(default=1.0, gt=0.0)
     dispatch_retry_base_s: float = Field(default=5.0, gt=0.0)
     dispatch_retry_max_s: float = Field(default=900.0, gt=0.0)
+    # Handlers' photos of their work (dispatch/evidence.py), kept in Redis: at most this many bytes each (checked
+    # before decoding a page's upload), this many per event, each kept this many days after its upload.
+    evidence_photo_max_bytes: int = Field(default=2_000_000, gt=0, le=10_000_000)
+    evidence_photos_per_event: int = Field(default=6, gt=0, le=20)
+    evidence_retention_days: float = Field(default=90.0, gt=0.0)
 
     @field_validator("alert_limits", mode="after")
     @classmethod

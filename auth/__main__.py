@@ -1,8 +1,10 @@
 """`python -m auth`: manage who may use City Eye. The first admin is created here; there is no default password.
 
-    python -m auth create-user NAME --role admin|officer|leader [--district ADCODE] [--display-name TEXT]
-        (the password is read from the terminal, or from stdin with --password-stdin); on an existing user it
-        replaces the record, password included, and ends every session of theirs
+    python -m auth create-user NAME --role admin|officer|leader|handler [--district ADCODE] [--department D02]
+        [--display-name TEXT]
+        (a handler needs --department, the event library's id of their department; --district makes them that
+        department's county unit; the password is read from the terminal, or from stdin with --password-stdin);
+        on an existing user it replaces the record, password included, and ends every session of theirs
     python -m auth set-password NAME [--password-stdin]   a new password; every session of the user ends
     python -m auth delete-user NAME
     python -m auth list [--json]
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.WALL])
     create.add_argument("--district", default="")
+    create.add_argument("--department", default="")
     create.add_argument("--display-name", default="")
     create.add_argument("--password-stdin", action="store_true")
     new_password = commands.add_parser("set-password")
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create-user":
             user = save_user(
                 client, args.username, Role(args.role), _password(args.password_stdin),
-                display_name=args.display_name, district=args.district, by=OPERATOR,
+                display_name=args.display_name, district=args.district, department=args.department, by=OPERATOR,
             )
             print(f"saved {user.username} ({user.role.value})")
         elif args.command == "set-password":
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print("deleted" if delete_user(client, args.username, by=OPERATOR) else f"no user {args.username!r}")
         elif args.command == "list":
             users = [u.public() for u in list_users(client)]
-            rows = (f"{u['username']}\t{u['role']}\t{u['district'] or 'city'}" for u in users)
+            rows = (f"{u['username']}\t{u['role']}\t{u['district'] or 'city'}\t{u['department']}" for u in users)
             print(json.dumps(users, ensure_ascii=False, indent=2) if args.json else "\n".join(rows))
         elif args.command == "wall-token":
             print(create_wall_token(client, args.wall_name, by=OPERATOR))

@@ -11,21 +11,24 @@ from typing import Any
 class Role(StrEnum):
     WALL = "wall"  # a wall display: reads, by token, never acts
     LEADER = "leader"  # district leaders: read, their district first
-    OFFICER = "officer"  # duty officers: acknowledge, resolve, silence
+    OFFICER = "officer"  # duty officers: acknowledge, resolve, silence; dispatch, close and rate events
+    HANDLER = "handler"  # a department's handler (处置部门): their department's events only (auth.scope.EventScope)
     ADMIN = "admin"  # manages users; may also act as an officer
 
 
 class Permission(StrEnum):
     READ = "read"
-    ACT = "act"
+    ACT = "act"  # the centre's actions: alerts, silences, and on events dispatch, close, escalate, rate
+    HANDLE = "handle"  # a handler's actions on an event: sign for, progress, handle, return
     MANAGE_USERS = "manage_users"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.WALL: frozenset({Permission.READ}),
     Role.LEADER: frozenset({Permission.READ}),
-    Role.OFFICER: frozenset({Permission.READ, Permission.ACT}),
-    Role.ADMIN: frozenset({Permission.READ, Permission.ACT, Permission.MANAGE_USERS}),
+    Role.OFFICER: frozenset({Permission.READ, Permission.ACT, Permission.HANDLE}),
+    Role.HANDLER: frozenset({Permission.READ, Permission.HANDLE}),
+    Role.ADMIN: frozenset({Permission.READ, Permission.ACT, Permission.HANDLE, Permission.MANAGE_USERS}),
 }
 
 
@@ -34,8 +37,9 @@ class User:
     username: str
     role: Role
     display_name: str
-    district: str = ""  # adcode a leader is scoped to by default; empty for the whole city
+    district: str = ""  # adcode a leader (or a handler's county unit) is scoped to; empty for the whole city
     password_hash: str = ""
+    department: str = ""  # a handler's department in the event library (D02...); empty for every other role
 
     def may(self, permission: Permission) -> bool:
         return permission in GRANTS[self.role]
@@ -50,6 +54,7 @@ class User:
             "role": self.role.value,
             "display_name": self.display_name,
             "district": self.district,
+            "department": self.department,
         }
 
     @classmethod
@@ -75,4 +80,5 @@ class User:
             display_name=doc.get("display_name", doc["username"]),
             district=doc.get("district", ""),
             password_hash=doc.get("password_hash", ""),
+            department=doc.get("department", ""),
         )

@@ -8,6 +8,11 @@ city's. An alert on a city-wide sign belongs to the city (adcode 420600), not to
 sees it on the wall, not in their alert lists. docs/drilldown.md and docs/alerts.md ("What a leader may read")
 say the same to users.
 
+Events of the hub (dispatch/) have a scope of their own, `EventScope`: a department handler sees the events of
+their department's units (lead, co-dispatched or supervising; with a district, its county unit and the township
+units in it) and may act as handler only where one of those units leads; a leader with a district sees the
+events located in it; officers, admins, walls and a leader of the whole city see every event (docs/dispatch.md).
+
 Refusals are `OutOfScope` (a NotAllowed: the API answers 403, a page says so); lists are filtered instead.
 """
 
@@ -17,8 +22,9 @@ from dataclasses import dataclass
 
 from alerts.model import Alert, Silence, SilenceScope, Transition
 from alerts.rules import district_of
-from auth.model import Role, User
+from auth.model import Permission, Role, User
 from auth.web import NotAllowed, current_user
+from dispatch.model import Event, Unit
 from signs.catalogue import catalogue
 
 
@@ -78,3 +84,64 @@ def scope_of(user: User | None) -> Scope:
 def current_scope() -> Scope:
     """The signed-in user's scope (auth.web's request guard has resolved who that is)."""
     return scope_of(current_user())
+
+
+@dataclass(frozen=True, slots=True)
+class EventScope:
+    """The events a user may see: a department's (`department`, in `district` when set), a district's
+    (`district` alone: a leader's), or every event when both are empty."""
+
+    department: str = ""
+    district: str = ""
+
+    @property
+    def whole_city(self) -> bool:
+        return not self.department and not self.district
+
+    def covers_unit(self, unit: Unit | None) -> bool:
+        """A unit of the user's department, in their district when they have one (a township unit is in its
+        county). Only a department's scope covers units."""
+        if unit is None or not self.department or unit.department != self.department:
+            return False
+        return not self.district or unit.county == self.district
+
+    def sees(self, event: Event) -> bool:
+        if self.whole_city:
+            return True
+        if not self.department:
+            return event.location.district == self.district
+        return any(self.covers_unit(u) for u in (event.unit, *event.co_units, event.supervisor))
+
+    def leads(self, event: Event) -> bool:
+        """The user's unit is the event's lead: a handler's actions are theirs to take."""
+        return self.whole_city or self.covers_unit(event.unit)
+
+    def require_sight(self, event: Event) -> None:
+        if not self.sees(event):
+            raise OutOfScope(f"event {event.id} is not one of your unit's")
+
+    def require_lead(self, event: Event) -> None:
+        """For a handler's action: the user's unit leads the event (a co-dispatched unit is told, and helps)."""
+        self.require_sight(event)
+        if not self.leads(event):
+            raise OutOfScope(f"event {event.id} is led by {event.unit}; a co-dispatched unit cannot act on it")
+
+
+def event_scope_of(user: User | None) -> EventScope:
+    """A handler: their department (in their district, if any). A leader with a district: the events in it.
+    Everyone else: every event."""
+    if user is not None and user.role is Role.HANDLER:
+        return EventScope(user.department, user.district)
+    if user is not None and user.role is Role.LEADER and user.district:
+        return EventScope(district=user.district)
+    return EventScope()
+
+
+def may_handle(user: User | None, event: Event) -> bool:
+    """Whether the user may sign for, note, finish or return this event: a handler whose unit leads it, or a
+    centre officer (who may act for any unit)."""
+    return user is not None and user.may(Permission.HANDLE) and event_scope_of(user).leads(event)
+
+
+def current_event_scope() -> EventScope:
+    return event_scope_of(current_user())

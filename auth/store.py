@@ -13,6 +13,7 @@ from auth.model import Role, User
 from auth.names import USERNAME_RULE, is_username
 from auth.passwords import DUMMY_HASH, hash_password, verify_password
 from auth.sessions import Credential, SessionKind, end_sessions_of, record_revision, secret_digest
+from dispatch.library import CENTRE, library
 from geo.admin import DISTRICTS
 from signs.keys import KEY_AUTH_LOG, KEY_OPEN311_KEYS, KEY_USERS, KEY_WALL_TOKENS
 from signs.replies import hget_bytes, hgetall_bytes, stream_revrange
@@ -56,18 +57,26 @@ def save_user(
     *,
     display_name: str = "",
     district: str = "",
+    department: str = "",
     by: str,
 ) -> User:
-    """Create or replace a user. Names are lower-case ASCII; a leader's district must be one of the city's."""
+    """Create or replace a user. Names are lower-case ASCII; a leader's district must be one of the city's. A
+    handler has a department of the event library (not the operations centre, whose people are officers) and,
+    optionally, a district: then they handle that department's county unit and the township units in it."""
     if not is_username(username):
         raise AccessError(USERNAME_RULE)
     if district and district not in DISTRICTS:
         raise AccessError(f"unknown district {district!r}")
     if role is Role.WALL:
         raise AccessError("walls sign in with a token (create-wall-token), not a password")
-    user = User(username, role, display_name or username, district, hash_password(password))
+    if (role is Role.HANDLER) != bool(department):
+        raise AccessError("a handler, and only a handler, has a department (--department D02)")
+    if department and (department == CENTRE or department not in library().departments):
+        raise AccessError(f"unknown department {department!r}: one of the event library's D01, D02...")
+    user = User(username, role, display_name or username, district, hash_password(password), department)
     replaced = _write_user(client, user)
-    log_event(client, "user-saved", username, f"role={role.value} district={district or 'city'} by={by}")
+    unit = f" department={department}" if department else ""
+    log_event(client, "user-saved", username, f"role={role.value} district={district or 'city'}{unit} by={by}")
     if replaced:  # a new password, and perhaps a new role or district: sessions of the old record end
         _end_user_sessions(client, username, reason="user-saved", by=by)
     return user

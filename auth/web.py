@@ -118,6 +118,8 @@ def authorize(permission: Permission) -> User:
 def landing_page(user: User) -> str:
     if user.role is Role.OFFICER:
         return "/alerts"
+    if user.role is Role.HANDLER:
+        return "/inbox"
     if user.role is Role.LEADER and user.district:
         return f"/district/{user.district}"
     return "/"

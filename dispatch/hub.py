@@ -5,30 +5,39 @@ one atomic store transition with the notices it calls for (docs/dispatch.md)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import redis
 
+from alerts import store as alert_store
 from dispatch import lifecycle
 from dispatch.library import Library, Limits
 from dispatch.matching import Assignment, locate, match, unit_at
-from dispatch.model import Clock, Event, Report, Transition, Unit
+from dispatch.model import Clock, Event, Location, Report, Source, Transition, Unit
 from dispatch.notify import Notice
-from dispatch.store import Notices, apply, create, due_event_ids
+from dispatch.store import Notices, apply, create, due_event_ids, event_raised_from
 from geo.admin import DISTRICTS
 
 HUB = "hub"  # the actor of automatic steps in the audit
+Guard = Callable[[Event], None]
 
 
 def _local(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M", time.gmtime(ts + 8 * 3600)) if ts is not None else "-"
 
 
-def _place(event: Event, library: Library) -> str:
+def place_text(event: Event, library: Library, lang: str = "zh") -> str:
+    """Where an event is, in words: district (the city when unknown), township, address."""
     where = event.location
-    parts = [DISTRICTS[where.district][0] if where.district else "襄阳市"]
-    if where.township:
-        parts.append(library.townships[where.township].name)
+    if lang == "en":
+        parts = [DISTRICTS[where.district][1] if where.district else "Xiangyang"]
+        if where.township:
+            parts.append(f"township {where.township}")
+    else:
+        parts = [DISTRICTS[where.district][0] if where.district else "襄阳市"]
+        if where.township:
+            parts.append(library.townships[where.township].name)
     if where.address:
         parts.append(where.address)
     return " ".join(parts)
@@ -39,7 +48,7 @@ def _notice(event: Event, unit: Unit, kind: str, headline: str, library: Library
     body = "\n".join(
         line
         for line in (
-            f"{event_type.name_zh}（{event_type.code}）· {_place(event, library)}",
+            f"{event_type.name_zh}（{event_type.code}）· {place_text(event, library)}",
             event.description,
             f"响应时限 {_local(lifecycle.clock_due(event, Clock.RESPONSE))} · "
             f"处置时限 {_local(lifecycle.clock_due(event, Clock.HANDLING))} · "
@@ -51,16 +60,22 @@ def _notice(event: Event, unit: Unit, kind: str, headline: str, library: Library
     return Notice.new(event.id, unit, kind, f"【{headline}】{event_type.name_zh} {event.id}", body, now)
 
 
-def _unit_name(unit: Unit, library: Library) -> str:
-    department = library.departments[unit.department].short_zh
+def unit_name(unit: Unit, library: Library, lang: str = "zh") -> str:
+    """A unit in words: 市住建局, 谷城县市住建局, 茨河镇乡镇（街道）城运中心; in English the department's English
+    name, then its county or township code ("City Housing ... Bureau, Gucheng County")."""
+    department = library.departments[unit.department]
+    if lang == "en":
+        if len(unit.scope) == 9:
+            return f"{department.name_en}, township {unit.scope}"
+        return f"{department.name_en}, {DISTRICTS[unit.scope][1]}" if unit.scope else department.name_en
     if len(unit.scope) == 9:
-        return f"{library.townships[unit.scope].name}{department}"
-    return f"{DISTRICTS[unit.scope][0]}{department}" if unit.scope else department
+        return f"{library.townships[unit.scope].name}{department.short_zh}"
+    return f"{DISTRICTS[unit.scope][0]}{department.short_zh}" if unit.scope else department.short_zh
 
 
 def agency_name(event: Event, library: Library) -> str:
     """Who is responsible, in words (Open311's agency_responsible): the lead unit, or the centre before dispatch."""
-    return _unit_name(event.unit, library) if event.unit else library.departments["CTR"].short_zh
+    return unit_name(event.unit, library) if event.unit else library.departments["CTR"].short_zh
 
 
 def file_report(
@@ -82,6 +97,37 @@ def file_report(
     event = event.with_changes(limits=scaled)
     create(client, event, transition)
     return event
+
+
+def raise_from_alert(
+    client: redis.Redis,
+    library: Library,
+    type_code: str,
+    linked: str,
+    by: str,
+    now: float,
+    *,
+    time_scale: float = 1.0,
+) -> Event:
+    """An officer turns an alert or an incident (`linked`, its id) into an event of the type they chose, in one
+    action: placed in the alert's district, described by what the alert says, naming the alert; the alert's event is
+    found back by event_raised_from. One event per alert: a second attempt is refused and names the first."""
+    if type_code not in library.types:
+        raise lifecycle.LifecycleError(f"unknown event type {type_code!r}")
+    existing = event_raised_from(client, linked)
+    if existing is not None:
+        raise lifecycle.LifecycleError(f"{linked} is already event {existing}")
+    alert = alert_store.get_alert(client, linked)
+    incident = alert_store.get_incident(client, linked) if alert is None else None
+    if alert is not None:
+        district, description = alert.district, f"{alert.name} {alert.value:g}{alert.unit}（{alert.level.zh}告警）"
+    elif incident is not None:
+        names = "、".join(dict.fromkeys(m.name for m in incident.members))
+        district, description = incident.district, f"{names}（{incident.level.zh}事件组）"
+    else:
+        raise lifecycle.LifecycleError(f"no alert or incident {linked!r}")
+    report = Report(type_code, Location(district=district), description, Source.ALERT, linked, by, linked=(linked,))
+    return file_report(client, report, library, "", now, time_scale=time_scale)
 
 
 def _dispatch_notices(library: Library, now: float, headline: str = "派单") -> Notices:
@@ -171,10 +217,16 @@ def act(
     *,
     note: str = "",
     evidence: tuple[str, ...] = (),
+    score: int = 0,
+    guard: Guard | None = None,
 ) -> Event:
-    """One person's step by name: sign_for, progress, handle, close, return, escalate."""
+    """One person's step by name: sign_for, progress, handle, close, return, escalate, rate (with `score`).
+    `guard` sees the stored event inside the transaction and raises to refuse (whether this person may act on it
+    is decided on the state acted on, not on one read before)."""
 
     def step(event: Event) -> tuple[Event, Transition]:
+        if guard is not None:
+            guard(event)
         if action == "sign_for":
             return lifecycle.sign_for(event, now, by, note)
         if action == "progress":
@@ -187,6 +239,8 @@ def act(
             return lifecycle.give_back(event, now, by, note)
         if action == "escalate":
             return lifecycle.escalate(event, now, by, note)
+        if action == "rate":
+            return lifecycle.rate(event, now, by, score, note)
         raise lifecycle.LifecycleError(f"unknown action {action!r}")
 
     def notices(after: Event, transition: Transition) -> list[Notice]:
@@ -198,4 +252,7 @@ def act(
     return after
 
 
-ACTIONS = ("sign_for", "progress", "handle", "close", "return", "escalate")
+# The handling unit's steps (a handler of the lead unit, or an officer for it), and the centre's (officers only).
+HANDLER_ACTIONS = ("sign_for", "progress", "handle", "return")
+CENTRE_ACTIONS = ("close", "escalate", "rate")
+ACTIONS = HANDLER_ACTIONS + CENTRE_ACTIONS

@@ -19,6 +19,18 @@ from dispatch.matching import Assignment, superior
 from dispatch.model import Clock, Event, Report, Status, Transition, Unit
 
 NOTE_MAX = 4_000
+# The states each step may be taken from, by the step's name in the hub and the API (escalate: any open, dispatched
+# state, see escalate); the pages offer a step only from these.
+ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
+    "dispatch": (Status.REPORTED, Status.RETURNED),
+    "sign_for": (Status.DISPATCHED,),
+    "return": (Status.DISPATCHED,),
+    "progress": (Status.SIGNED_FOR, Status.IN_PROGRESS),
+    "handle": (Status.SIGNED_FOR, Status.IN_PROGRESS),
+    "close": (Status.HANDLED,),
+    "rate": (Status.CLOSED,),
+    "escalate": (Status.DISPATCHED, Status.SIGNED_FOR, Status.IN_PROGRESS, Status.HANDLED, Status.RETURNED),
+}
 
 
 class LifecycleError(ValueError):
@@ -85,7 +97,7 @@ def report(report: Report, event_type: EventType, now: float, event_id: str = ""
 
 def dispatch(event: Event, assignment: Assignment, now: float, by: str, note: str = "") -> tuple[Event, Transition]:
     """To the assignment's units; a returned event is dispatched again, with its response and handling clocks anew."""
-    _require(event, (Status.REPORTED, Status.RETURNED), "dispatched")
+    _require(event, ALLOWED_FROM["dispatch"], "dispatched")
     after = event.with_changes(
         status=Status.DISPATCHED,
         level=assignment.level,
@@ -101,14 +113,14 @@ def dispatch(event: Event, assignment: Assignment, now: float, by: str, note: st
 
 
 def sign_for(event: Event, now: float, by: str, note: str = "") -> tuple[Event, Transition]:
-    _require(event, (Status.DISPATCHED,), "signed for")
+    _require(event, ALLOWED_FROM["sign_for"], "signed for")
     after = event.with_changes(status=Status.SIGNED_FOR, signed_at=now, updated_at=now, note=_note(note))
     return after, _transition(event, after, "signed_for", by, after.note, event.unit)
 
 
 def progress(event: Event, now: float, by: str, note: str) -> tuple[Event, Transition]:
     """A progress note; the first one after signing for starts the work (in_progress)."""
-    _require(event, (Status.SIGNED_FOR, Status.IN_PROGRESS), "given a progress note")
+    _require(event, ALLOWED_FROM["progress"], "given a progress note")
     after = event.with_changes(
         status=Status.IN_PROGRESS, updated_at=now, note=_note(note, "a progress note must say something")
     )
@@ -119,7 +131,7 @@ def handle(
     event: Event, event_type: EventType, now: float, by: str, note: str, evidence: tuple[str, ...] = ()
 ) -> tuple[Event, Transition]:
     """Finished on site, with a note, and photos where the type's evidence rule asks for them."""
-    _require(event, (Status.SIGNED_FOR, Status.IN_PROGRESS), "handled")
+    _require(event, ALLOWED_FROM["handle"], "handled")
     text = _note(note, "say what was done (a note is required)")
     if event_type.evidence.needs_media and not evidence:
         raise LifecycleError(f"{event_type.code} needs a photo of the result ({event_type.evidence.value})")
@@ -131,14 +143,27 @@ def handle(
 
 def close(event: Event, now: float, by: str, note: str = "") -> tuple[Event, Transition]:
     """Verified by the centre against the type's closure standard (核查结案)."""
-    _require(event, (Status.HANDLED,), "closed")
+    _require(event, ALLOWED_FROM["close"], "closed")
     after = event.with_changes(status=Status.CLOSED, closed_at=now, updated_at=now, note=_note(note))
     return after, _transition(event, after, "closed", by, after.note, event.unit)
 
 
+RATING_MIN, RATING_MAX = 1, 5
+
+
+def rate(event: Event, now: float, by: str, score: int, note: str = "") -> tuple[Event, Transition]:
+    """事后评价: the centre rates a closed event's handling, 1 to 5 with a note; a new rating replaces the last."""
+    _require(event, ALLOWED_FROM["rate"], "rated")
+    if isinstance(score, bool) or not isinstance(score, int) or not RATING_MIN <= score <= RATING_MAX:
+        raise LifecycleError(f"a rating is a whole number from {RATING_MIN} to {RATING_MAX}")
+    text = _note(note)
+    after = event.with_changes(rating=score, rating_note=text, updated_at=now)
+    return after, _transition(event, after, "rated", by, f"{score}/{RATING_MAX} {text}".strip(), event.unit)
+
+
 def give_back(event: Event, now: float, by: str, reason: str) -> tuple[Event, Transition]:
     """退单: the unit says it is not theirs, before signing for; back to the centre, to be dispatched again."""
-    _require(event, (Status.DISPATCHED,), "returned")
+    _require(event, ALLOWED_FROM["return"], "returned")
     text = _note(reason, "a return needs a reason")
     after = event.with_changes(status=Status.RETURNED, returns=event.returns + 1, updated_at=now, note=text)
     return after, _transition(event, after, "returned", by, text, event.unit)
@@ -147,7 +172,7 @@ def give_back(event: Event, now: float, by: str, reason: str) -> tuple[Event, Tr
 def escalate(event: Event, now: float, by: str, note: str = "", clock: Clock | None = None) -> tuple[Event, Transition]:
     """Up one level to the superior of the unit in charge (its supervisor if already escalated). `clock` is the
     overdue clock that caused it, marked so that it escalates once; the stage goes on."""
-    if not event.status.is_open or event.status is Status.REPORTED:
+    if event.status not in ALLOWED_FROM["escalate"]:
         raise LifecycleError(f"{event.id} is {event.status.value}: only a dispatched, open event can be escalated")
     current = event.supervisor or event.unit
     above = superior(current) if current else None

@@ -123,6 +123,8 @@ class Event:
     returns: int = 0
     note: str = ""  # the newest status note
     evidence: tuple[str, ...] = ()  # URLs of the handler's photos
+    rating: int | None = None  # 事后评价 by the centre once closed, 1 (poor) to 5 (excellent)
+    rating_note: str = ""
 
     def as_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -161,6 +163,8 @@ class Event:
             returns=doc["returns"],
             note=doc["note"],
             evidence=tuple(doc["evidence"]),
+            rating=doc.get("rating"),
+            rating_note=doc.get("rating_note", ""),
         )
 
     def with_changes(self, **changes: Any) -> Event:

@@ -12,7 +12,7 @@ from typing import Any, cast
 import redis
 from redis.client import Pipeline
 
-from alerts.store import transact
+from alerts.store import transact, watch
 from dispatch.lifecycle import pending_dues
 from dispatch.model import Event, Transition
 from dispatch.notify import Notice, queue_notice
@@ -22,6 +22,7 @@ from signs.keys import (
     KEY_EVENTS_ALL,
     KEY_EVENTS_AUDIT,
     KEY_EVENTS_DUE,
+    KEY_EVENTS_FROM,
     KEY_EVENTS_INTAKE,
     KEY_EVENTS_OPEN,
     event_history_key,
@@ -64,9 +65,11 @@ def _queue(pipe: Pipeline, event: Event, transition: Transition, notices: list[N
 
 
 def create(client: redis.Redis, event: Event, transition: Transition) -> None:
-    """A reported event, and its place in the dispatcher's intake."""
+    """A reported event, its place in the dispatcher's intake, and the links back from the alerts it came from."""
     with client.pipeline(transaction=True) as pipe:
         _queue(pipe, event, transition, [])
+        for linked in event.linked:
+            pipe.hset(KEY_EVENTS_FROM, linked, event.id)
         pipe.xadd(KEY_EVENTS_INTAKE, {"event_id": event.id}, maxlen=EVENTS_INTAKE_KEEP, approximate=True)
         pipe.execute()
 
@@ -77,7 +80,7 @@ def apply(client: redis.Redis, event_id: str, step: Step, notices: Notices | Non
 
     def attempt(pipe: Pipeline) -> tuple[Event, Transition]:
         key = event_key(event_id)
-        pipe.watch(key)
+        watch(pipe, key)
         raw = cast(bytes | None, pipe.get(key))
         if raw is None:
             pipe.reset()
@@ -114,6 +117,12 @@ def get_events(client: redis.Redis, event_ids: Sequence[str]) -> list[Event]:
         return []
     raws = cast(list[bytes | None], client.mget([event_key(i) for i in event_ids]))
     return [Event.from_json(json.loads(raw)) for raw in raws if raw]
+
+
+def event_raised_from(client: redis.Redis, linked: str) -> str | None:
+    """The id of the event raised from an alert or incident, if any."""
+    raw = cast(bytes | None, client.hget(KEY_EVENTS_FROM, linked))
+    return raw.decode() if raw else None
 
 
 def _ids(replies: Any) -> list[str]:

@@ -39,6 +39,8 @@ from signs.urlstate import BEIJING
 
 ALERTS_PATH = "/alerts"
 DUTY_LOG_PATH = "/duty-log"
+EVENTS_PATH = "/events"  # the event hub's pages (layouts/events.py), in this header too
+INBOX_PATH = "/inbox"
 LOGOUT_PATH = "/logout"
 ROOT_CLASS = "drill officer"
 
@@ -71,6 +73,7 @@ INCIDENT_ASSIGN_TO = "incident-assign-to"
 INCIDENT_ACK_BUTTON = "incident-ack"
 INCIDENT_ASSIGN_BUTTON = "incident-assign"
 INCIDENT_RESOLVE_BUTTON = "incident-resolve"
+EVENT_PANEL = "alerts-event-panel"  # the selection's event, or the form raising one (callbacks/events.py)
 
 REFRESH_MS = 3_000
 SILENCE_MINUTES_DEFAULT = 60
@@ -83,7 +86,8 @@ TIME_FORMAT = "%m-%d %H:%M:%S"
 
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
-        "brand": "城市之眼 · 值班", "alerts": "告警处置", "duty_log": "值班日志", "wall": "大屏", "lang": "English",
+        "brand": "城市之眼 · 值班", "alerts": "告警处置", "duty_log": "值班日志", "events": "事件中心",
+        "inbox": "待办事件", "wall": "大屏", "lang": "English",
         "sign_out": "退出", "title": "告警处置", "all": "全部", "level": "级别", "status": "状态",
         "district": "区县", "everywhere": "全部区县", "recent": "含近期已关闭", "open_only": "只看未关闭",
         "sign": "指标", "value": "数值", "escalation": "升级", "countdown": "时限", "raised": "产生时间",
@@ -109,7 +113,8 @@ TEXT: dict[str, dict[str, str]] = {
         "open_member": "打开", "back_to_incident": "返回事件",
     },
     "en": {
-        "brand": "City Eye · duty", "alerts": "Alerts", "duty_log": "Duty log", "wall": "Wall", "lang": "中文",
+        "brand": "City Eye · duty", "alerts": "Alerts", "duty_log": "Duty log", "events": "Events",
+        "inbox": "Inbox", "wall": "Wall", "lang": "中文",
         "sign_out": "Sign out", "title": "Alerts", "all": "All", "level": "Level", "status": "Status",
         "district": "District", "everywhere": "All districts", "recent": "Include recently closed",
         "open_only": "Open only", "sign": "Sign", "value": "Value", "escalation": "Escalation",
@@ -197,7 +202,9 @@ def officer_header(active: str, lang: str, other_lang_href: str, user: User | No
     link could be followed by a prefetch or another site)."""
     t = text(lang)
     suffix = "?lang=en" if lang == "en" else ""
-    links = [(ALERTS_PATH, t["alerts"]), (DUTY_LOG_PATH, t["duty_log"])]
+    links = [(ALERTS_PATH, t["alerts"]), (DUTY_LOG_PATH, t["duty_log"]), (EVENTS_PATH, t["events"])]
+    if user is not None and user.may(Permission.HANDLE):
+        links.append((INBOX_PATH, t["inbox"]))
     who: list[Component] = []
     if user is not None:
         who = [
@@ -272,6 +279,7 @@ def layout(view: AlertsView, user: User | None, may_act: bool) -> html.Div:
                                 *([] if may_act else [html.P(t["read_only"], className="muted read-only")]),
                             ],
                         ),
+                        html.Section(className="card event-panel-card", children=html.Div(id=EVENT_PANEL)),
                         html.Section(
                             className="card silences-card", children=[html.H2(t["silences"]), html.Div(id=SILENCES)]
                         ),

@@ -223,8 +223,8 @@ def print_demo_accounts(redis_url: str, cfg: Settings) -> None:
     accounts = ensure_demo_accounts(redis.Redis.from_url(redis_url), cfg.run_dir)
     base = f"http://{cfg.web_host}:{cfg.web_port}"
     print("  Development sign-in (ENVIRONMENT=development only; kept in .run/demo-accounts.json):")
-    for username, role, _district, display_name in DEMO_ACCOUNTS:
-        print(f"    {username:<7} {accounts[username]:<14} {role.value} ({display_name})")
+    for username, role, _district, _department, display_name in DEMO_ACCOUNTS:
+        print(f"    {username:<9} {accounts[username]:<14} {role.value} ({display_name})")
     print(f"  Wall display with its token: {base}/?kiosk=1&token={accounts['wall-token']}\n", flush=True)
 
 

@@ -157,6 +157,13 @@ KEY_EVENT_OUTBOX = f"{PREFIX}:{{events}}:outbox"
 # Stream, append-only: every delivery attempt (notice_id, event_id, unit, kind, attempt, status "delivered" |
 # "failed" | "no_channel", detail, at); never the channel URLs, which hold the robots' secrets.
 KEY_EVENT_DELIVERIES = f"{PREFIX}:{{events}}:deliveries"
+# Hash: alert or incident id -> id of the event raised from it (the link back from an alert to its event).
+KEY_EVENTS_FROM = f"{PREFIX}:{{events}}:from"
+# Handlers' photos (dispatch/evidence.py): a hash per photo (type: the content type its bytes show, data: the
+# bytes), and a list per event of its photos' ids in upload order; both expire EVIDENCE_RETENTION_DAYS after the
+# newest upload.
+KEY_EVENT_PHOTO = PREFIX + ":{{events}}:photo:{event_id}:{photo_id}"
+KEY_EVENT_PHOTOS = PREFIX + ":{{events}}:photos:{event_id}"
 # String (JSON) with a TTL, one per live dispatcher: its heartbeat and figures.
 KEY_DISPATCHER = PREFIX + ":{{events}}:dispatcher:{dispatcher_id}"
 # Hash: SHA-256 (hex) of an Open311 api_key -> JSON {name, created, created_by}; the key itself is never stored.
@@ -236,6 +243,14 @@ def event_key(event_id: str) -> str:
 
 def event_history_key(event_id: str) -> str:
     return KEY_EVENT_HISTORY.format(event_id=event_id)
+
+
+def event_photo_key(event_id: str, photo_id: str) -> str:
+    return KEY_EVENT_PHOTO.format(event_id=event_id, photo_id=photo_id)
+
+
+def event_photos_key(event_id: str) -> str:
+    return KEY_EVENT_PHOTOS.format(event_id=event_id)
 
 
 def event_notice_key(notice_id: str) -> str:

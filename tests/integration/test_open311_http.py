@@ -121,8 +121,9 @@ def test_only_officers_act_on_events(web_server: Flask, redis_client: redis.Redi
     leader = signed_in(web_server.test_client(), "nanzhang")
     refused = leader.post(url, json={"department": "D02"}, headers=ORIGIN)
     assert refused.status_code == 403
-    assert leader.get(f"/api/v1/events/{event.id}").get_json()["event"]["status"] == "reported"  # untouched
+    assert leader.get(f"/api/v1/events/{event.id}").status_code == 403  # 樊城's event: not 南漳's leader's to read
     officer = signed_in(web_server.test_client(), "duty1")
+    assert officer.get(f"/api/v1/events/{event.id}").get_json()["event"]["status"] == "reported"  # untouched
     done = officer.post(url, json={"department": "D02", "note": "转住建"}, headers=ORIGIN)
     assert done.status_code == 200 and done.get_json()["unit"] == "D02"
     signed = officer.post(f"/api/v1/events/{event.id}/sign_for", json={}, headers=ORIGIN)

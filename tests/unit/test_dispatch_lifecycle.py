@@ -8,13 +8,13 @@ from dispatch import lifecycle
 from dispatch.library import Level, library
 from dispatch.lifecycle import LifecycleError, clock_due, clock_late, newly_overdue
 from dispatch.matching import locate, match, superior
-from dispatch.model import Clock, Location, Report, Source, Status, Unit
+from dispatch.model import Clock, Event, Location, Report, Source, Status, Unit
 
 T0 = 1_791_520_380.0  # 9 October, 12:33 Beijing time: the grid worker's report of the branch
 LIB = library()
 
 
-def _dispatched(type_code: str = "0500101", location: Location | None = None) -> lifecycle.Event:
+def _dispatched(type_code: str = "0500101", location: Location | None = None) -> Event:
     """An event dispatched 5 s after its report; by default at a point in 樊城区."""
     event_type = LIB.types[type_code]
     where = locate(LIB, location, "") if location else locate(LIB, Location(32.04, 112.14), "420606")
@@ -115,4 +115,4 @@ def test_a_township_event_escalates_township_county_city() -> None:
 
 def test_an_event_survives_its_json() -> None:
     event = _dispatched("0700101", Location(township="420625102"))
-    assert lifecycle.Event.from_json(event.as_json()) == event
+    assert Event.from_json(event.as_json()) == event

@@ -391,8 +391,10 @@
     if (!meta) return;
     const core = `XY.${meta[3]}.${meta[4]}.${meta[5]}`;
     const adcode = state.ctx.districts[incident.district] ? incident.district : meta[6];
+    // A citywide core has no district rows: the map keeps the sign it shows.
+    const mapSign = state.ctx.mapSigns.includes(core) ? core : null;
     const view = adcode
-      ? { kind: "district", adcode: adcode, mapSign: core, alertSign: signId, module: meta[4] }
+      ? { kind: "district", adcode: adcode, mapSign: mapSign, alertSign: signId, module: meta[4] }
       : { kind: "category", code: meta[3], alertSign: signId, module: meta[4] };
     state.rotation.jump = { view: view, until: Date.now() + state.ctx.dwell.alert * 1000 };
     showView(view);

@@ -98,12 +98,6 @@ def _leaflet_bounds(bounds: tuple[float, float, float, float]) -> list[list[floa
     return [[south, west], [north, east]]
 
 
-def district_map_signs(cat: Catalogue) -> list[Sign]:
-    """City-wide signs that have a value per district, so the map can be coloured by them."""
-    parents = {s.core for s in cat.signs.values() if s.district}
-    return [s for s in cat.signs.values() if s.is_core and s.core in parents]
-
-
 def sign_table(cat: Catalogue, lang: str) -> dict[str, list[Any]]:
     """Per sign what the browser needs to show and judge it: name, unit, cadence, category, module,
     core sign, district (or null)."""
@@ -133,6 +127,9 @@ def browser_context(ctx: WallContext, lang: str, kiosk: bool) -> dict[str, Any]:
         },
         "cityBounds": _leaflet_bounds(ctx.city_bounds),
         "mapSignForView": MAP_SIGN_FOR_VIEW,
+        # The core indicators the catalogue maps per district (its `map` column); each colours the districts by its
+        # rows <id>.dist:<adcode>, which the catalogue guarantees for all nine.
+        "mapSigns": [s.id for s in cat.map_signs],
         "levelNames": LEVEL_NAMES[lang],
         "feedNames": FEED_NAMES[lang],
         "warningPrefix": WARNING_SIGNAL_PREFIX,
@@ -213,7 +210,7 @@ def _header(ctx: WallContext, lang: str) -> html.Header:
 
 
 def _map(ctx: WallContext, lang: str, kiosk: bool) -> html.Div:
-    options = [{"label": s.name_in(lang), "value": s.id} for s in district_map_signs(ctx.catalogue)]
+    options = [{"label": s.name_in(lang), "value": s.id} for s in ctx.catalogue.map_signs]
     tiles = [dl.TileLayer(url=ctx.tile_url, attribution=ctx.tile_attribution)] if ctx.tile_url else []
     return html.Div(
         className="map-area",

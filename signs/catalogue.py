@@ -11,6 +11,10 @@ one occurrence already raises at that level (blue, yellow, orange or red).
 Every text a screen shows has an English form (docs/catalogue.md): signs.csv's name_en, optional short_zh /
 short_en for the wall's tiles and definition_en; units.csv's symbol_en where the unit is Chinese; owners.csv gives
 each owner's English name. No *_en text may contain a Chinese character.
+
+The optional column `map` says, for each core indicator, whether the wall map colours the districts by it
+(`district`: it has a row `<core id>.dist:<adcode>` for each of the nine districts, with the same unit, direction and
+rule kind and bounds of the same kind, see _check_district_rows) or why it is citywide (`citywide: 理由 / reason`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+from geo.admin import DISTRICTS
 from signs.model import (
     DAYS,
     FEED_VIDEO,
@@ -40,6 +45,7 @@ from signs.model import (
     Module,
     MqttSource,
     Sign,
+    core_sign_id,
 )
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
@@ -50,7 +56,8 @@ SIGN_COLUMNS = (
 )  # fmt: skip
 BOUNDS_COLUMN = "bounds"  # optional: empty means absolute
 # Optional columns, in this order after SIGN_COLUMNS; a file that has one fills it on every row it needs it on.
-OPTIONAL_SIGN_COLUMNS = (BOUNDS_COLUMN, "definition_en", "short_zh", "short_en")
+MAP_COLUMN = "map"  # optional: core indicators only, `district` or `citywide: <reason in Chinese> / <in English>`
+OPTIONAL_SIGN_COLUMNS = (BOUNDS_COLUMN, "definition_en", "short_zh", "short_en", MAP_COLUMN)
 KNOT_COLUMNS = tuple(f"h{hour:02d}" for hour in range(HOURS_PER_DAY + 1))
 PROFILE_COLUMNS = ("profile", "days", "floor", *KNOT_COLUMNS, "description")
 LEVEL_NAMES = {level.en: level for level in Level if level != Level.NORMAL}
@@ -334,6 +341,67 @@ def _check_sign_columns(columns: tuple[str, ...], file: str) -> None:
         raise CatalogueError(f"{file}:1: columns must be {required} then any of {optional_text}, in order")
 
 
+_CITYWIDE = re.compile(r"citywide:\s*(?P<zh>[^/]*?)\s*/\s*(?P<en>.*)")
+
+
+def _parse_map(row: Mapping[str, str], where: str) -> tuple[bool, str, str]:
+    """The map column of a row: (coloured per district, why citywide in Chinese, in English)."""
+    if MAP_COLUMN not in row:
+        return False, "", ""
+    text = row[MAP_COLUMN]
+    is_core = row["dimension"] == "city" and row["id"] == core_sign_id(row["category"], row["module"], row["core"])
+    if not is_core:
+        if text:
+            raise CatalogueError(f"{where}: map is for core indicators only; leave it empty")
+        return False, "", ""
+    if text == "district":
+        return True, "", ""
+    match = _CITYWIDE.fullmatch(text)
+    if not match or not match["zh"] or not match["en"]:
+        raise CatalogueError(f"{where}: map {text!r} is neither 'district' nor 'citywide: 理由 / reason'")
+    return False, match["zh"], check_english(match["en"], "map's English reason", where)
+
+
+# Derivations that add the districts up: their district rows are shares of the city, with bounds scaled to them.
+_ADDITIVE = (DeriveOp.SUM, DeriveOp.CAMERA_ONLINE_COUNT)
+
+
+def _check_map(core: Sign, signs: Mapping[str, Sign], where: str) -> None:
+    rows = {adcode: signs.get(f"{core.id}.dist:{adcode}") for adcode in DISTRICTS}
+    present = [sign for sign in rows.values() if sign is not None]
+    if not core.on_map:
+        if present:
+            raise CatalogueError(f"{where}: {core.id} is marked citywide but has district rows ({present[0].id}); "
+                                 "map it per district")  # fmt: skip
+        return
+    absent = [adcode for adcode, sign in rows.items() if sign is None]
+    if absent:
+        raise CatalogueError(f"{where}: {core.id} is mapped per district but has no row {core.id}.dist:{absent[0]} "
+                             f"({len(absent)} of {len(rows)} districts missing)")  # fmt: skip
+    for sign in present:
+        _check_district_row(core, sign, where)
+
+
+def _check_district_row(core: Sign, sign: Sign, where: str) -> None:
+    """A district row is the city value's kind for one district: same unit, direction, cadence and rule kind, and
+    bounds scaled to the district's share where the city adds the districts up (a count), else the city's own (a
+    rate, level or maximum: a 3-hour maximum per district for a 3-hour city maximum)."""
+    for attribute in ("unit", "direction", "cadence_s", "bounds"):
+        if getattr(sign, attribute) != getattr(core, attribute):
+            raise CatalogueError(f"{where}: {sign.id}'s {attribute} {getattr(sign, attribute)!s} differs from "
+                                 f"{core.id}'s {getattr(core, attribute)!s}")  # fmt: skip
+    additive = isinstance(core.source, Derivation) and core.source.op in _ADDITIVE
+    if [b is None for b in sign.thresholds] != [b is None for b in core.thresholds]:
+        raise CatalogueError(f"{where}: {sign.id} uses other levels than {core.id}")
+    pairs = [(b, c) for b, c in zip(sign.thresholds, core.thresholds, strict=True) if b is not None and c is not None]
+    if additive and any(abs(b) > abs(c) for b, c in pairs):
+        raise CatalogueError(f"{where}: {core.id} adds the districts up: {sign.id}'s bounds {sign.thresholds} must "
+                             f"be its share of {core.thresholds}, none above")  # fmt: skip
+    if not additive and any(b != c for b, c in pairs):
+        raise CatalogueError(f"{where}: {sign.id}'s bounds {sign.thresholds} must be {core.id}'s {core.thresholds}: "
+                             "a rate, level or extreme per district is judged as the city's")  # fmt: skip
+
+
 def load_units(path: Path) -> dict[str, str]:
     """units.csv: each unit with the symbol English pages show, its optional symbol_en or else the unit itself."""
     units: dict[str, str] = {}
@@ -432,6 +500,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             raise CatalogueError(f"{where}: definition_en is required (the definition in English)")
         if owners_en and row["owner"] not in owners_en:
             raise CatalogueError(f"{where}: owner {row['owner']!r} is not in {OWNERS_FILE}")
+        on_map, citywide_zh, citywide_en = _parse_map(row, where)
         signs[sign_id] = Sign(
             id=sign_id,
             name_zh=row["name_zh"],
@@ -455,6 +524,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             bounds=bounds,
             profile=profile,
             expected_level=expected_level,
+            on_map=on_map,
+            citywide_zh=citywide_zh,
+            citywide_en=citywide_en,
         )
         lines[sign_id] = line
 
@@ -475,6 +547,9 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
                 raise CatalogueError(f"{where}: {sign.source} already feeds {fields[source.field]}")
             fields[source.field] = sign_id
     derivation_order(signs, {sign_id: f"{signs_path.name}:{line}" for sign_id, line in lines.items()})
+    if sign_rows and MAP_COLUMN in sign_rows[0][1]:
+        for core in core_ids.values():
+            _check_map(core, signs, f"{signs_path.name}:{lines[core.id]}")
     return Catalogue(
         categories=categories,
         modules=modules,

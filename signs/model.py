@@ -176,6 +176,11 @@ class Sign:
     unit_en: str = ""
     short_zh: str = ""
     short_en: str = ""
+    # Core indicators only (the catalogue's `map` column): the wall map colours the districts by this sign's
+    # .dist: rows, or, for a citywide indicator, the reason it has none.
+    on_map: bool = False
+    citywide_zh: str = ""
+    citywide_en: str = ""
 
     def name_in(self, lang: str) -> str:
         return self.name_en if lang == "en" else self.name_zh
@@ -192,6 +197,9 @@ class Sign:
 
     def owner_in(self, lang: str) -> str:
         return (self.owner_en or self.owner) if lang == "en" else self.owner
+
+    def citywide_reason_in(self, lang: str) -> str:
+        return self.citywide_en if lang == "en" else self.citywide_zh
 
     @property
     def is_core(self) -> bool:
@@ -301,6 +309,11 @@ class Catalogue:
     @property
     def core_signs(self) -> list[Sign]:
         return [s for s in self.signs.values() if s.is_core]
+
+    @property
+    def map_signs(self) -> list[Sign]:
+        """The core indicators the wall map can colour the districts by, in catalogue order."""
+        return [s for s in self.core_signs if s.on_map]
 
     def derived_signs(self) -> list[Sign]:
         return [s for s in self.signs.values() if isinstance(s.source, Derivation)]

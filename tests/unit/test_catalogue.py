@@ -184,6 +184,78 @@ def test_derivations_are_acyclic_and_cadences_positive(cat):
     assert all(s.cadence_s > 0 for s in cat.signs.values())
 
 
+def _map_column() -> dict[str, str]:
+    """The map column of every core row, as signs.csv writes it."""
+    with (CATALOGUE_DIR / "signs.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["id"]: row["map"] for row in csv.DictReader(handle) if row["dimension"] == "city"}
+
+
+def test_every_core_is_mapped_in_all_nine_districts_or_citywide_with_a_reason(cat):
+    column = _map_column()
+    mapped, citywide = [], []
+    for core in cat.core_signs:
+        rows = [s for s in cat.signs.values() if s.id.startswith(f"{core.id}.dist:")]
+        if column[core.id] == "district":
+            mapped.append(core.id)
+            assert {s.district for s in rows} == DISTRICTS and len(rows) == 9, core.id
+            assert core.on_map and not core.citywide_zh
+        else:
+            citywide.append(core.id)
+            reason = re.fullmatch(r"citywide: (.+) / (.+)", column[core.id])
+            assert reason, (core.id, column[core.id])
+            assert (core.citywide_zh, core.citywide_en) == reason.groups()
+            assert re.search(r"[\u4e00-\u9fff]", core.citywide_zh), core.id
+            assert not rows and not core.on_map, core.id
+    assert len(mapped) + len(citywide) == 55
+    assert [s.id for s in cat.map_signs] == mapped
+    # The map shows every indicator whose meaning is per district; what stays off it is one system or facility.
+    assert len(mapped) == 35, citywide
+
+
+def test_district_rows_share_their_cores_unit_cadence_and_kind(cat):
+    """A count that the city adds up has district bounds scaled to the district's share; a rate, level or extreme is
+    judged per district by the city's own bounds."""
+    for core in cat.map_signs:
+        source = core.source
+        additive = isinstance(source, Derivation) and source.op in (DeriveOp.SUM, DeriveOp.CAMERA_ONLINE_COUNT)
+        for adcode in sorted(DISTRICTS):
+            row = cat.signs[f"{core.id}.dist:{adcode}"]
+            assert (row.unit, row.direction, row.cadence_s, row.bounds) == (
+                core.unit, core.direction, core.cadence_s, core.bounds), row.id  # fmt: skip
+            if additive:
+                pairs = zip(row.thresholds, core.thresholds, strict=True)
+                assert all(b is None or abs(b) <= abs(c) for b, c in pairs), row.id
+                assert "[P]" in row.definition and "[P]" in row.definition_en or row.thresholds == core.thresholds
+            else:
+                assert row.thresholds == core.thresholds, row.id
+
+
+def test_the_rainfall_map_paints_three_hour_rainfall(cat):
+    """降水量(3h最大) is the districts' highest 3-hour rainfall: each district row is that district's 3-hour areal
+    rainfall, and the city value is their maximum; the 1-hour maxima per district are rain1h rows."""
+    city = cat.signs["XY.S.M13.S45"]
+    assert city.source.op is DeriveOp.MAX and set(city.source.inputs) == {f"XY.S.M13.S45.dist:{a}" for a in DISTRICTS}
+    for adcode in DISTRICTS:
+        row = cat.signs[f"XY.S.M13.S45.dist:{adcode}"]
+        assert row.source.inputs == (f"XY.S.M13.S45.rain3h:{adcode}",), row.id
+        assert "3-hour" in row.name_en and "3小时" in row.definition
+        hourly = cat.signs[f"XY.S.M13.S45.rain1h:{adcode}"]
+        assert {cat.signs[i].source.field for i in hourly.source.inputs} == {"precipitation_1h"}
+
+
+def test_the_city_value_derives_from_the_district_rows_where_they_add_up(cat):
+    """A city sum is the sum of the districts; a city maximum or minimum over places (stations, points, hotspots) is
+    that of the districts. (The city AQI is the maximum of the city's pollutant sub-indices, which are no places.)"""
+    for core in cat.map_signs:
+        source = core.source
+        if not isinstance(source, Derivation) or source.op not in (DeriveOp.SUM, DeriveOp.MAX, DeriveOp.MIN):
+            continue
+        places = [i for i in source.inputs if cat.signs[i].district or getattr(cat.signs[i].source, "adcode", "")
+                  in DISTRICTS]  # fmt: skip
+        if source.op is DeriveOp.SUM or places:
+            assert {f"{core.id}.dist:{a}" for a in DISTRICTS} <= set(source.inputs), core.id
+
+
 # The loader on broken catalogues -----------------------------------------------------------------
 
 CORE_ROW = {
@@ -295,6 +367,69 @@ def test_a_minimal_catalogue_loads(tmp_path):
     ],
 )
 def test_loader_names_file_and_line(tmp_path, rows, where, words):
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(write_catalogue(tmp_path, rows))
+    assert f"{where}:" in str(error.value)
+    assert words in str(error.value)
+
+
+def mapped_rows(**changes: str) -> list[dict[str, str]]:
+    """A core mapped per district with a row for each of the nine districts; `changes` go to Xiangcheng's row."""
+    rows = [dict(CORE_ROW, map="district")]
+    rows += [child(adcode, **(changes if adcode == "420602" else {})) for adcode in sorted(DISTRICTS)]
+    return rows
+
+
+def test_a_mapped_core_and_a_citywide_core_load(tmp_path):
+    citywide = dict(CORE_ROW, id="XY.P.M01.P02", core="P02", source="mqtt:population/420600/CITY#inflow",
+                    map="citywide: 全市一个口径 / one count for the whole city")  # fmt: skip
+    loaded = load_catalogue(write_catalogue(tmp_path, [*mapped_rows(blue="0.5"), citywide]))
+    assert [s.id for s in loaded.map_signs] == ["XY.P.M01.P01"]
+    assert loaded.signs["XY.P.M01.P02"].citywide_reason_in("en") == "one count for the whole city"
+    assert loaded.signs["XY.P.M01.P02"].citywide_reason_in("zh") == "全市一个口径"
+
+
+@pytest.mark.parametrize(
+    ("rows", "where", "words"),
+    [
+        pytest.param(mapped_rows()[:-1], "signs.csv:2", "no row XY.P.M01.P01.dist:420684", id="a-district-missing"),
+        pytest.param(mapped_rows(unit="人"), "signs.csv:2", "unit 人 differs", id="other-unit"),
+        pytest.param(mapped_rows(cadence_s="60"), "signs.csv:2", "cadence_s 60.0 differs", id="other-cadence"),
+        pytest.param(
+            mapped_rows(blue="5", yellow="6", orange="7", red="8"),
+            "signs.csv:2",
+            "none above",
+            id="count-bounds-above-the-city",
+        ),
+        pytest.param(mapped_rows(blue=""), "signs.csv:2", "other levels", id="other-levels"),
+        pytest.param(
+            [dict(CORE_ROW, map="district", source="max(XY.P.M01.P01.dist:*)"), *mapped_rows(blue="0.5")[1:]],
+            "signs.csv:2",
+            "must be XY.P.M01.P01's",
+            id="extreme-bounds-not-the-citys",
+        ),
+        pytest.param([dict(CORE_ROW, map="citywide: 全市 / "), child()], "signs.csv:2", "neither", id="no-en-reason"),
+        pytest.param([dict(CORE_ROW, map="citywide"), child()], "signs.csv:2", "neither", id="no-reason"),
+        pytest.param([dict(CORE_ROW, map="somewhere"), child()], "signs.csv:2", "neither", id="unknown-map"),
+        pytest.param(
+            [dict(CORE_ROW, map="citywide: 全市 / 全市"), child()], "signs.csv:2", "Chinese", id="chinese-en-reason"
+        ),
+        pytest.param(
+            [dict(CORE_ROW, map="citywide: 全市 / the city"), child()],
+            "signs.csv:2",
+            "has district rows",
+            id="citywide-with-district-rows",
+        ),
+        pytest.param([dict(CORE_ROW, map=""), child()], "signs.csv:2", "neither", id="core-without-map"),
+        pytest.param(
+            [dict(CORE_ROW, map="district"), *mapped_rows()[1:-1], child("420684", map="district")],
+            "signs.csv:11",
+            "core indicators only",
+            id="map-on-a-district-row",
+        ),
+    ],
+)
+def test_loader_checks_the_map_column(tmp_path, rows, where, words):
     with pytest.raises(CatalogueError) as error:
         load_catalogue(write_catalogue(tmp_path, rows))
     assert f"{where}:" in str(error.value)

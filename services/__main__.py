@@ -62,7 +62,8 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
             for i in range(1, args.workers + 1)
         ),
         ChildSpec("rollup", [py, "-m", "feeds", "rollup"]),
-        ChildSpec("simulator", [py, "-m", "feeds", "simulate", *sim]),
+        # A week of history first (skipped once done), so the pages' history is full from the first page load.
+        ChildSpec("simulator", [py, "-m", "feeds", "simulate", "--backfill", "7d", *sim]),
         ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),
         ChildSpec("dispatch", [py, "-m", "dispatch", "run"], requires="dispatch/__main__.py"),
         ChildSpec(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+import numpy as np
+
 PREFIX = "ce"
 
 # Hash: sign id -> "src_ts|recv_ts|value", or "src_ts|recv_ts|value|quality" for a value whose Quality is not
@@ -19,6 +21,10 @@ PREFIX = "ce"
 KEY_LATEST = f"{PREFIX}:{{latest}}"
 # String of packed HISTORY_POINT records, one key per sign per UTC day, expiring after the retention.
 KEY_HISTORY = PREFIX + ":hist:{{{sign_id}}}:{day}"
+# JSON {"start", "end", "points", "signs", "at", "scenario"}: the simulator's backfill wrote every sign's history
+# points with source times in [start, end) from its value model (simulated, never ingested); its presence says the
+# backfill was done, so a restart skips it. Expires with the history it describes.
+KEY_HISTORY_BACKFILL = f"{PREFIX}:{{history}}:backfill"
 # Hash per district: GB/T 28181 device id -> "src_ts|recv_ts|status|kind|lat|lon".
 KEY_CAMERAS = PREFIX + ":cam:{{{adcode}}}"
 # JSON document rebuilt by the camera roll-up (feeds.rollup.camera_summary): {"at", "quality" (Quality of the
@@ -171,6 +177,8 @@ KEY_OPEN311_KEYS = f"{PREFIX}:{{auth}}:open311-keys"
 
 # History point: source time (epoch seconds, float64) and value (float64), little-endian.
 HISTORY_POINT = struct.Struct("<dd")
+# The same record as a numpy dtype, for packing and reading many at once (HISTORY_RECORD.itemsize == 16).
+HISTORY_RECORD = np.dtype([("ts", "<f8"), ("value", "<f8")])
 
 
 def history_key(sign_id: str, day: str) -> str:

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from signs.urlstate import BEIJING
+
+Times = npt.NDArray[np.float64]  # epoch seconds, as arrays of them (a simulated week, a history's time stamps)
 
 
 class Level(IntEnum):
@@ -115,6 +120,21 @@ def _week_position(ts: float) -> tuple[int, float]:
     return moment.weekday(), moment.hour + (moment.minute * 60 + moment.second + moment.microsecond / 1e6) / 3600.0
 
 
+_BEIJING_OFFSET_S = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
+
+
+def _week_positions(ts: Times) -> tuple[npt.NDArray[np.int64], Times]:
+    """_week_position over an array of times, to the same bits: datetime's microsecond rounding included."""
+    whole = np.floor(ts)
+    micro = np.rint((ts - whole) * 1e6)  # datetime rounds half to even, as rint does
+    whole, micro = whole + (micro >= 1e6), np.where(micro >= 1e6, micro - 1e6, micro)
+    local = whole.astype(np.int64) + _BEIJING_OFFSET_S
+    day, second_of_day = np.divmod(local, 86_400)
+    hour, second_of_hour = np.divmod(second_of_day, 3600)
+    minute, second = np.divmod(second_of_hour, 60)
+    return (day + 3) % 7, hour + (minute * 60 + second + micro / 1e6) / 3600.0  # 1970-01-01 was a Thursday
+
+
 @dataclass(frozen=True, slots=True)
 class HourProfile:
     """How a sign's normal value follows the week: per weekday, 25 factors at 00:00, 01:00 ... 24:00 local time
@@ -138,6 +158,23 @@ class HourProfile:
         """The factor the bounds scale by at ts: the profile's, never below the day's floor."""
         weekday, hours = _week_position(ts)
         return max(self._factor(weekday, hours), self.floors[weekday])
+
+    def factors(self, ts: Times) -> Times:
+        """factor() over an array of times."""
+        return self._factors(*_week_positions(ts))
+
+    def bounds_factors(self, ts: Times) -> Times:
+        """bounds_factor() over an array of times."""
+        weekday, hours = _week_positions(ts)
+        factors: Times = np.maximum(self._factors(weekday, hours), np.asarray(self.floors)[weekday])
+        return factors
+
+    def _factors(self, weekday: npt.NDArray[np.int64], hours: Times) -> Times:
+        knots = np.asarray(self.knots)
+        hour = np.minimum(hours.astype(np.int64), HOURS_PER_DAY - 1)
+        low = knots[weekday, hour]
+        factors: Times = low + (knots[weekday, hour + 1] - low) * (hours - hour)
+        return factors
 
     def _factor(self, weekday: int, hours: float) -> float:
         day = self.knots[weekday]
@@ -235,6 +272,22 @@ def expected_value(sign: Sign, ts: float) -> float | None:
     if sign.profile is None:
         return None
     return sign.expected_level * sign.profile.factor(ts)
+
+
+def expected_values(sign: Sign, ts: Times) -> Times | None:
+    """expected_value() over an array of times."""
+    if sign.profile is None:
+        return None
+    values: Times = sign.expected_level * sign.profile.factors(ts)
+    return values
+
+
+def thresholds_over(sign: Sign, ts: Times) -> tuple[float | Times | None, ...]:
+    """thresholds_at() over an array of times: each bound an array where the bounds follow a profile."""
+    if sign.profile is None:
+        return sign.thresholds
+    factor = sign.profile.bounds_factors(ts)
+    return tuple(None if b is None else b * factor for b in sign.thresholds)
 
 
 def thresholds_at(sign: Sign, ts: float) -> tuple[float | None, float | None, float | None, float | None]:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from config import settings
+from feeds.simulator.backfill import backfill_redis, parse_duration
 from feeds.simulator.cameras import load_fleet
 from feeds.simulator.clock import SimClock, start_time
 from feeds.simulator.publisher import Simulator
@@ -50,6 +51,14 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         help="readings' timestamps: the wall clock (default), or simulated time to replay a past day faithfully "
         "(the alert engine judges hour-of-week bounds by source time); camera heartbeats always carry the wall clock",
     )
+    parser.add_argument(
+        "--backfill",
+        type=_duration,
+        default=None,
+        metavar="7d",
+        help="first write this long of every sign's history before the start into Redis from the value model "
+        "(skipped when a backfill was done before; docs/redis.md)",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0 or args.camera_heartbeat <= 0:
         parser.error("--speed and --camera-heartbeat must be positive")
@@ -57,6 +66,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--stamp simulated needs a --start in the past")
     return args
 
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def main(argv: list[str]) -> int:
@@ -76,6 +92,10 @@ def main(argv: list[str]) -> int:
     default_start = story.default_start(now) if story is not None else now
     clock = SimClock(real_start=now, sim_start=start_time(args.start, default_start), speed=args.speed)
     state = ScenarioState(args.scenario, clock.sim_start, args.district, args.speed, args.outage_s)
+    if args.backfill:
+        backfill_redis(
+            signs, clock, args.backfill, state=state, fleet=fleet, stamp_simulated=args.stamp == "simulated"
+        )
     client = new_client(f"cityeye-simulator-{os.getpid()}")
     client.max_inflight_messages_set(100)
     client.max_queued_messages_set(100_000)

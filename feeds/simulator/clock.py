@@ -3,11 +3,16 @@ reads as Xiangyang's local time."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
 from feeds.contract import CHINA_STANDARD_TIME
+from signs.model import Times
 
 DAY_S = 86_400.0
 _UTC_OFFSET_S = CHINA_STANDARD_TIME.utcoffset(None).total_seconds()
@@ -54,3 +59,39 @@ def local_day(t: float) -> int:
 def local_midnight(day: int) -> float:
     """The epoch time at which local day `day` (as local_day counts) begins."""
     return day * DAY_S - _UTC_OFFSET_S
+
+
+def local_days(t: Times) -> npt.NDArray[np.int64]:
+    """local_day at every time of an array."""
+    return np.floor((t + _UTC_OFFSET_S) / DAY_S).astype(np.int64)
+
+
+class LocalCalendar:
+    """local_hour at every time of an array, to the same bits (datetime's rounding to the microsecond included):
+    the hour of day, whether it is a weekend, and (computed when asked) the month (1-12) and day of the month."""
+
+    def __init__(self, t: Times) -> None:
+        whole = np.floor(t)
+        whole = whole + (np.rint((t - whole) * 1e6) >= 1e6)
+        self._day, second_of_day = np.divmod(whole.astype(np.int64) + int(_UTC_OFFSET_S), 86_400)
+        hour, second_of_hour = np.divmod(second_of_day, 3600)
+        minute, second = np.divmod(second_of_hour, 60)
+        self.hour: Times = hour + minute / 60.0 + second / 3600.0
+        self.weekend: npt.NDArray[np.bool_] = (self._day + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+
+    @functools.cached_property
+    def _date(self) -> tuple[np.ndarray, np.ndarray]:
+        date = self._day.astype("datetime64[D]")
+        return date, date.astype("datetime64[M]")
+
+    @property
+    def month(self) -> npt.NDArray[np.int64]:
+        month: npt.NDArray[np.int64] = self._date[1].astype(np.int64) % 12 + 1
+        return month
+
+    @property
+    def day_of_month(self) -> npt.NDArray[np.int64]:
+        date, month_start = self._date
+        day: npt.NDArray[np.int64] = (date - month_start.astype("datetime64[D]")).astype(np.int64) + 1
+        return day
+

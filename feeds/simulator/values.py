@@ -19,12 +19,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
-from feeds.simulator.clock import DAY_S, local_day, local_hour, local_midnight, local_time
-from feeds.simulator.noise import hash01, smooth_noise, text_key
+import numpy as np
+import numpy.typing as npt
+
+from feeds.simulator.clock import DAY_S, LocalCalendar, local_day, local_days, local_midnight
+from feeds.simulator.noise import hash01, hash01_over, smooth_noise_over, text_key
 from geo.admin import CITY_ADCODE
 from signs.model import (
     BoundsKind,
@@ -34,9 +36,14 @@ from signs.model import (
     Level,
     MqttSource,
     Sign,
-    expected_value,
-    thresholds_at,
+    Times,
+    expected_values,
+    thresholds_over,
 )
+
+# The model computes over arrays of times (a live reading is an array of one): hours of day, weekend flags.
+Hours = float | Times
+Weekend = bool | npt.NDArray[np.bool_]
 
 # Seed populations (thousands) from catalogue-reference §4.1; development zones use synthetic codes.
 POPULATION_K: dict[str, float] = {
@@ -57,37 +64,35 @@ COUNT_UNITS = frozenset({"件", "起", "辆", "处", "座", "户", "人", "路",
 # Daily shapes (each returns an activity in [0, 1]). --------------------------------------------------
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def _sigmoid(x: Hours) -> Times:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
-def _bump(h: float, up: float, down: float, width: float = 0.7) -> float:
+def _bump(h: Hours, up: float, down: float, width: float = 0.7) -> Times:
     return _sigmoid((h - up) / width) * _sigmoid((down - h) / width)
 
 
-def _gauss(h: float, centre: float, sigma: float) -> float:
-    return math.exp(-0.5 * ((h - centre) / sigma) ** 2)
+def _gauss(h: Hours, centre: float, sigma: float) -> Times:
+    return np.asarray(np.exp(-0.5 * ((h - centre) / sigma) ** 2))
 
 
-def shape_mobile(h: float, weekend: bool) -> float:
+def shape_mobile(h: Hours, weekend: Weekend) -> Times:
     """Share of mobile units on duty (T24: day 1,500-3,500 of 4,591, night 300-900)."""
     return 0.13 + 0.5 * _bump(h, 7.5, 20.0, 0.6)
 
 
-def shape_diurnal_temp(h: float, weekend: bool) -> float:
+def shape_diurnal_temp(h: Hours, weekend: Weekend) -> Times:
     """0 at the 06:00 minimum, 1 at the 14:30 maximum."""
-    if 6.0 <= h <= 14.5:
-        x = (h - 6.0) / 8.5
-        return 0.5 - 0.5 * math.cos(math.pi * x)
-    x = ((h - 14.5) % 24.0) / 15.5
-    return 0.5 + 0.5 * math.cos(math.pi * x)
+    rising = 0.5 - 0.5 * np.cos(np.pi * ((h - 6.0) / 8.5))
+    falling = 0.5 + 0.5 * np.cos(np.pi * (((h - 14.5) % 24.0) / 15.5))
+    return np.where((6.0 <= h) & (h <= 14.5), rising, falling)
 
 
-def shape_flat(h: float, weekend: bool) -> float:
-    return 0.5
+def shape_flat(h: Hours, weekend: Weekend) -> Times:
+    return np.full(np.shape(h), 0.5)
 
 
-def shape_morning_low(h: float, weekend: bool) -> float:
+def shape_morning_low(h: Hours, weekend: Weekend) -> Times:
     """Visibility-like: lowest around dawn, best in the afternoon."""
     return 1.0 - 0.7 * _gauss(h, 6.5, 2.0)
 
@@ -95,7 +100,7 @@ def shape_morning_low(h: float, weekend: bool) -> float:
 # The simulator's own shapes are physics and rotas. The curves of city life (people about, road traffic, household
 # demand, electric load, counts since midnight...) are the catalogue's hour-of-week profiles
 # (signs/catalogue/profiles.csv): written once, for the alert bounds and for the values simulated here.
-PHYSICAL_SHAPES: dict[str, Callable[[float, bool], float]] = {
+PHYSICAL_SHAPES: dict[str, Callable[[Hours, Weekend], Times]] = {
     "mobile": shape_mobile,
     "temperature": shape_diurnal_temp,
     "flat": shape_flat,
@@ -119,21 +124,20 @@ def _profile_range(profile: HourProfile) -> tuple[float, float]:
     return profile.lowest, max(max(day) for day in profile.knots)
 
 
-def shape_value(name: str, t: float) -> float:
-    """The activity of shape `name` at t, in [0, 1]: a physical shape, or a catalogue profile scaled to its week's
-    range (0 at its lowest factor, 1 at its highest)."""
+def shape_value(name: str, t: Times, local: LocalCalendar) -> Times:
+    """The activity of shape `name` at times t (local: their local calendar), in [0, 1]: a physical shape, or a
+    catalogue profile scaled to its week's range (0 at its lowest factor, 1 at its highest)."""
     physical = PHYSICAL_SHAPES.get(name)
     if physical is not None:
-        hour, weekend, _ = local_hour(t)
-        return physical(hour, weekend)
+        return physical(local.hour, local.weekend)
     profile = catalogue_profiles()[name]
     low, high = _profile_range(profile)
-    return (profile.factor(t) - low) / (high - low) if high > low else 0.5
+    return (profile.factors(t) - low) / (high - low) if high > low else np.full_like(t, 0.5)
 
 
-def cumulative_share(t: float) -> float:
+def cumulative_share(t: Times) -> Times:
     """Share of a day's count reached at t (the catalogue's day_count profile): 0 at midnight, 1 at the next."""
-    return catalogue_profiles()[COUNT_PROFILE].factor(t)
+    return catalogue_profiles()[COUNT_PROFILE].factors(t)
 
 
 # Profiles --------------------------------------------------------------------------------------------
@@ -318,39 +322,39 @@ def _profile_for(sign: Sign, core_unit: str | None, core_direction: Direction | 
     return profile
 
 
-def _shaped_level(profile: Profile, t: float, weekend: bool) -> float:
+def _shaped_level(profile: Profile, t: Times, local: LocalCalendar) -> Times:
     """A profile's level at t before noise: its range spanned by its shape, the weekend factor on what adds up."""
-    activity = shape_value(profile.shape, t)
+    activity = shape_value(profile.shape, t, local)
     if profile.invert:
         activity = 1.0 - activity
     level = profile.low + (profile.high - profile.low) * activity
-    return level * profile.weekend if weekend and profile.extensive else level
+    return np.where(local.weekend, level * profile.weekend, level) if profile.extensive else level
 
 
-def _raw_profile_value(profile: Profile, key: int, t: float, scale: float, offset: float) -> float:
-    _, weekend, _ = local_hour(t)
+def _weekend_factor(profile: Profile, local: LocalCalendar) -> Times:
+    return np.where(local.weekend, profile.weekend, 1.0)
+
+
+def _raw_profile_value(profile: Profile, key: int, t: Times, scale: float, offset: float) -> Times:
+    local = LocalCalendar(t)
     if profile.cumulative:
-        total = profile.high * (profile.weekend if weekend else 1.0) * (1.0 + profile.noise * smooth_noise(key, t))
+        total = profile.high * _weekend_factor(profile, local) * (1.0 + profile.noise * smooth_noise_over(key, t))
         return scale * total * cumulative_share(t)
-    level = _shaped_level(profile, t, weekend) * (1.0 + profile.noise * smooth_noise(key, t)) + offset
+    level = _shaped_level(profile, t, local) * (1.0 + profile.noise * smooth_noise_over(key, t)) + offset
     return scale * level
 
 
 def _envelope(profile: Profile, key: int, scale: float, offset: float) -> tuple[float, float]:
     """Lowest and highest normal value over a week (noise at its extremes)."""
-    lows, highs = [], []
-    for step in range(0, 7 * 96):
-        t = 1_700_000_000.0 + step * 900.0  # any week will do: shapes depend on hour and weekday only
-        _, weekend, _ = local_hour(t)
-        if profile.cumulative:
-            total = profile.high * (profile.weekend if weekend else 1.0)
-            lows.append(0.0)
-            highs.append(scale * total * (1 + profile.noise))
-            continue
-        level = _shaped_level(profile, t, weekend)
-        lows.append(scale * (level * (1 - profile.noise) + offset))
-        highs.append(scale * (level * (1 + profile.noise) + offset))
-    return min(lows), max(highs)
+    # Any week will do: shapes depend on hour and weekday only.
+    t = 1_700_000_000.0 + np.arange(7 * 96, dtype=np.float64) * 900.0
+    local = LocalCalendar(t)
+    if profile.cumulative:
+        return 0.0, float(np.max(scale * (profile.high * _weekend_factor(profile, local)) * (1 + profile.noise)))
+    level = _shaped_level(profile, t, local)
+    lows = scale * (level * (1 - profile.noise) + offset)
+    highs = scale * (level * (1 + profile.noise) + offset)
+    return float(np.min(lows)), float(np.max(highs))
 
 
 def _calibrate(sign: Sign, low: float, high: float, hi_bound: float) -> tuple[float, float]:
@@ -487,33 +491,32 @@ def _place_offset(key: int, adcode: str, spread: float) -> float:
 # Weather ---------------------------------------------------------------------------------------------
 
 
-def _month_value(table: tuple[float, ...], moment: datetime) -> float:
+def _month_value(table: tuple[float, ...], local: LocalCalendar) -> Times:
     """Linear interpolation between mid-month anchors."""
-    x = moment.month - 1 + (moment.day - 15) / 30.0
-    i = math.floor(x)
+    x = local.month - 1 + (local.day_of_month - 15) / 30.0
+    i = np.floor(x).astype(np.int64)
     f = x - i
-    return table[i % 12] * (1 - f) + table[(i + 1) % 12] * f
+    anchors = np.asarray(table, dtype=np.float64)
+    return anchors[i % 12] * (1 - f) + anchors[(i + 1) % 12] * f
 
 
-def temperature(t: float, key: int = 0, offset: float = 0.0) -> float:
-    hour, weekend, moment = local_hour(t)
-    tmin, tmax = _month_value(MONTH_TMIN, moment), _month_value(MONTH_TMAX, moment)
-    weather = 2.5 * smooth_noise(text_key("weather-city"), t / 8.0)  # synoptic swings of a few days
-    return tmin + (tmax - tmin) * shape_diurnal_temp(hour, weekend) + weather + offset + 0.4 * smooth_noise(key, t)
+def temperature(t: Times, key: int = 0, offset: float = 0.0) -> Times:
+    local = LocalCalendar(t)
+    tmin, tmax = _month_value(MONTH_TMIN, local), _month_value(MONTH_TMAX, local)
+    weather = 2.5 * smooth_noise_over(text_key("weather-city"), t / 8.0)  # synoptic swings of a few days
+    diurnal = shape_diurnal_temp(local.hour, local.weekend)
+    return tmin + (tmax - tmin) * diurnal + weather + offset + 0.4 * smooth_noise_over(key, t)
 
 
-@lru_cache(maxsize=8_192)  # every window of every station of a district samples the same moments
-def rain_rate(t: float, adcode: str = CITY_ADCODE) -> float:
+def rain_rate(t: Times, adcode: str = CITY_ADCODE) -> Times:
     """Background rain in mm/h: showers on some days, as often as the month's rainfall suggests."""
-    moment = local_time(t)
-    day = local_day(t)
-    wet_share = min(0.55, _month_value(tuple(float(v) for v in MONTH_RAIN), moment) / 130.0)
-    if hash01(text_key("rain-day"), day) >= wet_share:
-        return 0.0
-    peak = 1.0 + 3.0 * hash01(text_key("rain-peak"), day)
-    local = 0.7 + 0.6 * hash01(text_key(adcode), day)
-    shower = smooth_noise(text_key("rain-city"), t) + 0.3 * smooth_noise(text_key(adcode), t)
-    return max(0.0, peak * local * (shower - 0.15)) * 1.3
+    day = local_days(t)
+    wet_share = np.minimum(0.55, _month_value(tuple(float(v) for v in MONTH_RAIN), LocalCalendar(t)) / 130.0)
+    peak = 1.0 + 3.0 * hash01_over(day, text_key("rain-peak"))
+    local = 0.7 + 0.6 * hash01_over(day, text_key(adcode))
+    shower = smooth_noise_over(text_key("rain-city"), t) + 0.3 * smooth_noise_over(text_key(adcode), t)
+    wet = hash01_over(day, text_key("rain-day")) < wet_share
+    return np.where(wet, np.maximum(0.0, peak * local * (shower - 0.15)) * 1.3, 0.0)
 
 
 RAIN_STEP_S = 900.0  # accumulations sum the rain rate over quarter hours
@@ -522,11 +525,22 @@ RAIN_STEP_S = 900.0  # accumulations sum the rain rate over quarter hours
 def rain_accumulation(adcode: str, t: float, hours: float, overlay: Overlay | None = None) -> float:
     """mm of rain at the wettest point of a district over the `hours` before t: the background showers plus a
     story's rain, summed over the same quarter hours for every window (so 1 h <= 3 h <= 6 h <= 12 h at any t)."""
+    return float(rain_accumulations(adcode, np.array([t]), hours, overlay)[0])
+
+
+def rain_accumulations(adcode: str, t: Times, hours: float, overlay: Overlay | None = None) -> Times:
+    """rain_accumulation at every time of an array. Neighbouring times share most of their quarter hours: each
+    moment's rate is computed once."""
     steps = max(1, round(hours * 3600.0 / RAIN_STEP_S))
-    total = 0.0
-    for i in range(steps):
-        moment = t - (i + 0.5) * RAIN_STEP_S
-        total += rain_rate(moment, adcode) + (overlay.rain_rate(adcode, moment) if overlay is not None else 0.0)
+    moments = t[:, None] - (np.arange(steps) + 0.5) * RAIN_STEP_S
+    distinct, where = np.unique(moments, return_inverse=True)
+    rates = rain_rate(distinct, adcode)
+    if overlay is not None:  # a story's rain is a function of one moment
+        rates = rates + np.array([overlay.rain_rate(adcode, moment) for moment in distinct.tolist()])
+    per_moment = rates[where.reshape(moments.shape)]
+    total = np.zeros_like(t)
+    for i in range(steps):  # summed in the order of the quarter hours, as one reading's window is
+        total = total + per_moment[:, i]
     return total * RAIN_STEP_S / 3600.0
 
 
@@ -537,25 +551,37 @@ def rain_accumulation(adcode: str, t: float, hours: float, overlay: Overlay | No
 def level_value(sign: Sign, level: Level, t: float, margin: float = 1.12) -> float | None:
     """A value that puts the sign at `level` by its bounds at t (None when it has no such bound). NORMAL is a value
     clearly inside the normal band: 80 % of the way from zero to the first bound."""
-    thresholds = thresholds_at(sign, t)
+    values = level_values(sign, level, np.array([t]), margin)
+    return None if values is None else float(values[0])
+
+
+def level_values(sign: Sign, level: Level, t: Times, margin: float = 1.12) -> Times | None:
+    """level_value at every time of an array (bounds that follow a profile move with it)."""
+    thresholds = [None if b is None else np.broadcast_to(b, t.shape) for b in thresholds_over(sign, t)]
+    high_is_bad = sign.direction is Direction.HIGH_IS_BAD
     if level == Level.NORMAL:
         bounds = [b for b in thresholds if b is not None]
         if not bounds:
             return None
         first = bounds[0]
-        if sign.direction is Direction.HIGH_IS_BAD:
-            return 0.8 * first if first > 0 else first - 1.0
-        return first / 0.8 if first > 0 else first + 1.0
+        if high_is_bad:
+            return np.where(first > 0, 0.8 * first, first - 1.0)
+        return np.where(first > 0, first / 0.8, first + 1.0)
     bound = thresholds[level - 1]
     if bound is None:
         return None
-    if sign.direction is Direction.HIGH_IS_BAD:
-        value = bound * margin if bound > 0 else bound + (margin - 1)
-        above = [b for b in thresholds[level:] if b is not None and b > bound]
-        return min(value, bound + 0.6 * (above[0] - bound)) if above else value
-    value = bound / margin if bound > 0 else bound - (margin - 1)
-    below = [b for b in thresholds[level:] if b is not None and b < bound]
-    return max(value, bound - 0.6 * (bound - below[0])) if below else value
+    if high_is_bad:
+        value = np.where(bound > 0, bound * margin, bound + (margin - 1))
+    else:
+        value = np.where(bound > 0, bound / margin, bound - (margin - 1))
+    # The nearest worse bound beyond this one caps the value 60 % of the way to it.
+    beyond = np.full(t.shape, np.nan)
+    for further in reversed(thresholds[level:]):
+        if further is not None:
+            beyond = np.where(further > bound if high_is_bad else further < bound, further, beyond)
+    if high_is_bad:
+        return np.where(np.isnan(beyond), value, np.minimum(value, bound + 0.6 * (beyond - bound)))
+    return np.where(np.isnan(beyond), value, np.maximum(value, bound - 0.6 * (bound - beyond)))
 
 
 def at_least(sign: Sign, value: float, level: Level, t: float) -> float:
@@ -568,7 +594,12 @@ def at_least(sign: Sign, value: float, level: Level, t: float) -> float:
     return min(value, target)
 
 
-def mix_towards(normal: float, target: float, i: float) -> float:
+@overload
+def mix_towards(normal: float, target: float, i: float) -> float: ...
+@overload
+def mix_towards(normal: Times, target: Times, i: Times) -> Times: ...
+def mix_towards(normal: Any, target: Any, i: Any) -> Any:
+    """normal moved a share i of the way to target (numbers or arrays of them)."""
     return normal + (target - normal) * i
 
 
@@ -629,22 +660,36 @@ def _incident_block(sign: Sign, t: float) -> int:
     return local_day(t) if sign.bounds is BoundsKind.FIRST_OCCURRENCE else math.floor(t / INCIDENT_BLOCK_S)
 
 
-def _incident(model: SignModel, sign: Sign, t: float, value: float) -> float:
+def _incident_blocks(sign: Sign, t: Times) -> npt.NDArray[np.int64]:
+    if sign.bounds is BoundsKind.FIRST_OCCURRENCE:
+        return local_days(t)
+    return np.floor(t / INCIDENT_BLOCK_S).astype(np.int64)
+
+
+def _incident(model: SignModel, sign: Sign, t: Times, value: Times) -> Times:
     """The value during an injected incident: it rises past the incident's bound, holds at the incident's level for
     the middle two thirds, and falls back; an event count gains its one occurrence."""
-    incident = _incident_in_block(model, sign, _incident_block(sign, t))
-    if incident is None or not incident.start <= t < incident.end:
-        return value
-    if sign.bounds is BoundsKind.FIRST_OCCURRENCE:
-        return value + 1.0
-    x = (t - incident.start) / (incident.end - incident.start)
-    weight = min(1.0, 6.0 * x, 6.0 * (1.0 - x))  # ramps over the first and last sixths, holds in between
-    block = _incident_block(sign, t)
-    target = level_value(sign, incident.level, t, 1.02 + 0.1 * hash01(model.key, 41, block))
-    if target is None:
-        return value
-    held = max(value, target) if sign.direction is Direction.HIGH_IS_BAD else min(value, target)
-    return mix_towards(value, held, weight)
+    blocks = _incident_blocks(sign, t)
+    value = value.copy()
+    for block in range(int(blocks.min()), int(blocks.max()) + 1):
+        incident = _incident_in_block(model, sign, block)
+        if incident is None:
+            continue
+        during = (blocks == block) & (incident.start <= t) & (t < incident.end)
+        if not during.any():
+            continue
+        if sign.bounds is BoundsKind.FIRST_OCCURRENCE:
+            value[during] += 1.0
+            continue
+        moments, normal = t[during], value[during]
+        x = (moments - incident.start) / (incident.end - incident.start)
+        weight = np.minimum(np.minimum(1.0, 6.0 * x), 6.0 * (1.0 - x))  # ramps over the first and last sixths
+        target = level_values(sign, incident.level, moments, 1.02 + 0.1 * hash01(model.key, 41, block))
+        if target is None:
+            continue
+        held = np.maximum(normal, target) if sign.direction is Direction.HIGH_IS_BAD else np.minimum(normal, target)
+        value[during] = mix_towards(normal, held, weight)
+    return value
 
 
 def incidents_between(catalogue: Catalogue, t0: float, t1: float) -> list[Incident]:
@@ -678,23 +723,30 @@ class Overlay(Protocol):
 
 def value_at(sign: Sign, t: float, overlay: Overlay | None = None) -> float:
     """The value of a sign at simulated epoch time `t` (pure: same inputs, same value), under a story if given."""
+    return float(values_at(sign, np.array([t], dtype=np.float64), overlay)[0])
+
+
+def values_at(sign: Sign, t: Times, overlay: Overlay | None = None) -> Times:
+    """The value of a sign at every simulated time of an array: value_at is this at one time. A story's overlay
+    is a function of one moment and is applied moment by moment."""
     model = model_for(sign)
     if model.kind == "temperature":
         value = temperature(t, model.key, model.offset)
     elif model.kind == "rain":
-        value = model.rain_share * rain_accumulation(model.adcode, t, model.window_h, overlay)
+        value = model.rain_share * rain_accumulations(model.adcode, t, model.window_h, overlay)
     elif model.kind in ("signal", "level"):
-        value = model.profile.low
+        value = np.full_like(t, model.profile.low)
     elif model.kind == "stage":  # slow swings of a few decimetres
-        value = model.offset + 0.25 * smooth_noise(model.key, t / 6.0)
+        value = model.offset + 0.25 * smooth_noise_over(model.key, t / 6.0)
     elif model.kind == "expected":
-        expected = expected_value(sign, t) or 0.0
-        value = _incident(model, sign, t, expected * (1.0 + model.profile.noise * smooth_noise(model.key, t)))
+        expected = expected_values(sign, t)
+        expected = np.zeros_like(t) if expected is None else expected
+        value = _incident(model, sign, t, expected * (1.0 + model.profile.noise * smooth_noise_over(model.key, t)))
     else:
         raw = _raw_profile_value(model.profile, model.key, t, model.scale, model.offset)
-        value = model.cal_a + model.cal_b * raw
-        value = _incident(model, sign, t, value)
+        value = _incident(model, sign, t, model.cal_a + model.cal_b * raw)
     if overlay is not None:
-        value = overlay.apply(sign, model, t, value)
-    value = min(model.hi, max(model.lo, value))
-    return float(round(value, model.decimals)) if model.decimals > 0 else float(round(value))
+        moved = [overlay.apply(sign, model, moment, v) for moment, v in zip(t.tolist(), value.tolist(), strict=True)]
+        value = np.asarray(moved, dtype=np.float64)
+    value = np.minimum(model.hi, np.maximum(model.lo, value))
+    return np.round(value, model.decimals) if model.decimals > 0 else np.round(value)

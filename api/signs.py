@@ -1,7 +1,8 @@
 """The read API beside the wall: what the wall shows, as JSON, for other systems and for the tests.
 
-GET /api/v1/signs/{id}                         one sign: catalogue entry and its latest value
-GET /api/v1/snapshot?category=&district=       every sign of a category and/or district with its value
+GET /api/v1/signs/{id}?lang=en                 one sign: catalogue entry and its latest value
+GET /api/v1/snapshot?category=&district=&lang= every sign of a category and/or district with its value
+(lang: zh, the default, or en: the language of each sign's name, unit label, definition and owner)
 GET /healthz                                   Redis, the MQTT broker (and what it dropped), feed workers and the board;
                                                503 when not all well
 
@@ -20,6 +21,7 @@ from flask import Blueprint, Response, abort, request
 from api.responses import answer_errors_as_json, takes
 from signs.catalogue import catalogue
 from signs.store import shared_redis
+from signs.urlstate import LANGS, Lang, parse_choice
 from views.health import health
 from views.snapshot import one_sign, snapshot
 
@@ -30,20 +32,26 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
+def _lang() -> Lang:
+    """?lang=zh|en (zh when absent); anything else is refused with a 400."""
+    return "en" if parse_choice(request.args.get("lang", "zh").lower(), "lang", LANGS) == "en" else "zh"
+
+
 @signs_blueprint.get("/api/v1/signs/<sign_id>")
-@takes()
+@takes("lang")
 def get_sign(sign_id: str) -> Response:
+    lang = _lang()
     sign = catalogue().signs.get(sign_id)
     if sign is None:
         abort(404, description=f"no sign {sign_id!r} in the catalogue")
-    return _json(one_sign(shared_redis(), sign, time.time()))
+    return _json(one_sign(shared_redis(), sign, time.time(), lang))
 
 
 @signs_blueprint.get("/api/v1/snapshot")
-@takes("category", "district")
+@takes("category", "district", "lang")
 def get_snapshot() -> Response:
-    args = request.args
-    return _json(snapshot(shared_redis(), catalogue(), args.get("category"), args.get("district"), time.time()))
+    args, lang = request.args, _lang()
+    return _json(snapshot(shared_redis(), catalogue(), args.get("category"), args.get("district"), time.time(), lang))
 
 
 @signs_blueprint.get("/healthz")

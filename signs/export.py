@@ -189,21 +189,21 @@ def history_table(
     t = _t(lang)
 
     def name(s: Sign) -> str:
-        return s.name_en if lang == "en" else s.name_zh
+        return s.name_in(lang)
 
     rows: list[list[Any]] = []
     for (sign, points), lv in zip(series, levels, strict=True):
         for ts, value, level in zip(points["ts"].tolist(), points["value"].tolist(), lv.tolist(), strict=True):
-            rows.append([sign.id, name(sign), Moment(ts), value, sign.unit, level_text(level, lang)])
+            rows.append([sign.id, name(sign), Moment(ts), value, sign.unit_in(lang), level_text(level, lang)])
     main = series[0][0]
     notes = [
         (t["sign"], f"{name(main)} ({main.id})"),
-        (t["definition"], main.definition),
-        (t["unit"], main.unit),
+        (t["definition"], main.definition_in(lang)),
+        (t["unit"], main.unit_in(lang)),
         (t["thresholds"], _thresholds(main)),
         (t["direction"], t["high"] if main.direction.value == "high" else t["low"]),
         (t["source"], source_text[0] if source_text else ""),
-        (t["owner"], main.owner),
+        (t["owner"], main.owner_in(lang)),
         (t["range"], f"{beijing_text(start)} — {beijing_text(end)}"),
         (t["points"], str(len(rows))),
         (t["exported"], beijing_text(exported_at)),

@@ -11,17 +11,23 @@ from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.keys import Latest
 from signs.model import Catalogue, Sign
 from signs.store import read_all_latest, read_latest, sign_value
-from signs.urlstate import QueryError
+from signs.urlstate import Lang, QueryError
 
 
-def sign_json(sign: Sign, latest: Latest | None, now: float) -> dict[str, Any]:
+def sign_json(sign: Sign, latest: Latest | None, now: float, lang: Lang = "zh") -> dict[str, Any]:
     """A sign's catalogue entry merged with its current value; value fields are null before the first reading.
-    "quality" is "ok", or "warming-up" / "incomplete" for a value that is shown but not judged (level normal)."""
+    "quality" is "ok", or "warming-up" / "incomplete" for a value that is shown but not judged (level normal).
+    "unit" is the catalogue's unit, the one values carry; "name", "unit_label", "definition" and "owner" are the
+    texts a page in `lang` shows."""
     doc: dict[str, Any] = {
         "id": sign.id,
         "name_zh": sign.name_zh,
         "name_en": sign.name_en,
+        "name": sign.name_in(lang),
         "unit": sign.unit,
+        "unit_label": sign.unit_in(lang),
+        "definition": sign.definition_in(lang),
+        "owner": sign.owner_in(lang),
         "category": sign.category,
         "module": sign.module,
         "dimension": sign.dimension,
@@ -56,13 +62,14 @@ def select_signs(cat: Catalogue, category: str | None, district: str | None) -> 
     ]
 
 
-def one_sign(client: redis.Redis, sign: Sign, now: float) -> dict[str, Any]:
-    return sign_json(sign, read_latest(client, sign.id), now)
+def one_sign(client: redis.Redis, sign: Sign, now: float, lang: Lang = "zh") -> dict[str, Any]:
+    return sign_json(sign, read_latest(client, sign.id), now, lang)
 
 
 def snapshot(
-    client: redis.Redis, cat: Catalogue, category: str | None, district: str | None, now: float
+    client: redis.Redis, cat: Catalogue, category: str | None, district: str | None, now: float, lang: Lang = "zh"
 ) -> dict[str, Any]:
     chosen = select_signs(cat, category, district)
     latest = read_all_latest(client)
-    return {"at": now, "count": len(chosen), "signs": [sign_json(s, latest.get(s.id), now) for s in chosen]}
+    signs = [sign_json(s, latest.get(s.id), now, lang) for s in chosen]
+    return {"at": now, "count": len(chosen), "signs": signs}

@@ -95,8 +95,10 @@ def test_history_export_in_english_names_the_compared_signs() -> None:
     one = np.array([(TS, 1.0)], dtype=DTYPE)
     table = history_table([(a, empty), (b, one)], [np.empty(0, np.int8), np.zeros(1, np.int8)], "en", TS, TS, TS)
     assert table.columns[2] == "Time (Beijing)"
-    assert table.rows == [[b.id, b.name_en, Moment(TS), 1.0, "万人", "normal"]]
-    assert b.id in dict(table.notes)["+"]
+    assert table.rows == [[b.id, b.name_en, Moment(TS), 1.0, "10k people", "normal"]]
+    notes = dict(table.notes)
+    assert b.id in notes["+"]
+    assert (notes["Unit"], notes["Definition"], notes["Owner"]) == ("10k people", a.definition_en, a.owner_en)
 
 
 def test_comparison_and_list_exports_carry_units_levels_and_times() -> None:

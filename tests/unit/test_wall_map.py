@@ -36,7 +36,7 @@ def _mapped_in_the_csv() -> list[str]:
 def _map_list(lang: str) -> list[dict[str, Any]]:
     (dropdown,) = [c for c in wall.layout(_context(), lang)._traverse() if getattr(c, "id", None) == wall.MAP_SIGN]
     assert isinstance(dropdown, dcc.Dropdown)
-    return list(dropdown.options)
+    return list(dropdown.to_plotly_json()["props"]["options"])
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -57,7 +57,7 @@ from alerts.store import (
 )
 from auth.names import InvalidUsername, check_username
 from config import settings
-from feeds.contract import CHINA_STANDARD_TIME
+from signs.citytime import TimeFormat, city_text, in_city_time
 from signs.store import open_redis
 
 EXIT_NOT_FOUND = 1
@@ -89,11 +89,11 @@ def _local_time(text: str) -> float:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=CHINA_STANDARD_TIME)).timestamp()
+    return in_city_time(moment).timestamp()
 
 
 def _clock(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, CHINA_STANDARD_TIME).strftime("%m-%d %H:%M:%S") if ts else "-"
+    return city_text(ts, TimeFormat.DAY_SECOND) if ts else "-"
 
 
 def _span(seconds: float) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -25,8 +24,9 @@ from dispatch.library import EventType, Library, library
 from dispatch.lifecycle import clock_due
 from dispatch.model import Clock, Event, Location, Report, Source, Status
 from dispatch.store import get_event, get_events, list_reported
-from feeds.contract import CHINA_STANDARD_TIME, parse_timestamp
+from feeds.contract import parse_timestamp
 from geo.districts import district_of
+from signs.citytime import city_iso
 from signs.store import shared_redis
 
 open311_blueprint = Blueprint("open311", __name__, url_prefix=OPEN311_PREFIX.rstrip("/"))
@@ -81,7 +81,7 @@ def _check_jurisdiction(values: Any) -> None:
 
 
 def _iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, CHINA_STANDARD_TIME).isoformat(timespec="seconds") if ts is not None else None
+    return city_iso(ts) if ts is not None else None
 
 
 def _services(lib: Library) -> Iterable[EventType]:

@@ -62,9 +62,9 @@ from alerts.model import Alert  # noqa: E402
 from alerts.store import list_recent  # noqa: E402
 from config import PROJECT_ROOT, Settings  # noqa: E402
 from feeds import simulator as sim  # noqa: E402
-from feeds.contract import CHINA_STANDARD_TIME  # noqa: E402
 from services.embedded import start_broker, start_redis  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
+from signs.citytime import CITY_TZ  # noqa: E402
 from signs.keys import KEY_READINGS, KEY_WORKER_PATTERN, alert_engine_key  # noqa: E402
 from signs.model import Catalogue, Derivation, DeriveOp, Level  # noqa: E402
 
@@ -305,7 +305,7 @@ def replay(
         _wait(worker_up, 60, "the feed worker", children)
         ingest_up = time.time()
         _wait(lambda: client.get(alert_engine_key(ENGINE_ID)), 60, "the alert engine", children)
-        local_start = datetime.fromtimestamp(start, CHINA_STANDARD_TIME).isoformat(timespec="seconds")
+        local_start = datetime.fromtimestamp(start, CITY_TZ).isoformat(timespec="seconds")
         simulated_s = hours * 3600.0 + TAIL_S
         argv = ["-m", "feeds", "simulate", "--speed", f"{speed:g}", "--start", local_start, "--stamp", "simulated",
                 "--duration", f"{simulated_s / speed:.3f}", "--outage-s", f"{outage_s:g}"]  # fmt: skip
@@ -361,7 +361,7 @@ def raised_on_the_simulated_clock(
 
 def past_days(now: float) -> tuple[float, float]:
     """Midnight (Beijing) starting the latest working day (Tue-Thu) and the latest Saturday that are over."""
-    today = datetime.fromtimestamp(now, CHINA_STANDARD_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.fromtimestamp(now, CITY_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=n) for n in range(1, 8)]
     weekday = next(d for d in days if d.weekday() in (1, 2, 3))
     saturday = next(d for d in days if d.weekday() == 5)
@@ -374,7 +374,7 @@ def _levels(counts: dict[Level, tuple[int, int]]) -> str:
 
 
 def _when(t: float) -> str:
-    return datetime.fromtimestamp(t, CHINA_STANDARD_TIME).strftime("%a %H:%M")
+    return datetime.fromtimestamp(t, CITY_TZ).strftime("%a %H:%M")
 
 
 def report(name: str, cat: Catalogue, result: Score, normal: bool) -> list[tuple[str, bool]]:
@@ -434,7 +434,7 @@ def main() -> int:
                 scenario = name if name in sim.SCENARIOS else None
                 story = sim.STORIES.get(scenario or "")
                 start += story.hour * 3600.0 if story is not None else 0.0  # the story's hour on a day in reach
-                print(f"\n{name}: {_when(start)[:3]} {datetime.fromtimestamp(start, CHINA_STANDARD_TIME):%Y-%m-%d}"
+                print(f"\n{name}: {_when(start)[:3]} {datetime.fromtimestamp(start, CITY_TZ):%Y-%m-%d}"
                       f"{f', scenario {scenario}' if scenario else ''}", flush=True)  # fmt: skip
                 began = time.time()
                 run = replay(redis_service.url, broker.url, start, args.hours, args.speed, scenario, Path(tmp),

@@ -4,7 +4,6 @@ one atomic store transition with the notices it calls for (docs/dispatch.md)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -18,13 +17,14 @@ from dispatch.model import Clock, Event, Location, Report, Source, Transition, U
 from dispatch.notify import Notice
 from dispatch.store import Notices, apply, create, due_event_ids, event_raised_from
 from geo.admin import DISTRICTS
+from signs.citytime import TimeFormat, city_text
 
 HUB = "hub"  # the actor of automatic steps in the audit
 Guard = Callable[[Event], None]
 
 
 def _local(ts: float | None) -> str:
-    return time.strftime("%m-%d %H:%M", time.gmtime(ts + 8 * 3600)) if ts is not None else "-"
+    return city_text(ts, TimeFormat.DAY_MINUTE) if ts is not None else "-"
 
 
 def place_text(event: Event, library: Library, lang: str = "zh") -> str:

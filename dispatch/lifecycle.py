@@ -12,11 +12,11 @@ feedback (reported -> closed). A clock that runs out is overdue once: the dispat
 from __future__ import annotations
 
 import secrets
-import time
 
 from dispatch.library import EventType, Level
 from dispatch.matching import Assignment, superior
 from dispatch.model import Clock, Event, Report, Status, Transition, Unit
+from signs.citytime import TimeFormat, city_text
 
 NOTE_MAX = 4_000
 # The states each step may be taken from, by the step's name in the hub and the API (escalate: any open, dispatched
@@ -39,7 +39,7 @@ class LifecycleError(ValueError):
 
 def new_event_id(now: float) -> str:
     """Sortable by report time, unique without coordination: E + local date and time + 6 random hex digits."""
-    return "E" + time.strftime("%Y%m%d%H%M%S", time.gmtime(now + 8 * 3600)) + secrets.token_hex(3)
+    return "E" + city_text(now, TimeFormat.COMPACT) + secrets.token_hex(3)
 
 
 def _transition(

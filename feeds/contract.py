@@ -9,7 +9,7 @@ import hmac
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal, TypeVar, cast
 
@@ -18,6 +18,7 @@ import msgspec
 # The feed names are defined with the sign catalogue, whose loader checks every source against them and must
 # not import feeds (feeds imports signs). They are part of this contract, so they are re-exported here.
 from geo.admin import CITY_ADCODE, DISTRICTS
+from signs.citytime import in_city_time
 from signs.model import FEED_VIDEO as FEED_VIDEO
 from signs.model import FEEDS as FEEDS
 
@@ -38,7 +39,6 @@ EVENT_REPORTS_FEED = "events"
 CAMERA_ID = re.compile(r"[0-9]{20}")
 # The adcodes a topic may carry: the city's own (city-wide sources) and its districts', nothing from outside.
 CITY_ADCODES = frozenset({CITY_ADCODE, *DISTRICTS})
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
 class Reason(StrEnum):
@@ -262,10 +262,7 @@ def encode_camera_status(ts: float, status: str, kind: str, lat: float, lon: flo
 def parse_timestamp(ts: float | str) -> float:
     """Epoch seconds from epoch seconds or ISO-8601; a time without offset is Xiangyang local time (UTC+8)."""
     if isinstance(ts, str):
-        moment = datetime.fromisoformat(ts)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
-        return moment.timestamp()
+        return in_city_time(datetime.fromisoformat(ts)).timestamp()
     return float(ts)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Literal, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -34,8 +33,8 @@ from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.attrs import data_attrs
 from layouts.nav import LEVEL_NAMES, WALL_PATH, format_value, level_chip
 from layouts.titles import tab_title
+from signs.citytime import TimeFormat, city_text
 from signs.drill import district_name
-from signs.urlstate import BEIJING
 
 ALERTS_PATH = "/alerts"
 DUTY_LOG_PATH = "/duty-log"
@@ -82,7 +81,6 @@ LISTED = 200
 LEVELS = ("red", "orange", "yellow", "blue")
 OPEN_STATUSES = (AlertStatus.RAISED, AlertStatus.ACKNOWLEDGED, AlertStatus.CLEARED)
 FINAL_STATUSES = (AlertStatus.RESOLVED, AlertStatus.CLOSED)
-TIME_FORMAT = "%m-%d %H:%M:%S"
 
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -153,7 +151,7 @@ def text(lang: str) -> dict[str, str]:
 
 
 def beijing_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, BEIJING).strftime(TIME_FORMAT)
+    return city_text(ts, TimeFormat.DAY_SECOND)
 
 
 # The view and its URL --------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ restyles the clusters without fetching or re-indexing anything (assets/camera_la
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash_leaflet as dl
@@ -17,9 +16,9 @@ from dash_extensions.javascript import Namespace
 
 from api.geo import CAMERAS_URL
 from config import settings
-from feeds.contract import CHINA_STANDARD_TIME
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.attrs import data_attrs
+from signs.citytime import TimeFormat, city_text
 from views.camera_layer import CameraCard
 
 # Component ids: callbacks/camera_layer.py and assets/camera_layer.js use these names and no others.
@@ -130,8 +129,7 @@ def age_text(age_s: float, lang: str) -> str:
 
 
 def clock_text(ts: float, with_date: bool = False) -> str:
-    moment = datetime.fromtimestamp(ts, CHINA_STANDARD_TIME)
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    return city_text(ts, TimeFormat.SECOND if with_date else TimeFormat.CLOCK)
 
 
 # The map layer ------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ forward and a copied link all show exactly this view; the callbacks fill it from
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
@@ -19,9 +18,10 @@ from layouts.attrs import data_attrs
 from layouts.nav import DrillContext, age_text, format_value, level_chip, text, thresholds_text
 from layouts.titles import tab_title
 from signs.catalogue import catalogue
+from signs.citytime import TimeFormat, city_text
 from signs.drill import Period, Series, Since, district_name, next_threshold, parent_core, sign_district, sign_name
 from signs.model import Sign
-from signs.urlstate import BEIJING, RANGES, SignView, sign_view
+from signs.urlstate import RANGES, SignView, sign_view
 from views.sign import Headline, SiblingRow, source_text
 
 # Component ids: callbacks/sign.py uses these names and no others.
@@ -186,7 +186,7 @@ def _pin(view: SignView) -> html.Div:
                 dcc.Link(t["pin"], id=PIN, href=view.href(), className="seg"),
             ],
         )
-    pinned = datetime.fromtimestamp(view.end, BEIJING).strftime("%Y-%m-%d %H:%M")
+    pinned = city_text(view.end, TimeFormat.MINUTE)
     return html.Div(
         className="pin",
         children=[
@@ -227,7 +227,7 @@ def headline_children(h: Headline, lang: str) -> list[Component]:
     t = text(lang)
     if h.value is None:
         return [html.Span(t["no_data"], className="muted")]
-    when = datetime.fromtimestamp(h.source_ts or 0, BEIJING).strftime("%m-%d %H:%M:%S")
+    when = city_text(h.source_ts or 0, TimeFormat.DAY_SECOND)
     age = age_text(h.age_s or 0.0, lang) + (f" {t['ago']}" if lang == "en" else t["ago"])
     return [
         html.Span(format_value(h.value), className=f"big-value lvl-text-{h.level}" + (" stale" if h.stale else "")),
@@ -248,7 +248,7 @@ def since_children(found: Since | None, level_now: int | None, now: float, lang:
     s = _t(lang)
     if found is None:
         return [html.Span(s["normal_now"], className="muted")] if level_now == 0 else []
-    start = datetime.fromtimestamp(found.start, BEIJING).strftime("%m-%d %H:%M")
+    start = city_text(found.start, TimeFormat.DAY_MINUTE)
     message = s["since"].format(
         start=start,
         level=nav.level_name(found.level, lang),
@@ -352,7 +352,7 @@ def siblings_children(rows: list[SiblingRow], view: SignView, lang: str) -> list
 
 def _beijing(ts: float) -> str:
     """Plotly draws date strings as given: the wall clock in Beijing, whatever the browser's time zone."""
-    return datetime.fromtimestamp(ts, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return city_text(ts)
 
 
 def _value_range(series: list[Series], sign: Sign) -> tuple[float, float] | None:

@@ -8,12 +8,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 import redis
 
-from feeds.contract import CHINA_STANDARD_TIME, topic
+from feeds.contract import topic
 from signs.catalogue import CatalogueError, catalogue
+from signs.citytime import city_iso
 from signs.keys import Latest
 from signs.model import Catalogue, Derivation, Sign
 from signs.store import open_redis, read_latest, sign_value
@@ -26,7 +26,7 @@ LEVELS = ("blue", "yellow", "orange", "red")
 
 def _iso(ts: float) -> str:
     """Xiangyang local time, the way the operations centre reads it."""
-    return datetime.fromtimestamp(ts, CHINA_STANDARD_TIME).isoformat(timespec="milliseconds")
+    return city_iso(ts, "milliseconds")
 
 
 def _source(sign: Sign) -> dict[str, str]:

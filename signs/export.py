@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from signs.citytime import city_text, city_time
 from signs.model import Level, Sign
-from signs.urlstate import BEIJING
 
 BOM = "\ufeff"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXCEL_TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 CSV_MIMETYPE = "text/csv"  # Flask adds "; charset=utf-8"
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -55,12 +54,12 @@ class Table:
 
 
 def beijing_text(ts: float) -> str:
-    return datetime.fromtimestamp(ts, BEIJING).strftime(TIME_FORMAT)
+    return city_text(ts)
 
 
 def _beijing_naive(ts: float) -> datetime:
     # Excel has no time zones: the wall clock in Beijing, as the header says.
-    return datetime.fromtimestamp(round(ts), BEIJING).replace(tzinfo=None)
+    return city_time(round(ts)).replace(tzinfo=None)
 
 
 def inert_text(text: str) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import IntEnum, StrEnum
 
 import numpy as np
 import numpy.typing as npt
 
-from signs.urlstate import BEIJING
+from signs.citytime import CITY_UTC_OFFSET_S, city_time
 
 Times = npt.NDArray[np.float64]  # epoch seconds, as arrays of them (a simulated week, a history's time stamps)
 
@@ -116,11 +115,8 @@ HOURS_PER_DAY = 24
 
 def _week_position(ts: float) -> tuple[int, float]:
     """The weekday (Monday 0) and the hours since local midnight of epoch time ts, in Beijing time."""
-    moment = datetime.fromtimestamp(ts, BEIJING)
+    moment = city_time(ts)
     return moment.weekday(), moment.hour + (moment.minute * 60 + moment.second + moment.microsecond / 1e6) / 3600.0
-
-
-_BEIJING_OFFSET_S = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
 
 
 def _week_positions(ts: Times) -> tuple[npt.NDArray[np.int64], Times]:
@@ -128,7 +124,7 @@ def _week_positions(ts: Times) -> tuple[npt.NDArray[np.int64], Times]:
     whole = np.floor(ts)
     micro = np.rint((ts - whole) * 1e6)  # datetime rounds half to even, as rint does
     whole, micro = whole + (micro >= 1e6), np.where(micro >= 1e6, micro - 1e6, micro)
-    local = whole.astype(np.int64) + _BEIJING_OFFSET_S
+    local = whole.astype(np.int64) + CITY_UTC_OFFSET_S
     day, second_of_day = np.divmod(local, 86_400)
     hour, second_of_hour = np.divmod(second_of_day, 3600)
     minute, second = np.divmod(second_of_hour, 60)

@@ -26,11 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from geo.admin import DISTRICTS
-
-BEIJING = ZoneInfo("Asia/Shanghai")
+from signs.citytime import CITY_TZ, city_time
 
 Lang = Literal["zh", "en"]
 Query = Mapping[str, str | list[str] | None]
@@ -118,10 +116,10 @@ class MomentFormat:
             raise QueryError(f"{name} must be a Beijing time like {self.example}, not {text[:40]!r}") from None
         if moment.year not in YEARS:
             raise QueryError(f"{name} must fall in the years {YEARS.start} to {YEARS.stop - 1}, not {moment.year}")
-        return int(moment.replace(tzinfo=BEIJING).timestamp())
+        return int(moment.replace(tzinfo=CITY_TZ).timestamp())
 
     def format(self, ts: float) -> str:
-        return datetime.fromtimestamp(ts, BEIJING).strftime(self.strftime)
+        return city_time(ts).strftime(self.strftime)
 
 
 END = MomentFormat("%Y%m%dT%H%M", r"[0-9]{8}T[0-9]{4}", "20260524T0800")

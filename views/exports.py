@@ -4,12 +4,9 @@ holds (Beijing time to the minute)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from signs.citytime import TimeFormat, city_text
 from signs.export import Table
-from signs.urlstate import BEIJING
-
-FILE_STAMP_FORMAT = "%Y%m%d-%H%M"
 
 
 @dataclass(frozen=True)
@@ -22,4 +19,4 @@ class Export:
 
 
 def file_stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, BEIJING).strftime(FILE_STAMP_FORMAT)
+    return city_text(ts, TimeFormat.FILE_STAMP)

@@ -11,11 +11,10 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from feeds.contract import CHINA_STANDARD_TIME
+from signs.citytime import CITY_UTC_OFFSET_S, city_time, in_city_time
 from signs.model import Times
 
 DAY_S = 86_400.0
-_UTC_OFFSET_S = CHINA_STANDARD_TIME.utcoffset(None).total_seconds()
 
 
 @dataclass
@@ -34,36 +33,29 @@ def start_time(text: str | None, default: float) -> float:
     """The simulated start given on the command line (local ISO time unless it names its zone), else `default`."""
     if not text:
         return default
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA_STANDARD_TIME)
-    return moment.timestamp()
-
-
-def local_time(t: float) -> datetime:
-    return datetime.fromtimestamp(t, CHINA_STANDARD_TIME)
+    return in_city_time(datetime.fromisoformat(text)).timestamp()
 
 
 def local_hour(t: float) -> tuple[float, bool, datetime]:
     """The local hour of day (fractional), whether it is a weekend, and the local moment."""
-    moment = local_time(t)
+    moment = city_time(t)
     hour = moment.hour + moment.minute / 60.0 + moment.second / 3600.0
     return hour, moment.weekday() >= 5, moment
 
 
 def local_day(t: float) -> int:
     """Days since the epoch in local time: the key of what lasts a day (rain days, camera faults, today's counts)."""
-    return math.floor((t + _UTC_OFFSET_S) / DAY_S)
+    return math.floor((t + CITY_UTC_OFFSET_S) / DAY_S)
 
 
 def local_midnight(day: int) -> float:
     """The epoch time at which local day `day` (as local_day counts) begins."""
-    return day * DAY_S - _UTC_OFFSET_S
+    return day * DAY_S - CITY_UTC_OFFSET_S
 
 
 def local_days(t: Times) -> npt.NDArray[np.int64]:
     """local_day at every time of an array."""
-    return np.floor((t + _UTC_OFFSET_S) / DAY_S).astype(np.int64)
+    return np.floor((t + CITY_UTC_OFFSET_S) / DAY_S).astype(np.int64)
 
 
 class LocalCalendar:
@@ -73,7 +65,7 @@ class LocalCalendar:
     def __init__(self, t: Times) -> None:
         whole = np.floor(t)
         whole = whole + (np.rint((t - whole) * 1e6) >= 1e6)
-        self._day, second_of_day = np.divmod(whole.astype(np.int64) + int(_UTC_OFFSET_S), 86_400)
+        self._day, second_of_day = np.divmod(whole.astype(np.int64) + int(CITY_UTC_OFFSET_S), 86_400)
         hour, second_of_hour = np.divmod(second_of_day, 3600)
         minute, second = np.divmod(second_of_hour, 60)
         self.hour: Times = hour + minute / 60.0 + second / 3600.0

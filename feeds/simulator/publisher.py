@@ -15,10 +15,11 @@ import numpy as np
 
 from feeds.contract import FEED_VIDEO, encode_camera_status, encode_readings, topic
 from feeds.simulator.cameras import CAMERA_SILENT, CAMERA_STATUS_NAMES, CameraFleet, camera_statuses
-from feeds.simulator.clock import SimClock, local_time
+from feeds.simulator.clock import SimClock
 from feeds.simulator.noise import hash01, text_key
 from feeds.simulator.scenarios import NO_SCENARIO, ScenarioState
 from feeds.simulator.values import prepare, value_at
+from signs.citytime import TimeFormat, city_text
 from signs.model import Catalogue, Sign
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ class Simulator:
                 log.info(
                     "sim %s | readings %.1f msg/s, cameras %.0f msg/s | total %d readings, %d cameras, %d silenced, "
                     "%d dropped",
-                    local_time(self.clock.sim(now)).strftime("%Y-%m-%d %H:%M"),
+                    city_text(self.clock.sim(now), TimeFormat.MINUTE),
                     (readings - last[1]) / span,
                     (cameras - last[2]) / span,
                     readings,

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from feeds.contract import CHINA_STANDARD_TIME
 from feeds.simulator.noise import hash01
 from feeds.simulator.values import (
     SignModel,
@@ -31,6 +30,7 @@ from feeds.simulator.values import (
     sign_adcode,
     value_at,
 )
+from signs.citytime import CITY_TZ, city_time
 from signs.model import Catalogue, Level, MqttSource, Sign, level_of, thresholds_at
 
 SCENARIOS = ("rainstorm", "holiday-congestion", "camera-outage")
@@ -170,10 +170,10 @@ class Story:
         """The story's moment in the latest year in which it is not in the future; now for a story with no date."""
         if self.month is None or self.day is None:
             return now
-        today = datetime.fromtimestamp(now, CHINA_STANDARD_TIME)
+        today = city_time(now)
         hour, minute = int(self.hour), round((self.hour % 1) * 60)
         for year in (today.year, today.year - 1):
-            moment = datetime(year, self.month, self.day, hour, minute, tzinfo=CHINA_STANDARD_TIME)
+            moment = datetime(year, self.month, self.day, hour, minute, tzinfo=CITY_TZ)
             if moment.timestamp() <= now:
                 return moment.timestamp()
         raise AssertionError("unreachable: last year's date is in the past")

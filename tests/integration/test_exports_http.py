@@ -26,11 +26,12 @@ from feeds.sink import Batch, RedisSink
 from geo.admin import DISTRICTS
 from layouts.nav import export_href
 from signs.catalogue import catalogue
+from signs.citytime import CITY_TZ
 from signs.drill import list_signs
 from signs.export import beijing_text
 from signs.recent import read_latest_many
 from signs.store import read_history
-from signs.urlstate import BEIJING, DistrictView, ListView, Sort
+from signs.urlstate import DistrictView, ListView, Sort
 from tests.alerting import AlertRaiser, red_sign
 from tests.web import DISPATCH_PATH, ORIGIN, callback_request, create_accounts, signed_in
 
@@ -106,7 +107,7 @@ def test_the_sign_export_holds_every_reading_in_redis(officer: FlaskClient, redi
 
     cells = _xlsx(officer.get(url.format(fmt="xlsx")))
     assert [(c[3].value, c[3].data_type) for c in cells[1:-1]] == [(_in_excel(v), "n") for v in VALUES]
-    first = datetime.fromtimestamp(round(in_redis["ts"][0]), BEIJING).replace(tzinfo=None)
+    first = datetime.fromtimestamp(round(in_redis["ts"][0]), CITY_TZ).replace(tzinfo=None)
     assert cells[1][2].value == first and cells[-1][3].value == compared_value
 
 

@@ -27,8 +27,8 @@ from alerts.rules import (
 from config import Settings
 from geo.admin import CITY_ADCODE
 from signs.catalogue import catalogue
+from signs.citytime import CITY_TZ
 from signs.model import Derivation, Direction, Level, MqttSource, Sign, expected_value, thresholds_at
-from signs.urlstate import BEIJING
 
 RISING = (10.0, 20.0, 30.0, 50.0)  # high is bad: gaps 10, 10, 10, 20
 FALLING = (99.0, 98.0, 95.0, 90.0)  # low is bad, like a camera online rate
@@ -257,7 +257,7 @@ def test_write_is_needed_only_when_something_is_remembered() -> None:
 
 # Rule kinds: bounds that know the hour, and the first occurrence -----------------------------------------------
 
-TUESDAY = datetime(2025, 11, 25, tzinfo=BEIJING).timestamp()  # a working day in Xiangyang
+TUESDAY = datetime(2025, 11, 25, tzinfo=CITY_TZ).timestamp()  # a working day in Xiangyang
 NIGHT, RUSH_HOUR, EVENING = TUESDAY + 4 * 3600, TUESDAY + 8.5 * 3600, TUESDAY + 22 * 3600
 BOOK = RuleBook.from_settings(Settings())
 

@@ -29,6 +29,7 @@ from signs.catalogue import (
     derivation_order,
     load_catalogue,
 )
+from signs.citytime import CITY_TZ
 from signs.keys import Latest
 from signs.model import (
     BoundsKind,
@@ -43,7 +44,6 @@ from signs.model import (
     level_of,
     thresholds_at,
 )
-from signs.urlstate import BEIJING
 
 DISTRICTS = {"420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684"}
 CORE_MODULES = {  # catalogue-reference §5.5 "Checks"
@@ -506,7 +506,7 @@ def test_loader_names_the_modules_file(tmp_path):
 # Rule kinds and hour-of-week profiles ----------------------------------------------------------------
 
 # Tuesday 2025-11-25 in Xiangyang, hour by hour.
-TUESDAY = datetime(2025, 11, 25, tzinfo=BEIJING).timestamp()
+TUESDAY = datetime(2025, 11, 25, tzinfo=CITY_TZ).timestamp()
 
 
 def day_row(days: str = "mon-sun", night: float = 0.5, day: float = 1.0, floor: str = "", **changes: str):

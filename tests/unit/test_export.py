@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from signs.catalogue import catalogue
+from signs.citytime import CITY_TZ
 from signs.drill import levels_of
 from signs.export import (
     BOM,
@@ -25,9 +26,8 @@ from signs.export import (
     list_table,
     xlsx_bytes,
 )
-from signs.urlstate import BEIJING
 
-TS = datetime(2025, 5, 24, 14, 30, 5, tzinfo=BEIJING).timestamp()
+TS = datetime(2025, 5, 24, 14, 30, 5, tzinfo=CITY_TZ).timestamp()
 DTYPE = np.dtype([("ts", "<f8"), ("value", "<f8")])
 
 

@@ -10,13 +10,13 @@ from datetime import datetime
 import pytest
 
 from feeds import simulator as sim
-from feeds.contract import CHINA_STANDARD_TIME
 from feeds.simulator import scenarios, values
 from signs.catalogue import catalogue as project_catalogue
+from signs.citytime import CITY_TZ
 from signs.model import Catalogue, Level, MqttSource, Sign, level_of, thresholds_at
 
 HOUR = 3_600.0
-NOW = datetime(2026, 12, 2, 9, 30, tzinfo=CHINA_STANDARD_TIME).timestamp()
+NOW = datetime(2026, 12, 2, 9, 30, tzinfo=CITY_TZ).timestamp()
 STEP_S = 600.0  # scenario_effects' sampling here: coarser than the bench's, as fine as a held level needs
 
 
@@ -48,10 +48,10 @@ def _level(sign: Sign, t: float, state: sim.ScenarioState) -> Level:
 
 def test_stories_start_on_their_own_date_in_the_latest_year_it_is_past() -> None:
     rainstorm, holiday = scenarios.STORIES[sim.SCENARIO_RAINSTORM], scenarios.STORIES[sim.SCENARIO_HOLIDAY]
-    assert rainstorm.default_start(NOW) == datetime(2026, 5, 24, 10, tzinfo=CHINA_STANDARD_TIME).timestamp()
-    assert holiday.default_start(NOW) == datetime(2026, 5, 1, 7, tzinfo=CHINA_STANDARD_TIME).timestamp()
-    march = datetime(2026, 3, 1, tzinfo=CHINA_STANDARD_TIME).timestamp()
-    assert rainstorm.default_start(march) == datetime(2025, 5, 24, 10, tzinfo=CHINA_STANDARD_TIME).timestamp()
+    assert rainstorm.default_start(NOW) == datetime(2026, 5, 24, 10, tzinfo=CITY_TZ).timestamp()
+    assert holiday.default_start(NOW) == datetime(2026, 5, 1, 7, tzinfo=CITY_TZ).timestamp()
+    march = datetime(2026, 3, 1, tzinfo=CITY_TZ).timestamp()
+    assert rainstorm.default_start(march) == datetime(2025, 5, 24, 10, tzinfo=CITY_TZ).timestamp()
     assert scenarios.STORIES[sim.SCENARIO_CAMERA_OUTAGE].default_start(NOW) == NOW
 
 

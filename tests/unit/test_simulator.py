@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from feeds import simulator as sim
-from feeds.contract import CHINA_STANDARD_TIME, Readings, parse
+from feeds.contract import Readings, parse
 from feeds.simulator import values
 from signs.catalogue import CATALOGUE_DIR, load_catalogue
 from signs.catalogue import catalogue as project_catalogue
+from signs.citytime import CITY_TZ
 from signs.model import Catalogue, Level, MqttSource, Sign, expected_value, level_of, thresholds_at
 
 COLUMNS = (
@@ -28,7 +29,7 @@ COLUMNS = (
 ).split(",")
 DISTRICTS = ("420602", "420606", "420607", "420624", "420625", "420626", "420682", "420683", "420684")
 # Monday 2025-11-24, 00:00 in Xiangyang.
-MONDAY = datetime(2025, 11, 24, tzinfo=CHINA_STANDARD_TIME).timestamp()
+MONDAY = datetime(2025, 11, 24, tzinfo=CITY_TZ).timestamp()
 
 
 def _row(sign_id, zh, en, unit, module, core, dimension, direction, thresholds, source, cadence=60):

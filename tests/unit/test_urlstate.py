@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from geo.admin import DISTRICTS
+from signs.citytime import CITY_TZ
 from signs.urlstate import (
-    BEIJING,
     DEFAULT_RANGE,
     FILTER_ABNORMAL,
     MAX_COMPARE,
@@ -41,7 +41,7 @@ from signs.urlstate import (
 
 SIGN = "XY.P.M01.P01"
 DIST_SIGN = "XY.P.M01.P01.dist:420602"
-END = int(datetime(2025, 5, 24, 14, 30, tzinfo=BEIJING).timestamp())
+END = int(datetime(2025, 5, 24, 14, 30, tzinfo=CITY_TZ).timestamp())
 LANGS: tuple[Lang, ...] = ("zh", "en")
 
 SIGN_VIEWS = [
@@ -151,7 +151,7 @@ def test_toggling_a_comparison() -> None:
 def test_end_is_beijing_time_to_the_minute() -> None:
     assert format_end(END) == "20250524T1430"
     assert parse_end("20250524T1430") == END
-    assert datetime.fromtimestamp(parse_end("20250101T0000"), BEIJING).hour == 0  # type: ignore[arg-type]
+    assert datetime.fromtimestamp(parse_end("20250101T0000"), CITY_TZ).hour == 0  # type: ignore[arg-type]
     assert pin_minute(END + 59.9) == END
     assert parse_end("2025-05-24") is None
 
@@ -217,6 +217,6 @@ def test_shared_parameter_rules() -> None:
         parse_choice("pdf", "format", ("json", "csv"))
     with pytest.raises(QueryError, match="unknown parameter 'x': it takes none"):
         check_params({"x": "1", "token": "t"}, ())
-    assert parse_end("20991231T2359") == int(datetime(2099, 12, 31, 23, 59, tzinfo=BEIJING).timestamp())
+    assert parse_end("20991231T2359") == int(datetime(2099, 12, 31, 23, 59, tzinfo=CITY_TZ).timestamp())
     assert parse_end("00010101T0000") is None and parse_end("20250524T2500") is None
     assert parse_url(7) is None and parse_url(None) is None  # a state store holds what the browser sends

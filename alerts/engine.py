@@ -91,6 +91,7 @@ from signs.keys import (
 )
 from signs.model import Sign
 from signs.store import ingest_up_since, read_all_latest
+from signs.storyclock import StoryClock, read_story_clock
 
 log = logging.getLogger("cityeye.alerts.engine")
 
@@ -294,13 +295,14 @@ class AlertEngine:
         now = self._clock()
         routed = route_readings(readings, self._watched, now)
         self.stats.readings += sum(len(points) for points in routed.values())
+        clock = read_story_clock(self._redis)  # one look per batch: the bounds of a simulated story's hours
 
         def decide(group: Group, state: RuleState) -> Outcome:
             rule, sign_id = group
             sign = self._watched[sign_id].sign
-            return evaluate(state, routed[group], sign, rule, self._book.params(rule, sign))
+            return evaluate(state, routed[group], sign, rule, self._book.params(rule, sign), clock)
 
-        self._apply(list(routed), decide, now)
+        self._apply(list(routed), decide, now, clock)
 
     def ingest_up_since(self, now: float) -> float | None:
         """Since when feed workers have been alive without a break (signs.store.ingest_up_since, shared with the
@@ -323,9 +325,9 @@ class AlertEngine:
             silent = is_silent(sign, last.source_ts, now, book, up_since)
             return evaluate_silence(state, sign, silent, last.source_ts, last.value, now, book.nodata_level)
 
-        self._apply([(RuleKind.NO_DATA, sign_id) for sign_id in heard], decide, now)
+        self._apply([(RuleKind.NO_DATA, sign_id) for sign_id in heard], decide, now, read_story_clock(self._redis))
 
-    def _apply(self, groups: list[Group], decide: Decide, now: float) -> None:
+    def _apply(self, groups: list[Group], decide: Decide, now: float, clock: StoryClock | None) -> None:
         """Look at the groups' states without a lock, then write the few that change in one WATCH transaction,
         deciding again on what is there if another engine wrote one of them in between."""
         if not groups:
@@ -354,7 +356,7 @@ class AlertEngine:
             staged: list[Transition] = []
             for group, before, outcome in zip(changing, befores, outcomes, strict=True):
                 if outcome.needs_write(before):
-                    staged += self._stage(writes, group, outcome, alerts.get(before.alert_id), silences, now)
+                    staged += self._stage(writes, group, outcome, alerts.get(before.alert_id), silences, now, clock)
             # Each raised alert joins its incident in this same transaction (alerts.incidents).
             pending_signals = {
                 sign_id: o.state for (rule, sign_id), o in zip(changing, outcomes, strict=True) if rule is RuleKind.CMA
@@ -369,7 +371,14 @@ class AlertEngine:
         self.stats.raised += sum(t.event is Event.RAISED for t in transitions)
 
     def _stage(
-        self, writes: Writes, group: Group, outcome: Outcome, alert: Alert | None, silences: list[Silence], now: float
+        self,
+        writes: Writes,
+        group: Group,
+        outcome: Outcome,
+        alert: Alert | None,
+        silences: list[Silence],
+        now: float,
+        clock: StoryClock | None,
     ) -> list[Transition]:
         """Gather one rule state and the alert transitions its changes call for."""
         rule, sign_id = group
@@ -378,7 +387,7 @@ class AlertEngine:
         transitions = []
         for change in outcome.changes:
             # The alert records the bound of the change's source time (an hour-of-week bound moves with the hour).
-            followed = follow(change, alert, sign_at(sign, change.at), rule, now, self._policy, silences)
+            followed = follow(change, alert, sign_at(sign, change.at, clock), rule, now, self._policy, silences)
             if followed is not None:
                 alert, transition = followed
                 writes.transition(alert, transition)

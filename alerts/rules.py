@@ -3,7 +3,8 @@ durations that turn levels into raises, level changes and clears, and when a sen
 
 No Redis and no clock: durations are measured in the readings' source time, and `now` is an argument. The bounds
 a reading is judged by are those of its source time (`signs.model.thresholds_at`): an hour-of-week sign's bounds
-follow its profile, so the same value can be normal at night and a breach at rush hour.
+follow its profile, so the same value can be normal at night and a breach at rush hour. While the simulator tells a
+story, the source time is a wall-clock stamp and the bounds are those of its story time (`clock`, signs.storyclock).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from signs.model import (
     level_of,
     thresholds_at,
 )
+from signs.storyclock import StoryClock
 
 # (category, module, core) of the CMA warning signals: XY.S.M13.S48.sig:* per signal type, .dist:* per district.
 CMA_SIGNALS = ("S", "M13", "S48")
@@ -155,22 +157,24 @@ def hysteresis_margins(thresholds: tuple[float | None, ...], hysteresis: float) 
     return tuple(0.0 if bound is None else hysteresis * bound_gap(thresholds, i) for i, bound in enumerate(thresholds))
 
 
-def sign_at(sign: Sign, ts: float) -> Sign:
+def sign_at(sign: Sign, ts: float, clock: StoryClock | None = None) -> Sign:
     """The sign with the bounds of source time ts in its thresholds: what an alert raised or changed at ts records
     as the bound it crossed."""
     if sign.bounds is not BoundsKind.HOUR_OF_WEEK:
         return sign
-    return replace(sign, thresholds=thresholds_at(sign, ts))
+    return replace(sign, thresholds=thresholds_at(sign, ts, clock))
 
 
-def observed_level(value: float, sign: Sign, current: Level, hysteresis: float, ts: float) -> Level:
+def observed_level(
+    value: float, sign: Sign, current: Level, hysteresis: float, ts: float, clock: StoryClock | None = None
+) -> Level:
     """The level a value with source time ts stands at, given the level the condition stands at now.
 
     The bounds are those at ts (`thresholds_at`). Rising is plain level_of. Falling, the value keeps each level up
     to `current` while it stays within hysteresis × bound_gap of that level's bound: it must clearly leave a
     level, so that a value hovering at a bound does not flap.
     """
-    thresholds = thresholds_at(sign, ts)
+    thresholds = thresholds_at(sign, ts, clock)
     raw = level_of(value, thresholds, sign.direction)
     if raw >= current or hysteresis <= 0:
         return raw
@@ -245,16 +249,22 @@ def change_between(before: RuleState, after: RuleState) -> ChangeKind | None:
 
 
 def evaluate(
-    state: RuleState, readings: Iterable[tuple[float, float]], sign: Sign, rule: RuleKind, params: RuleParams
+    state: RuleState,
+    readings: Iterable[tuple[float, float]],
+    sign: Sign,
+    rule: RuleKind,
+    params: RuleParams,
+    clock: StoryClock | None = None,
 ) -> Outcome:
     """Fold (source time, value) readings into the rule state, oldest first, with every change on the way: a
     breach raised and cleared within one batch is still an alert. Each reading meets the bounds of its own source
-    time."""
+    time (of its story time while `clock` runs)."""
     changes: list[Change] = []
     for ts, value in sorted(readings):
         if ts <= state.last_ts:
             continue  # redelivered or late: the state has already moved past it
-        after = advance(state, ts, value, observed_level(value, sign, state.level, params.hysteresis, ts), params)
+        level = observed_level(value, sign, state.level, params.hysteresis, ts, clock)
+        after = advance(state, ts, value, level, params)
         kind = change_between(state, after)
         if kind is ChangeKind.RAISE:
             after = replace(after, alert_id=new_alert_id(rule, sign.id, ts))

@@ -48,6 +48,7 @@
     boardAt: null, silent: [], workers: null, dropped: null, error: null, mapSign: null, focus: null,
     elements: null, alertKey: "", rotation: null, started: false, alerts: null, alertsSeen: null,
     redIncidents: null,  // ids of the red incidents already seen: the kiosk jumps only to a new one
+    simulated: null,  // views/wall.simulated_notice: {text: [zh, en], story} while the simulator runs
   };
 
   // Formatting -----------------------------------------------------------------------------------
@@ -307,14 +308,20 @@
     return problems;
   }
 
+  function simulatedText() {
+    return state.simulated ? state.simulated.text[state.ctx.lang === "en" ? 1 : 0] : null;
+  }
+
   function paintFreshness() {
     const problems = freshnessProblems();
     const canvas = document.getElementById("wall-canvas");
     const banner = document.getElementById("wall-banner");
     const live = problems.length === 0;
+    const simulated = simulatedText();  // simulated data is said on the banner whatever else it says
     canvas.classList.toggle("not-live", !live);
-    banner.classList.toggle("hidden", live);
-    banner.textContent = problems.join("  ·  ");
+    banner.classList.toggle("hidden", live && !simulated);
+    banner.classList.toggle("notice", live && !!simulated);
+    banner.textContent = [simulated, ...problems].filter(Boolean).join("  ·  ");
     const liveText = document.querySelector(".live-text");
     liveText.textContent = live ? state.text.live : state.text.notLive;
     document.querySelector(".live").classList.toggle("down", !live);
@@ -323,6 +330,12 @@
   function paintClock() {
     const clock = document.getElementById("wall-clock");
     if (!clock) return;
+    const story = state.simulated && state.simulated.story;
+    clock.classList.toggle("simulated", !!story);
+    if (story) {
+      clock.textContent = simulatedText();
+      return;
+    }
     const now = new Date(serverNow() * 1000);
     clock.textContent = now.toLocaleString(state.ctx.lang === "en" ? "en-GB" : "zh-CN", {
       timeZone: "Asia/Shanghai", hour12: false, year: "numeric", month: "2-digit", day: "2-digit",
@@ -497,6 +510,7 @@
       state.error = null;
       state.lastOkMs = Date.now();
       state.serverOffsetMs = changes.now * 1000 - Date.now();
+      state.simulated = changes.simulated || null;
       mergeChanges(changes);
       if (changes.alerts) {
         state.alerts = changes.alerts;

@@ -20,6 +20,7 @@ from feeds.sink import read_broker_drops
 from signs.keys import KEY_BOARD, KEY_BOARD_CHANGES, KEY_CAMERA_HEARD, KEY_WORKER_PATTERN, Latest, Quality
 from signs.model import Catalogue, MqttSource
 from signs.store import latest_level, read_all_latest
+from signs.storyclock import StoryClock, read_story_clock
 
 # A feed is silent when nothing of it arrived for twice the cadence of its fastest sign, and never sooner
 # than this, so that one late message does not raise the banner.
@@ -72,13 +73,17 @@ def _entry(raw: list[Any]) -> BoardEntry:
     return (value, level, source_ts, str(raw[3])) if len(raw) > 3 else (value, level, source_ts)
 
 
-def board_entries(cat: Catalogue, latest: dict[str, Latest]) -> dict[str, BoardEntry]:
+def board_entries(
+    cat: Catalogue, latest: dict[str, Latest], clock: StoryClock | None = None
+) -> dict[str, BoardEntry]:
+    """Every sign's board entry, its level judged as the alert engine judges it (at story time while the simulator
+    tells a story)."""
     entries: dict[str, BoardEntry] = {}
     for sign_id, value in latest.items():
         sign = cat.signs.get(sign_id)
         if sign is None:
             continue
-        level = int(latest_level(sign, value))
+        level = int(latest_level(sign, value, clock))
         if value.quality is Quality.OK:
             entries[sign_id] = (value.value, level, value.source_ts)
         else:
@@ -132,9 +137,10 @@ def next_board(
     workers: int,
     now: float,
     dropped: int | None = None,
+    clock: StoryClock | None = None,
 ) -> tuple[Board, dict[str, BoardEntry]]:
     """The new board and the entries that changed since `previous` (all of them when there is none)."""
-    entries = board_entries(cat, latest)
+    entries = board_entries(cat, latest, clock)
     changes = changed_entries(previous.signs if previous else {}, entries)
     ages = feed_ages(cat, latest, camera_heard, now)
     board = Board(
@@ -177,7 +183,8 @@ def publish_board(client: redis.Redis, cat: Catalogue, now: float | None = None)
     camera_heard = float(heard) if heard else None
     latest = read_all_latest(client)
     dropped = drops.recent if drops.known else None
-    board, changes = next_board(cat, previous, latest, camera_heard, workers, now, dropped)
+    clock = read_story_clock(client)
+    board, changes = next_board(cat, previous, latest, camera_heard, workers, now, dropped, clock)
     pipe = client.pipeline(transaction=True)
     if previous is None:
         pipe.delete(KEY_BOARD_CHANGES)  # a board started afresh numbers its ticks from 1 again

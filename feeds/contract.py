@@ -162,6 +162,10 @@ def worker_status_topic(worker_id: str) -> str:
     return f"{TOPIC_ROOT}/status/worker/{worker_id}"
 
 
+# The city simulator's retained status: whether simulated data is being published, and its story clock.
+SIMULATOR_STATUS_TOPIC = f"{TOPIC_ROOT}/status/simulator"
+
+
 # The broker's own counters, where it publishes them ($SYS), so that messages it dropped (a full queue of a worker's
 # session) are noticed: Mosquitto 2 (`$SYS/broker/...`, sys_interval) and EMQX 5 (`$SYS/brokers/{node}/...`,
 # sys_msg_interval). Subscribed plainly, never shared: every worker hears them, and writing them twice is harmless.

@@ -26,8 +26,10 @@ from signs.model import (
     is_stale,
     level_of,
     thresholds_at,
+    thresholds_over,
 )
 from signs.store import latest_level
+from signs.storyclock import StoryClock
 
 # History -------------------------------------------------------------------------------------------------
 
@@ -121,19 +123,16 @@ def _bucket_series_unsorted(points: np.ndarray, start: float, n: int, width: flo
     return Series(start=start, width=width, low=low, high=high, mean=mean, count=count)
 
 
-def levels_of(sign: Sign, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+def levels_of(sign: Sign, ts: np.ndarray, values: np.ndarray, clock: StoryClock | None = None) -> np.ndarray:
     """value_level for a whole series at once (NaN is normal): each point against the bounds at its own source
-    time, so an hour-of-week sign's night-time dip is as normal here as it is to the alert engine."""
+    time (its story time while `clock` runs), so an hour-of-week sign's night-time dip is as normal here as it is
+    to the alert engine."""
     values = np.asarray(values, dtype=np.float64)
-    profile = sign.profile
-    factors = (
-        1.0 if profile is None else np.fromiter((profile.bounds_factor(float(t)) for t in ts), np.float64, len(values))
-    )
+    bounds = thresholds_over(sign, np.asarray(ts, dtype=np.float64), clock)
     out = np.zeros(values.shape, dtype=np.int8)
-    for level, bound in zip((1, 2, 3, 4), sign.thresholds, strict=True):
-        if bound is None:
+    for level, scaled in zip((1, 2, 3, 4), bounds, strict=True):
+        if scaled is None:
             continue
-        scaled = bound * factors
         hit = values >= scaled if sign.direction is Direction.HIGH_IS_BAD else values < scaled
         out = np.where(hit, np.int8(level), out)
     return out
@@ -197,10 +196,12 @@ def since(ts: np.ndarray, levels: np.ndarray, level: int) -> Since | None:
     return Since(level=level, start=float(ts[first]), before_range=first == 0)
 
 
-def next_threshold(sign: Sign, value: float, ts: float) -> tuple[int, float] | None:
-    """The next level above the value's and the bound that reaches it at time ts; None at red or without
-    thresholds."""
-    bounds = thresholds_at(sign, ts)
+def next_threshold(
+    sign: Sign, value: float, ts: float, clock: StoryClock | None = None
+) -> tuple[int, float] | None:
+    """The next level above the value's and the bound that reaches it at time ts (its story time while `clock`
+    runs); None at red or without thresholds."""
+    bounds = thresholds_at(sign, ts, clock)
     current = int(level_of(value, bounds, sign.direction))
     for level in range(current + 1, 5):
         bound = bounds[level - 1]
@@ -270,10 +271,10 @@ class Cell:
     source_ts: float | None
 
 
-def cell(sign: Sign, latest: Latest | None, now: float) -> Cell:
+def cell(sign: Sign, latest: Latest | None, now: float, clock: StoryClock | None = None) -> Cell:
     if latest is None:
         return Cell(sign.id, None, 0, True, None)
-    level = int(latest_level(sign, latest))
+    level = int(latest_level(sign, latest, clock))
     stale = is_stale(sign, latest.source_ts, now)
     return Cell(sign.id, latest.value, level, stale, latest.source_ts)
 
@@ -320,19 +321,21 @@ def comparison_sign_ids(cat: Catalogue) -> list[str]:
     return ids
 
 
-def core_rows(cat: Catalogue, latest: Mapping[str, Latest], now: float) -> list[CoreRow]:
+def core_rows(
+    cat: Catalogue, latest: Mapping[str, Latest], now: float, clock: StoryClock | None = None
+) -> list[CoreRow]:
     rows = []
     by_core = district_cores(cat)
     for core in cat.core_signs:
         signs = by_core.get(core.id, {})
-        cells = {adcode: cell(sign, latest.get(sign.id), now) for adcode, sign in signs.items()}
+        cells = {adcode: cell(sign, latest.get(sign.id), now, clock) for adcode, sign in signs.items()}
 
         def badness(adcode: str, cells: dict[str, Cell] = cells, signs: dict[str, Sign] = signs) -> tuple[int, float]:
             c = cells[adcode]
             return c.level, pressure(signs[adcode], c.value if c.value is not None else math.nan)
 
         ranked = sorted((a for a, c in cells.items() if c.value is not None), key=badness, reverse=True)
-        rows.append(CoreRow(core, cell(core, latest.get(core.id), now), cells, signs, ranked))
+        rows.append(CoreRow(core, cell(core, latest.get(core.id), now, clock), cells, signs, ranked))
     return rows
 
 

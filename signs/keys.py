@@ -88,6 +88,11 @@ KEY_SIGNIN_LOCK = PREFIX + ":{{auth}}:signin-lock:{scope}:{subject}"
 KEY_BROKER = f"{PREFIX}:{{broker}}"
 # Stream, one entry per rise of a node's dropped count: "n" (messages dropped), "node"; trimmed by age to a day.
 KEY_BROKER_DROPS = f"{PREFIX}:{{broker}}:drops"
+# String, JSON of signs.storyclock.StoryClock {"story", "story_start", "real_start", "speed", "stamps"}: the running
+# simulator's clock, which every judge of hour-of-week bounds (alert engine, board, views) maps reading stamps through.
+# Written by `python -m feeds simulate` when it starts and every STORY_CLOCK_REFRESH_S, deleted when it stops, and
+# expiring STORY_CLOCK_TTL_S after its last write (a simulator that crashed). Absent: no simulator runs.
+KEY_STORY_CLOCK = f"{PREFIX}:{{simulator}}:story-clock"
 # Short-lived locks so that one of several workers runs each periodic roll-up.
 KEY_LOCK = PREFIX + ":lock:{{{name}}}"
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from signs.citytime import CITY_UTC_OFFSET_S, city_time
+
+if TYPE_CHECKING:
+    from signs.storyclock import StoryClock
 
 Times = npt.NDArray[np.float64]  # epoch seconds, as arrays of them (a simulated week, a history's time stamps)
 
@@ -278,24 +282,29 @@ def expected_values(sign: Sign, ts: Times) -> Times | None:
     return values
 
 
-def thresholds_over(sign: Sign, ts: Times) -> tuple[float | Times | None, ...]:
+def thresholds_over(
+    sign: Sign, ts: Times, clock: StoryClock | None = None
+) -> tuple[float | Times | None, ...]:
     """thresholds_at() over an array of times: each bound an array where the bounds follow a profile."""
     if sign.profile is None:
         return sign.thresholds
-    factor = sign.profile.bounds_factors(ts)
+    factor = sign.profile.bounds_factors(ts if clock is None else clock.story_times(ts))
     return tuple(None if b is None else b * factor for b in sign.thresholds)
 
 
-def thresholds_at(sign: Sign, ts: float) -> tuple[float | None, float | None, float | None, float | None]:
+def thresholds_at(
+    sign: Sign, ts: float, clock: StoryClock | None = None
+) -> tuple[float | None, float | None, float | None, float | None]:
     """A sign's 蓝/黄/橙/红 bounds for a value whose source time is ts.
 
     Absolute and first-occurrence signs: the catalogue's bounds (the loader has put the first occurrence's 1 in
     place). Hour-of-week signs: the catalogue's bounds scaled by the profile's factor at ts, so they keep their
-    ratio to the expected value (a night-time dip is normal, a storm's surge is not).
+    ratio to the expected value (a night-time dip is normal, a storm's surge is not). While the simulator tells a
+    story (`clock`, signs.storyclock), ts is a stamp of the wall clock and the bounds are those of its story time.
     """
     if sign.profile is None:
         return sign.thresholds
-    factor = sign.profile.bounds_factor(ts)
+    factor = sign.profile.bounds_factor(ts if clock is None else clock.story_time(ts))
     blue, yellow, orange, red = (None if b is None else b * factor for b in sign.thresholds)
     return blue, yellow, orange, red
 
@@ -313,9 +322,10 @@ def is_stale(sign: Sign, source_ts: float, now: float) -> bool:
     return now > stale_at(sign, source_ts)
 
 
-def value_level(sign: Sign, value: float, source_ts: float) -> Level:
-    """The warning level a value stands at against the sign's bounds at its source time."""
-    return level_of(value, thresholds_at(sign, source_ts), sign.direction)
+def value_level(sign: Sign, value: float, source_ts: float, clock: StoryClock | None = None) -> Level:
+    """The warning level a value stands at against the sign's bounds at its source time (its story time while the
+    simulator tells a story)."""
+    return level_of(value, thresholds_at(sign, source_ts, clock), sign.direction)
 
 
 def derive_value(op: DeriveOp, values: list[float], weights: list[float] | None = None) -> float | None:

@@ -13,6 +13,7 @@ import redis
 from config import settings
 from signs.keys import KEY_ALERTS_INGEST_UP, KEY_LATEST, KEY_WORKER_PATTERN, Latest, Quality, history_day, history_key
 from signs.model import Level, Sign, is_stale, value_level
+from signs.storyclock import StoryClock
 
 
 def open_redis(url: str | None = None) -> redis.Redis:
@@ -54,20 +55,21 @@ class SignValue:
         }
 
 
-def latest_level(sign: Sign, latest: Latest) -> Level:
-    """The warning level a stored value stands at; a value warming up or incomplete has none (it raises nothing)."""
+def latest_level(sign: Sign, latest: Latest, clock: StoryClock | None = None) -> Level:
+    """The warning level a stored value stands at (at its story time while the simulator tells a story); a value
+    warming up or incomplete has none (it raises nothing)."""
     if latest.quality is not Quality.OK:
         return Level.NORMAL
-    return value_level(sign, latest.value, latest.source_ts)
+    return value_level(sign, latest.value, latest.source_ts, clock)
 
 
-def sign_value(sign: Sign, latest: Latest, now: float) -> SignValue:
+def sign_value(sign: Sign, latest: Latest, now: float, clock: StoryClock | None = None) -> SignValue:
     age = max(0.0, now - latest.source_ts)
     return SignValue(
         sign_id=sign.id,
         value=latest.value,
         unit=sign.unit,
-        level=latest_level(sign, latest),
+        level=latest_level(sign, latest, clock),
         source_ts=latest.source_ts,
         receive_ts=latest.receive_ts,
         age_s=age,

@@ -31,6 +31,7 @@ from signs.keys import KEY_CAMERA_STATUS, Latest
 from signs.model import Catalogue
 from signs.recent import read_latest_many
 from signs.replies import get_bytes
+from signs.storyclock import StoryClock, read_story_clock
 from signs.urlstate import DISTRICT_SORT_COLUMNS, FILTER_ABNORMAL, DistrictView, SignView, parse_url
 from views.exports import Export, file_stamp
 from views.grid import DEFAULT_SORT, Row, grid_sort, sorted_by
@@ -52,6 +53,7 @@ class DistrictReads:
     latest: dict[str, Latest]
     camera_status: dict[str, Any] | None
     open_alerts: list[Alert]
+    clock: StoryClock | None = None  # the simulator's, which the values' levels are judged by
 
 
 def read_district(client: redis.Redis, cat: Catalogue, adcode: str) -> DistrictReads:
@@ -59,7 +61,7 @@ def read_district(client: redis.Redis, cat: Catalogue, adcode: str) -> DistrictR
     latest = read_latest_many(client, ids)
     status = get_bytes(client, KEY_CAMERA_STATUS)
     camera_status = cast(dict[str, Any], json.loads(status)) if status else None
-    return DistrictReads(latest, camera_status, list_active(client, district=adcode))
+    return DistrictReads(latest, camera_status, list_active(client, district=adcode), read_story_clock(client))
 
 
 def grid_rows(rows: list[CoreRow], adcode: str, lang: str, only_abnormal: bool = False) -> list[Row]:
@@ -152,7 +154,7 @@ class DistrictPage:
 
 
 def district_page(cat: Catalogue, reads: DistrictReads, view: DistrictView, now: float) -> DistrictPage:
-    rows = core_rows(cat, reads.latest, now)
+    rows = core_rows(cat, reads.latest, now, reads.clock)
     alerts = district_alerts(cat, reads.open_alerts)
     return DistrictPage(
         rows=grid_rows(rows, view.adcode, view.lang, view.filter == FILTER_ABNORMAL),

@@ -26,6 +26,7 @@ from signs.keys import Latest
 from signs.model import Catalogue, Derivation, MqttSource, Sign, is_stale, stale_at
 from signs.recent import read_latest_many, read_span
 from signs.store import latest_level
+from signs.storyclock import StoryClock, read_story_clock
 from signs.urlstate import SignView, pin_minute
 from views.exports import Export, file_stamp
 
@@ -63,22 +64,24 @@ def source_text(sign: Sign) -> str:
     return source.expression
 
 
-def headline(sign: Sign, latest: Latest | None, now: float) -> Headline:
+def headline(sign: Sign, latest: Latest | None, now: float, clock: StoryClock | None = None) -> Headline:
     if latest is None:
         return Headline(None, sign.unit, None, None, True, None)
     age = max(0.0, now - latest.source_ts)
-    level = int(latest_level(sign, latest))
+    level = int(latest_level(sign, latest, clock))
     return Headline(latest.value, sign.unit, level, age, is_stale(sign, latest.source_ts, now), latest.source_ts)
 
 
-def sibling_rows(others: list[Sign], latest: dict[str, Latest], now: float) -> list[SiblingRow]:
+def sibling_rows(
+    others: list[Sign], latest: dict[str, Latest], now: float, clock: StoryClock | None = None
+) -> list[SiblingRow]:
     rows = []
     for other in others:
         value = latest.get(other.id)
         if value is None:
             rows.append(SiblingRow(other, None, None, True))
             continue
-        level = int(latest_level(other, value))
+        level = int(latest_level(other, value, clock))
         rows.append(SiblingRow(other, value.value, level, is_stale(other, value.source_ts, now)))
     return rows
 
@@ -87,7 +90,8 @@ def current(client: redis.Redis, cat: Catalogue, view: SignView, now: float) -> 
     sign = cat.signs[view.sign_id]
     others = siblings(cat, sign)
     latest = read_latest_many(client, [sign.id, *(s.id for s in others)])
-    return SignNow(headline(sign, latest.get(sign.id), now), sibling_rows(others, latest, now))
+    clock = read_story_clock(client)
+    return SignNow(headline(sign, latest.get(sign.id), now, clock), sibling_rows(others, latest, now, clock))
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class HistoryReads:
     points: np.ndarray
     compared: list[tuple[Sign, np.ndarray]]
 
+    clock: StoryClock | None = None  # the simulator's, which the points' levels are judged by
 
 def read_history(client: redis.Redis, cat: Catalogue, view: SignView, now: float) -> HistoryReads:
     """Unknown compared signs are left out (a page is read tolerantly; the export refuses them first)."""
@@ -126,7 +131,7 @@ def read_history(client: redis.Redis, cat: Catalogue, view: SignView, now: float
     for other in (cat.signs[i] for i in view.compare if i in cat.signs):
         other_win = window_of(other, view, now)
         compared.append((other, read_span(client, other.id, min(win.start, other_win.start), read_end)))
-    return HistoryReads(sign, win, points, compared)
+    return HistoryReads(sign, win, points, compared, read_story_clock(client))
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class SignHistory:
 def history_model(reads: HistoryReads, view: SignView, now: float) -> SignHistory:
     sign, points, win = reads.sign, reads.points, reads.window
     series = bucket_series(points, win.start, win.stop, win.width)
-    levels = levels_of(sign, points["ts"], points["value"])
+    levels = levels_of(sign, points["ts"], points["value"], reads.clock)
     last_ts = float(points["ts"][-1]) if len(points) else win.end
     # A period still going when the readings stop lasts until the value turns stale.
     until = min(win.end, stale_at(sign, last_ts))
@@ -182,7 +187,7 @@ def history_export(client: redis.Redis, cat: Catalogue, view: SignView, now: flo
     reads = read_history(client, cat, view, now)
     sign, win = reads.sign, reads.window
     series = [(sign, reads.points)] + [(s, p[(p["ts"] >= win.start)]) for s, p in reads.compared]
-    levels = [levels_of(s, p["ts"], p["value"]) for s, p in series]
+    levels = [levels_of(s, p["ts"], p["value"], reads.clock) for s, p in series]
     table = history_table(series, levels, view.lang, win.start, win.end, now, [source_text(sign)])
     stamp = file_stamp(win.end)
     name = sign.name_en if view.lang == "en" else sign.name_zh

@@ -17,6 +17,7 @@ from signs.keys import Latest
 from signs.model import Catalogue, Sign, is_stale
 from signs.recent import read_latest_many, read_recent
 from signs.store import latest_level
+from signs.storyclock import StoryClock, read_story_clock
 from signs.urlstate import FILTER_ABNORMAL, LIST_SORT_COLUMNS, ListView, SignView, parse_url
 from views.exports import Export, file_stamp
 from views.grid import DEFAULT_SORT, Row, grid_sort, sorted_by
@@ -38,7 +39,15 @@ def group_title(cat: Catalogue, view: ListView) -> str:
     return group.name_en if view.lang == "en" else group.name_zh
 
 
-def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int | None], now: float, lang: str) -> Row:
+def sign_row(
+    cat: Catalogue,
+    sign: Sign,
+    latest: Latest | None,
+    spark: list[int | None],
+    now: float,
+    lang: str,
+    clock: StoryClock | None = None,
+) -> Row:
     module = cat.modules[sign.module]
     row: Row = {
         "id": sign.id,
@@ -56,7 +65,7 @@ def sign_row(cat: Catalogue, sign: Sign, latest: Latest | None, spark: list[int 
     age = max(0.0, now - latest.source_ts)
     return row | {
         "value": latest.value,
-        "level": int(latest_level(sign, latest)),
+        "level": int(latest_level(sign, latest, clock)),
         "stale": is_stale(sign, latest.source_ts, now),
         "age": round(age, 1),
         "ts": latest.source_ts,
@@ -70,13 +79,14 @@ def rows_for(
     recent: Mapping[str, np.ndarray],
     now: float,
     lang: str,
+    clock: StoryClock | None = None,
 ) -> list[Row]:
     out = []
     for sign in signs:
         points = recent.get(sign.id)
         window = spark_window(sign.cadence_s)
         spark = sparkline(points, now - window, now) if points is not None and len(points) else []
-        out.append(sign_row(cat, sign, latest.get(sign.id), spark, now, lang))
+        out.append(sign_row(cat, sign, latest.get(sign.id), spark, now, lang, clock))
     return out
 
 
@@ -89,10 +99,11 @@ def read_rows(
 ) -> list[Row]:
     """Rows for these signs; with `abnormal`, only those beyond a threshold (sparklines read for those only)."""
     latest = read_latest_many(client, [s.id for s in signs])
+    clock = read_story_clock(client)
     if abnormal:
-        signs = [s for s in signs if (v := latest.get(s.id)) is not None and latest_level(s, v) > 0]
+        signs = [s for s in signs if (v := latest.get(s.id)) is not None and latest_level(s, v, clock) > 0]
     recent = read_recent(client, [(s, spark_window(s.cadence_s)) for s in signs], now) if sparks else {}
-    return rows_for(cat, signs, latest, recent, now, lang)
+    return rows_for(cat, signs, latest, recent, now, lang, clock)
 
 
 def view_signs(cat: Catalogue, view: ListView) -> list[Sign]:

@@ -11,10 +11,13 @@ from geo.admin import CITY_ADCODE, DISTRICTS
 from signs.keys import Latest
 from signs.model import Catalogue, Sign
 from signs.store import read_all_latest, read_latest, sign_value
+from signs.storyclock import StoryClock, read_story_clock
 from signs.urlstate import Lang, QueryError
 
 
-def sign_json(sign: Sign, latest: Latest | None, now: float, lang: Lang = "zh") -> dict[str, Any]:
+def sign_json(
+    sign: Sign, latest: Latest | None, now: float, lang: Lang = "zh", clock: StoryClock | None = None
+) -> dict[str, Any]:
     """A sign's catalogue entry merged with its current value; value fields are null before the first reading.
     "quality" is "ok", or "warming-up" / "incomplete" for a value that is shown but not judged (level normal).
     "unit" is the catalogue's unit, the one values carry; "name", "unit_label", "definition" and "owner" are the
@@ -38,7 +41,7 @@ def sign_json(sign: Sign, latest: Latest | None, now: float, lang: Lang = "zh") 
             "value": None, "level": None, "source_ts": None, "receive_ts": None, "age_s": None, "stale": True,
             "quality": None,
         }  # fmt: skip
-    return doc | sign_value(sign, latest, now).as_json()
+    return doc | sign_value(sign, latest, now, clock).as_json()
 
 
 def _in_district(sign: Sign, adcode: str) -> bool:
@@ -63,7 +66,7 @@ def select_signs(cat: Catalogue, category: str | None, district: str | None) -> 
 
 
 def one_sign(client: redis.Redis, sign: Sign, now: float, lang: Lang = "zh") -> dict[str, Any]:
-    return sign_json(sign, read_latest(client, sign.id), now, lang)
+    return sign_json(sign, read_latest(client, sign.id), now, lang, read_story_clock(client))
 
 
 def snapshot(
@@ -71,5 +74,6 @@ def snapshot(
 ) -> dict[str, Any]:
     chosen = select_signs(cat, category, district)
     latest = read_all_latest(client)
-    signs = [sign_json(s, latest.get(s.id), now, lang) for s in chosen]
+    clock = read_story_clock(client)
+    signs = [sign_json(s, latest.get(s.id), now, lang, clock) for s in chosen]
     return {"at": now, "count": len(chosen), "signs": signs}

@@ -23,6 +23,7 @@ from signs.history import downsample
 from signs.keys import KEY_ALERTS_AUDIT, KEY_BOARD_CHANGES
 from signs.replies import StreamEntry, stream_revrange
 from signs.store import read_history
+from signs.storyclock import StoryClock, read_story_clock
 
 SPARK_WINDOW_S = 3600.0
 SPARK_POINTS = 60
@@ -153,10 +154,20 @@ def alerts_update(client: redis.Redis, held_audit: str | None) -> dict[str, Any]
     }
 
 
+def simulated_notice(clock: StoryClock | None, now: float) -> dict[str, Any] | None:
+    """What the header clock and the banner say while the simulator runs: its label in both languages, and whether
+    it gives a story time (the clock then shows it instead of the wall clock); None for real data."""
+    if clock is None:
+        return None
+    return {"text": [clock.label(now, "zh"), clock.label(now, "en")], "story": clock.shows_story_time(now)}
+
+
 def wall_tick(
     client: redis.Redis, held_seq: object, held_audit: object, spark_signs: list[str], now: float
 ) -> dict[str, Any]:
-    """One wall's tick: the board's update, with the alert strip's when it changed."""
+    """One wall's tick: the board's update, with the alert strip's when it changed, and whether the data is
+    simulated (never hidden: a simulated storm must not pass for a real one)."""
     update = board_update(client, held_seq_of(held_seq), spark_signs, now)
     alerts = alerts_update(client, held_audit_of(held_audit))
-    return update | ({"alerts": alerts} if alerts else {})
+    simulated = {"simulated": simulated_notice(read_story_clock(client), now)}
+    return update | simulated | ({"alerts": alerts} if alerts else {})

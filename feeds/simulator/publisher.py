@@ -1,9 +1,12 @@
 """The publisher: sign groups (one MQTT message each) at their cadence and camera heartbeats over their period, on
-one paho client and one scheduler loop, with readings stamped by the wall clock or the simulated one."""
+one paho client and one scheduler loop, with readings stamped by the wall clock or the simulated one; and the story
+clock that says what simulated time those stamps stand for (a signed, retained status on MQTT, and KEY_STORY_CLOCK in
+Redis for every judge of hour-of-week bounds: signs.storyclock)."""
 
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import math
 import threading
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import redis
 
-from feeds.contract import FEED_VIDEO, encode_camera_status, encode_readings, topic
+from feeds.contract import FEED_VIDEO, SIMULATOR_STATUS_TOPIC, encode_camera_status, encode_readings, sign_owned, topic
 from feeds.simulator.cameras import CAMERA_SILENT, CAMERA_STATUS_NAMES, CameraFleet, camera_statuses
 from feeds.simulator.clock import SimClock
 from feeds.simulator.noise import hash01, text_key
@@ -21,6 +25,7 @@ from feeds.simulator.scenarios import NO_SCENARIO, ScenarioState
 from feeds.simulator.values import prepare, value_at
 from signs.citytime import TimeFormat, city_text
 from signs.model import Catalogue, Sign
+from signs.storyclock import STORY_CLOCK_REFRESH_S, StoryClock, clear_story_clock, write_story_clock
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -86,6 +91,54 @@ def publish_all_once(
 
 
 
+def story_clock_of(clock: SimClock, state: ScenarioState, stamp_simulated: bool) -> StoryClock:
+    """What the simulator's readings stand for: its story (if any) told from `clock`, stamped as they are."""
+    return StoryClock(state.name or "", clock.sim_start, clock.real_start, clock.speed,
+                      "simulated" if stamp_simulated else "real")  # fmt: skip
+
+
+class StoryAnnouncer:
+    """Tells City Eye that the data is simulated, and on which clock. On MQTT, a retained status signed like every
+    City Eye status (cityeye/v1/status/simulator: "online" with the story clock's fields, "offline" when it stops,
+    and as its last will when it dies); in Redis, KEY_STORY_CLOCK, rewritten every STORY_CLOCK_REFRESH_S so that it
+    expires soon after a simulator that died, and deleted when it stops. Make it before the client connects (the
+    will is part of the connection)."""
+
+    def __init__(self, client: mqtt.Client, signing_key: bytes, store: redis.Redis | None) -> None:
+        self._client, self._key, self._store = client, signing_key, store
+        self._clock: StoryClock | None = None
+        self._written = -math.inf
+        client.will_set(SIMULATOR_STATUS_TOPIC, self._status("offline"), qos=1, retain=True)
+
+    def _status(self, state: str, clock: StoryClock | None = None) -> bytes:
+        doc = {"state": state, **(json.loads(clock.encode()) if clock is not None else {})}
+        return sign_owned(self._key, SIMULATOR_STATUS_TOPIC, json.dumps(doc, separators=(",", ":")).encode())
+
+    def start(self, clock: StoryClock) -> None:
+        self._clock = clock
+        self._client.publish(SIMULATOR_STATUS_TOPIC, self._status("online", clock), qos=1, retain=True)
+        self.refresh(time.time())
+
+    def refresh(self, now: float) -> None:
+        if self._clock is None or self._store is None or now - self._written < STORY_CLOCK_REFRESH_S:
+            return
+        try:
+            write_story_clock(self._store, self._clock)
+            self._written = now
+        except redis.RedisError as error:  # the data still flows; its hours are judged by the wall clock meanwhile
+            log.warning("could not store the story clock in Redis: %s", error)
+
+    def stop(self) -> None:
+        if self._clock is not None and self._store is not None:
+            try:
+                clear_story_clock(self._store, self._clock)
+            except redis.RedisError as error:
+                log.warning("could not clear the story clock in Redis (it expires by itself): %s", error)
+        info = self._client.publish(SIMULATOR_STATUS_TOPIC, self._status("offline"), qos=1, retain=True)
+        if info.rc == 0:
+            info.wait_for_publish(5.0)
+
+
 @dataclass
 class Counters:
     readings: int = 0
@@ -107,8 +160,10 @@ class Simulator:
         heartbeat_s: float = 60.0,
         seed: int = 420600,
         stamp_simulated: bool = False,
+        announcer: StoryAnnouncer | None = None,
     ) -> None:
         self.client = client
+        self.announcer = announcer
         self.stamp_simulated = stamp_simulated
         self.clock = clock
         self.state = state
@@ -200,6 +255,17 @@ class Simulator:
         self.counters.dropped += dropped
 
     def run(self, duration_s: float | None = None, tick_s: float = 0.02) -> None:
+        """Publish until stopped or for `duration_s` real seconds, the story clock announced all the while."""
+        announcer = self.announcer
+        if announcer is not None:
+            announcer.start(story_clock_of(self.clock, self.state, self.stamp_simulated))
+        try:
+            self._loop(duration_s, tick_s)
+        finally:
+            if announcer is not None:
+                announcer.stop()
+
+    def _loop(self, duration_s: float | None, tick_s: float) -> None:
         real_start = time.time()
         self._camera_origin = real_start  # setup time (catalogue, inventory) must not become a burst
         next_log = real_start + LOG_EVERY_S
@@ -213,6 +279,8 @@ class Simulator:
                 break
             self._publish_readings(now)
             self._publish_cameras(now)
+            if self.announcer is not None:
+                self.announcer.refresh(now)
             if now >= next_log:
                 readings, cameras = self.counters.readings, self.counters.cameras
                 span = now - last[0]

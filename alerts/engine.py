@@ -90,7 +90,7 @@ from signs.keys import (
     unpack_landed,
 )
 from signs.model import Sign
-from signs.store import ingest_up_since, read_all_latest
+from signs.store import ingest_up_since, open_redis, read_all_latest
 from signs.storyclock import StoryClock, read_story_clock
 
 log = logging.getLogger("cityeye.alerts.engine")
@@ -179,7 +179,7 @@ class MqttPublisher:
         self._online = b""
         self._closing = False
         # The pid keeps two engines started with the same name from taking each other's connection.
-        self._client = new_client(f"{engine_id}-{os.getpid()}")
+        self._client = new_client(f"{engine_id}-{os.getpid()}", mqtt_url)
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
@@ -275,7 +275,7 @@ class AlertEngine:
     ) -> None:
         self.engine_id = f"{ENGINE_PREFIX}-{name}"
         self._settings = settings
-        self._redis = client or redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+        self._redis = client or open_redis(settings.redis_url, timeout_s=10)
         self._publisher = publisher
         self._clock = clock
         self._book = RuleBook.from_settings(settings)

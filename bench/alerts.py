@@ -197,7 +197,7 @@ def latency(redis_url: str, mqtt_url: str, samples: int, burst: int, log_dir: Pa
             raise RuntimeError(f"only {len(candidates)} signs free to breach, {samples + burst} needed")
         follower = AlertFollower(client)
         host, port = broker_address(mqtt_url)
-        publisher = new_client(f"bench-alerts-{os.getpid()}")
+        publisher = new_client(f"bench-alerts-{os.getpid()}", mqtt_url)
         publisher.max_inflight_messages_set(1_000)
         publisher.connect(host, port)
         publisher.loop_start()

@@ -73,7 +73,7 @@ def publish(mqtt_url: str, messages: list[tuple[str, bytes | None, dict]], rate:
     """QoS 1 publish from this thread (paho writes each PUBLISH at once when no loop thread runs), paced at
     `rate` msgs/s, each payload stamped at the moment it is written to the socket."""
     host, port = broker_address(mqtt_url)
-    client = new_client(client_id)
+    client = new_client(client_id, mqtt_url)
     client.max_inflight_messages_set(1000)
     client.connect(host, port)
     while not client.is_connected():
@@ -161,7 +161,7 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
     """Baseline: validate with the same contract, then one Redis write per message, acked by paho."""
     routes = catalogue().routes
     store = redis.Redis.from_url(redis_url)
-    client = new_client(NAIVE_SESSION, persistent=True)
+    client = new_client(NAIVE_SESSION, mqtt_url, persistent=True)
     state: dict[str, Any] = {"n": 0, "first": 0.0, "last": 0.0, "lat": []}
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -207,7 +207,7 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
 def end_session(mqtt_url: str, client_id: str) -> None:
     """Discard a persistent session so the next scenario starts with nothing queued for it."""
     host, port = broker_address(mqtt_url)
-    client = new_client(client_id)  # clean session: the broker drops the stored one
+    client = new_client(client_id, mqtt_url)  # clean session: the broker drops the stored one
     client.connect(host, port)
     client.loop(timeout=0.5)
     client.disconnect()
@@ -216,7 +216,7 @@ def end_session(mqtt_url: str, client_id: str) -> None:
 def register_session(mqtt_url: str, client_id: str) -> None:
     """Create the worker's persistent session so the broker queues the backlog for it."""
     host, port = broker_address(mqtt_url)
-    client = new_client(client_id, persistent=True)
+    client = new_client(client_id, mqtt_url, persistent=True)
     done = threading.Event()
     client.on_subscribe = lambda *_: done.set()
     client.on_connect = lambda c, *_: c.subscribe("cityeye/v1/#", qos=1)

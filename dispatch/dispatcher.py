@@ -44,6 +44,7 @@ from signs.keys import (
     dispatcher_key,
 )
 from signs.replies import StreamEntry, stream_range
+from signs.store import open_redis
 
 log = logging.getLogger("cityeye.dispatch")
 
@@ -61,7 +62,7 @@ class Dispatcher:
         self.dispatcher_id = f"cityeye-dispatch-{name}"
         self._library = library()
         self._channels = load_channels(settings.dispatch_channels_file)
-        self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+        self._redis = open_redis(settings.redis_url, timeout_s=10)
         self._key = internal_signing_key(settings)
         self._limits = Limits(
             max_payload_bytes=settings.mqtt_max_payload_bytes,
@@ -73,7 +74,7 @@ class Dispatcher:
         self.stop_event = threading.Event()
         self.counts = {"filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0}
         self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
-        self._client = new_client(self.dispatcher_id, persistent=True, manual_ack=True)
+        self._client = new_client(self.dispatcher_id, settings.mqtt_url, persistent=True, manual_ack=True)
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message

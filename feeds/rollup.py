@@ -43,7 +43,7 @@ from signs.keys import (
     lock_key,
 )
 from signs.model import Catalogue, Derivation, DeriveOp, Sign, derive_value
-from signs.store import ingest_up_since, read_all_latest
+from signs.store import ingest_up_since, open_redis, read_all_latest
 from signs.write import SignWriter
 
 log = logging.getLogger("cityeye.feeds.rollup")
@@ -272,7 +272,7 @@ class Rollup:
         self._settings = settings
         self._catalogue = catalogue()
         self._order = derivation_order(self._catalogue.signs)
-        self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._redis = open_redis(settings.redis_url)
         self._signs = SignWriter(
             self._redis,
             retention_days=settings.history_retention_days,

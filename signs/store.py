@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -16,9 +17,16 @@ from signs.model import Level, Sign, is_stale, value_level
 from signs.storyclock import StoryClock
 
 
-def open_redis(url: str | None = None) -> redis.Redis:
-    """A client for REDIS_URL (or the given URL). Raw bytes are returned; decode at the edges."""
-    return redis.Redis.from_url(url or settings().redis_url, socket_timeout=5, health_check_interval=30)
+def open_redis(url: str | None = None, *, timeout_s: float = 5.0, ca_file: Path | None = None) -> redis.Redis:
+    """A client for REDIS_URL (or the given URL): every City Eye connection to Redis is made here, so rediss://
+    (verified against ca_file or REDIS_CA_FILE, else the system's CAs) and user:password@ apply to all alike
+    (docs/operations.md#transports). Raw bytes are returned; decode at the edges."""
+    url = url or settings().redis_url
+    ca_file = ca_file or settings().redis_ca_file
+    tls = {"ssl_ca_certs": str(ca_file)} if ca_file and url.startswith("rediss:") else {}
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30, **tls
+    )
 
 
 @functools.cache

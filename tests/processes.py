@@ -38,8 +38,10 @@ def feed_env(redis_url: str, mqtt_url: str, **extra: str) -> dict[str, str]:
         MQTT_URL=mqtt_url,
         PYTHONPATH=str(PROJECT_ROOT),
         INTERNAL_SIGNING_KEY=TEST_SIGNING_KEY,
-        **extra,
+        # The test servers are plain and open: processes under test in ENVIRONMENT=production may use them.
+        ALLOW_INSECURE_TRANSPORT="1",
     )
+    env.update(extra)
     return env
 
 
@@ -115,7 +117,7 @@ def wait_worker_ready(client: redis.Redis, mqtt_url: str, worker_id: str, timeou
     wait_for(lambda: client.get(worker_key(worker_id)), timeout, f"heartbeat of {worker_id}")
     host, port = broker_address(mqtt_url)
     seen = threading.Event()
-    watcher = new_client(f"test-watch-{worker_id}-{time.monotonic_ns()}")
+    watcher = new_client(f"test-watch-{worker_id}-{time.monotonic_ns()}", mqtt_url)
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         if json.loads(message.payload).get("state") == "online":
@@ -137,7 +139,7 @@ class Publisher:
 
     def __init__(self, mqtt_url: str) -> None:
         host, port = broker_address(mqtt_url)
-        self.client = new_client(f"test-publisher-{time.monotonic_ns()}")
+        self.client = new_client(f"test-publisher-{time.monotonic_ns()}", mqtt_url)
         self.client.max_inflight_messages_set(200)
         self.client.connect(host, port)
         self.client.loop_start()

@@ -62,6 +62,7 @@ def production_app(redis_url: str, mqtt_url: str, run_dir: Path) -> Iterator[Fla
         patch.setenv("REDIS_URL", redis_url)
         patch.setenv("MQTT_URL", mqtt_url)
         patch.setenv("ENVIRONMENT", "production")
+        patch.setenv("ALLOW_INSECURE_TRANSPORT", "1")  # the test servers are plain and open
         patch.setenv("WEB_SECRET_KEY", SECRET_KEY)
         patch.setenv("WEB_SECURE_COOKIES", "false")
         patch.setenv("RUN_DIR", str(run_dir))

@@ -10,9 +10,8 @@ import redis
 
 from config import settings
 from feeds.board import read_board
-from feeds.mqtt import broker_address
+from feeds.mqtt import broker, connack
 from feeds.sink import read_broker_drops
-from services.embedded import mqtt_connect_ok
 from signs.keys import KEY_WORKER_PATTERN
 
 # A board older than this means the roll-up (and so every derived value on the wall) has stopped.
@@ -21,12 +20,11 @@ BROKER_TIMEOUT_S = 1.0
 
 
 def broker_check() -> dict[str, Any]:
-    host, port = broker_address(settings().mqtt_url)
     try:
-        accepted = mqtt_connect_ok(host, port, BROKER_TIMEOUT_S)
-    except OSError as error:
+        refused = connack(broker(settings().mqtt_url), BROKER_TIMEOUT_S)
+    except OSError as error:  # ssl.SSLError too: the broker's certificate, never a secret
         return {"ok": False, "error": str(error)}
-    return {"ok": accepted} | ({} if accepted else {"error": "broker refused the connection"})
+    return {"ok": refused is None} | ({} if refused is None else {"error": refused})
 
 
 def feeds_check(client: redis.Redis, now: float) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parse_args(argv)
     config = settings()
-    host, port = broker_address(config.mqtt_url or "mqtt://127.0.0.1:1883")
+    # The simulator publishes as a field system would: its own broker account (SIM_MQTT_URL) when it has one.
+    broker_url = config.sim_mqtt_url or config.mqtt_url or "mqtt://127.0.0.1:1883"
+    host, port = broker_address(broker_url)
     signs = catalogue()
     fleet = None if args.no_cameras else load_fleet(args.seed)
 
@@ -97,7 +99,7 @@ def main(argv: list[str]) -> int:
         backfill_redis(
             signs, clock, args.backfill, state=state, fleet=fleet, stamp_simulated=args.stamp == "simulated"
         )
-    client = new_client(f"cityeye-simulator-{os.getpid()}")
+    client = new_client(f"cityeye-simulator-{os.getpid()}", broker_url)
     client.max_inflight_messages_set(100)
     client.max_queued_messages_set(100_000)
     connected = threading.Event()

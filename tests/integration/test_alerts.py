@@ -90,7 +90,7 @@ class RetainedWatcher:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         host, port = broker_address(mqtt_url)
-        self._client = new_client(f"test-alert-watch-{time.monotonic_ns()}")
+        self._client = new_client(f"test-alert-watch-{time.monotonic_ns()}", mqtt_url)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.on_connect = lambda c, *_: c.subscribe(f"{TOPIC_ALERTS}/#", qos=1)

@@ -35,7 +35,7 @@ def test_detections_dispatch_escalate_and_notify(
 ) -> None:
     worker = FeedProcess(["worker", "--name", "ev"], worker_env, "dispatch-feed-worker")
     states: dict[str, bytes] = {}
-    follower = new_client("t-events-state-follower")
+    follower = new_client("t-events-state-follower", mqtt_service.url)
     follower.on_message = lambda _c, _u, m: states.__setitem__(m.topic, bytes(m.payload))
     follower.connect(*broker_address(mqtt_service.url))
     follower.subscribe("cityeye/v1/events-state/#", 1)

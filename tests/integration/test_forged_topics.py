@@ -26,7 +26,7 @@ KEY = TEST_SIGNING_KEY.encode()
 def _intrude(mqtt_url: str, topic_name: str, payload: bytes) -> None:
     """One retained publish by an anonymous client that holds no key, acknowledged by the broker."""
     host, port = broker_address(mqtt_url)
-    intruder = new_client(f"intruder-{time.monotonic_ns()}")
+    intruder = new_client(f"intruder-{time.monotonic_ns()}", mqtt_url)
     intruder.connect(host, port)
     intruder.loop_start()
     try:
@@ -94,7 +94,7 @@ def test_forged_alert_states_and_worker_status_are_refused_and_repaired(
 
     # A follower subscribing now receives exactly the truth, signed: the open alert, no fake one, the worker online.
     follower = RetainedWatcher(mqtt_url)
-    status_follower = new_client(f"t-status-follower-{time.monotonic_ns()}")
+    status_follower = new_client(f"t-status-follower-{time.monotonic_ns()}", mqtt_url)
     heard: dict[str, bytes] = {}
     status_follower.on_message = lambda _c, _u, m: heard.__setitem__(m.topic, bytes(m.payload))
     status_follower.on_connect = lambda c, *_: c.subscribe(status, qos=1)

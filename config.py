@@ -193,6 +193,11 @@ class Settings(BaseSettings):
     dispatch_tick_s: float = Field(default=1.0, gt=0.0)
     dispatch_retry_base_s: float = Field(default=5.0, gt=0.0)
     dispatch_retry_max_s: float = Field(default=900.0, gt=0.0)
+    # The M15 signs computed from the events (dispatch/signs.py): recomputed once events changed, at most every
+    # dispatch_signs_min_s, and every dispatch_signs_refresh_s however quiet (today's count restarts at midnight,
+    # rates roll over 24 hours); both well inside the signs' 300 s cadence.
+    dispatch_signs_min_s: float = Field(default=5.0, gt=0.0)
+    dispatch_signs_refresh_s: float = Field(default=60.0, gt=0.0)
     # Handlers' photos of their work (dispatch/evidence.py), kept in Redis: at most this many bytes each (checked
     # before decoding a page's upload), this many per event, each kept this many days after its upload.
     evidence_photo_max_bytes: int = Field(default=2_000_000, gt=0, le=10_000_000)

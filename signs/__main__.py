@@ -15,7 +15,7 @@ from feeds.contract import topic
 from signs.catalogue import CatalogueError, catalogue
 from signs.citytime import city_iso
 from signs.keys import Latest
-from signs.model import Catalogue, Derivation, Sign
+from signs.model import Catalogue, Derivation, HubSource, Sign
 from signs.store import open_redis, read_latest, sign_value
 
 EXIT_NO_VALUE = 1
@@ -32,13 +32,15 @@ def _iso(ts: float) -> str:
 def _source(sign: Sign) -> dict[str, str]:
     if isinstance(sign.source, Derivation):
         return {"kind": "derived", "expression": sign.source.expression}
+    if isinstance(sign.source, HubSource):
+        return {"kind": "hub", "expression": str(sign.source)}
     s = sign.source
     return {"kind": "mqtt", "topic": topic(s.feed, s.adcode, s.source_id), "field": s.field}
 
 
 def _source_text(sign: Sign) -> str:
     source = _source(sign)
-    return source["expression"] if source["kind"] == "derived" else f"{source['topic']}#{source['field']}"
+    return source["expression"] if "expression" in source else f"{source['topic']}#{source['field']}"
 
 
 def sign_json(sign: Sign) -> dict[str, object]:

@@ -41,6 +41,9 @@ from signs.model import (
     DeriveOp,
     Direction,
     HourProfile,
+    HubMeasure,
+    HubScope,
+    HubSource,
     Level,
     Module,
     MqttSource,
@@ -66,6 +69,12 @@ LEVEL_NAMES = {level.en: level for level in Level if level != Level.NORMAL}
 _MQTT_SOURCE = re.compile(
     r"mqtt:(?P<feed>[a-z]+)/(?P<adcode>[0-9]{6})/(?P<source_id>[A-Za-z0-9_.-]+)#(?P<field>[A-Za-z0-9_]+)"
 )
+# A sign the dispatcher computes from the event hub: hub:MEASURE(city | none | district=ADCODE | category=CC |
+# items=CCIII+CCIII...), the codes those of the event library (dispatch/library/), checked against it by dispatch.signs.
+_HUB_SOURCE = re.compile(
+    r"hub:(?P<measure>[a-z_]+)\((?P<scope>city|none|district=[0-9]{6}|category=[0-9]{2}|items=[0-9]{5}(\+[0-9]{5})*)\)"
+)
+_HUB_UNITS = {False: "件", True: "%"}  # by HubMeasure.is_rate
 _DERIVATION = re.compile(r"(?P<op>[a-z_]+)\((?P<args>.*)\)")
 _BOUNDS = re.compile(r"(?P<kind>[a-z_]+)\((?P<args>[^()]*)\)")
 
@@ -118,7 +127,28 @@ def _check_monotonic(thresholds: tuple[float | None, ...], direction: Direction,
         raise CatalogueError(f"{where}: thresholds {bounds} must {kind} from blue to red ({direction.value}-is-bad)")
 
 
-def _parse_source(text: str, where: str) -> MqttSource | Derivation:
+def _parse_hub_source(text: str, unit: str, where: str) -> HubSource:
+    match = _HUB_SOURCE.fullmatch(text)
+    if not match:
+        raise CatalogueError(f"{where}: source {text!r} is not hub:MEASURE(city|none|district=ADCODE|category=CC|"
+                             "items=CCIII+...)")  # fmt: skip
+    try:
+        measure = HubMeasure(match["measure"])
+    except ValueError:
+        known = ", ".join(m.value for m in HubMeasure)
+        raise CatalogueError(f"{where}: unknown hub measure {match['measure']!r}; known: {known}") from None
+    kind, _, codes = match["scope"].partition("=")
+    source = HubSource(measure, HubScope(kind), tuple(codes.split("+")) if codes else ())
+    if source.scope is HubScope.DISTRICT and source.codes[0] not in DISTRICTS:
+        raise CatalogueError(f"{where}: source {text!r}: {source.codes[0]} is not one of the nine districts")
+    if unit != _HUB_UNITS[measure.is_rate]:
+        raise CatalogueError(f"{where}: {measure.value} is in {_HUB_UNITS[measure.is_rate]}, not {unit!r}")
+    return source
+
+
+def _parse_source(text: str, unit: str, where: str) -> MqttSource | Derivation | HubSource:
+    if text.startswith("hub:"):
+        return _parse_hub_source(text, unit, where)
     if text.startswith("mqtt:"):
         match = _MQTT_SOURCE.fullmatch(text)
         if not match:
@@ -520,7 +550,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             definition_en=check_english(row.get("definition_en", ""), "definition_en", where),
             owner=row["owner"],
             owner_en=owners_en.get(row["owner"], ""),
-            source=_parse_source(row["source"], where),
+            source=_parse_source(row["source"], row["unit"], where),
             bounds=bounds,
             profile=profile,
             expected_level=expected_level,
@@ -540,7 +570,7 @@ def load_catalogue(directory: Path = CATALOGUE_DIR) -> Catalogue:
             raise CatalogueError(f"{where}: parent core indicator {sign.core!r} does not exist in {sign.module}")
         if isinstance(sign.source, Derivation):
             signs[sign_id] = _resolve_derivation(sign, ids, where)
-        else:
+        elif isinstance(sign.source, MqttSource):
             source = sign.source
             fields = routes.setdefault((source.feed, source.adcode, source.source_id), {})
             if source.field in fields:

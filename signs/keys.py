@@ -368,6 +368,8 @@ class Quality(StrEnum):
     WARMING_UP = "warming-up"
     # A derived sign some of whose inputs have not reported yet, or are themselves not OK.
     INCOMPLETE = "incomplete"
+    # A rate over no events (dispatch/signs.py): neither 0 % nor 100 %, there is nothing to measure; stored as 0.
+    NO_DATA = "no-data"
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,46 @@ class Derivation:
     adcode: str = ""
 
 
+class HubMeasure(StrEnum):
+    """What a sign computed from the event hub's events measures (dispatch/signs.py; docs/catalogue.md)."""
+
+    EVENTS_TODAY = "events_today"  # events reported since midnight, Beijing time
+    RESPONSE_RATE = "response_rate"  # % signed for within the response limit
+    ON_TIME_RATE = "on_time_rate"  # % handled within the handling limit and closed within the feedback limit
+    FEEDBACK_RATE = "feedback_rate"  # % closed within the feedback limit
+    URGENT_HANDLING_RATE = "urgent_handling_rate"  # % handled within the limit, of types with one of 2 h or less
+
+    @property
+    def is_rate(self) -> bool:
+        return self is not HubMeasure.EVENTS_TODAY
+
+
+class HubScope(StrEnum):
+    CITY = "city"  # every event
+    DISTRICT = "district"  # the events placed in one district (adcode)
+    CATEGORY = "category"  # the events of one category of the event library (2 digits)
+    ITEMS = "items"  # the events of some items of the event library (5 digits each)
+    NONE = "none"  # the event library has no type for it yet: no data, never a count of zero
+
+
+@dataclass(frozen=True, slots=True)
+class HubSource:
+    """A sign computed by the dispatcher from the event hub's events, e.g. hub:response_rate(district=420602)."""
+
+    measure: HubMeasure
+    scope: HubScope
+    codes: tuple[str, ...] = ()  # the adcode, the category, or the items
+
+    @property
+    def adcode(self) -> str:
+        """The district it counts, "" for any other scope (as a citywide derivation's)."""
+        return self.codes[0] if self.scope is HubScope.DISTRICT else ""
+
+    def __str__(self) -> str:
+        where = f"{self.scope.value}={'+'.join(self.codes)}" if self.codes else self.scope.value
+        return f"hub:{self.measure.value}({where})"
+
+
 @dataclass(frozen=True, slots=True)
 class Category:
     code: str
@@ -202,7 +242,7 @@ class Sign:
     thresholds: tuple[float | None, float | None, float | None, float | None]
     definition: str
     owner: str
-    source: MqttSource | Derivation
+    source: MqttSource | Derivation | HubSource
     bounds: BoundsKind = BoundsKind.ABSOLUTE
     # HOUR_OF_WEEK: the profile and the expected value where its factor is 1 (the thresholds hold at that level).
     profile: HourProfile | None = None

@@ -51,7 +51,7 @@ class SignValue:
     def as_json(self) -> dict[str, object]:
         return {
             "id": self.sign_id,
-            "value": self.value,
+            "value": None if self.quality is Quality.NO_DATA else self.value,  # a rate over no events is none
             "unit": self.unit,
             "level": self.level.en,
             "level_zh": self.level.zh,

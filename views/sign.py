@@ -23,7 +23,7 @@ from signs.drill import (
 )
 from signs.export import history_table
 from signs.keys import Latest
-from signs.model import Catalogue, Derivation, MqttSource, Sign, is_stale, stale_at
+from signs.model import Catalogue, HubSource, MqttSource, Sign, is_stale, stale_at
 from signs.recent import read_latest_many, read_span
 from signs.store import latest_level
 from signs.storyclock import StoryClock, read_story_clock
@@ -56,11 +56,12 @@ class SignNow:
 
 
 def source_text(sign: Sign) -> str:
-    """Where a sign's values come from: its MQTT topic and field, or its derivation."""
+    """Where a sign's values come from: its MQTT topic and field, its derivation, or the event hub's events."""
     source = sign.source
     if isinstance(source, MqttSource):
         return f"MQTT cityeye/v1/{source.feed}/{source.adcode}/{source.source_id} #{source.field}"
-    assert isinstance(source, Derivation)
+    if isinstance(source, HubSource):
+        return str(source)
     return source.expression
 
 

@@ -295,13 +295,6 @@ def _hotline_calls(sign: Sign, model: SignModel, t: float, state: ScenarioState,
     return value * (1.0 + 0.35 * _storm_severity(model.adcode, state, t))
 
 
-def _flood_events(sign: Sign, model: SignModel, t: float, state: ScenarioState, value: float) -> float:
-    """Waterlogging → road-flooding and drainage events: one more for each 12 mm of story rain on the mountain
-    districts since the start (counted today)."""
-    since = max(0.0, state.hours(t))
-    return value + round(sum(_story_rain(adcode, state, t, since) for adcode in RAIN_DISTRICTS) / 12.0)
-
-
 def _visibility(sign: Sign, model: SignModel, t: float, state: ScenarioState, value: float) -> float:
     """Rain → visibility: heavy rain closes it to a couple of kilometres."""
     rate = state.rain_rate(model.adcode, t)
@@ -343,11 +336,6 @@ RAINSTORM = Story(
         ),
         Coupling("rain → waterlogging", Select(core="T28", dimensions=("wl:",)), _waterlogging),
         Coupling("waterlogging → 12345 calls", Select(core="P05", dimensions=("dist:",)), _hotline_calls),
-        Coupling(
-            "waterlogging → flooding events",
-            Select(core="S53", dimensions=("item:0601", "item:0604")),
-            _flood_events,
-        ),
         Coupling("rain → visibility", Select(core="S47", dimensions=("stn:",), districts=_STORM), _visibility),
         Coupling("rain → cooling", Select(core="S44", dimensions=("stn:",)), _rain_cooling),
     ),

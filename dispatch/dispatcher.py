@@ -6,7 +6,8 @@ Four loops, each on its own thread so that a slow notification channel delays no
   then acknowledged (a persistent session: what arrives while the dispatcher is away waits at the broker);
 * intake: the consumer group on the intake stream, fed by every intake (Open311 in the web tier, MQTT, officers):
   each reported event is matched and dispatched, and acknowledged once dispatched;
-* tick: overdue clocks escalated, event states published retained and signed, the heartbeat;
+* tick: overdue clocks escalated, event states published retained and signed, the M15 signs computed from the
+  events (dispatch/signs.py), the heartbeat;
 * outbox: due notifications delivered through Apprise, retried with backoff.
 """
 
@@ -30,6 +31,7 @@ from dispatch.hub import auto_dispatch, escalate_overdue, file_report
 from dispatch.library import library
 from dispatch.lifecycle import LifecycleError
 from dispatch.notify import deliver_due, load_channels
+from dispatch.signs import HubSigns, check_hub_sources
 from dispatch.store import UnknownEvent, ensure_intake_group, get_events
 from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned
 from feeds.mqtt import broker_address, new_client
@@ -44,6 +46,7 @@ from signs.keys import (
     dispatcher_key,
 )
 from signs.replies import StreamEntry, stream_range
+from signs.write import SignWriter
 from signs.store import open_redis
 
 log = logging.getLogger("cityeye.dispatch")
@@ -72,7 +75,21 @@ class Dispatcher:
         # The events feed's topics that carry sign readings belong to the feed workers.
         self._sign_sources = {(adcode, source) for feed, adcode, source in catalogue().routes if feed == "events"}
         self.stop_event = threading.Event()
-        self.counts = {"filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0}
+        self.hub_signs = HubSigns(
+            self._redis,
+            SignWriter(
+                self._redis,
+                retention_days=settings.history_retention_days,
+                readings_keep_s=settings.alert_readings_keep_s,
+            ),
+            self._library,
+            check_hub_sources(catalogue(), self._library),
+            min_s=settings.dispatch_signs_min_s,
+            refresh_s=settings.dispatch_signs_refresh_s,
+        )
+        self.counts = {
+            "filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0, "signs": 0,
+        }  # fmt: skip
         self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
         self._client = new_client(self.dispatcher_id, settings.mqtt_url, persistent=True, manual_ack=True)
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
@@ -160,6 +177,7 @@ class Dispatcher:
     def tick(self, now: float) -> None:
         self.counts["escalated"] += len(escalate_overdue(self._redis, self._library, now))
         self.counts["published"] += self.publish_states()
+        self.counts["signs"] += self.hub_signs.tick(now)
 
     def publish_states(self) -> int:
         """The state of every event with audit entries after the published cursor, retained and signed; the cursor

@@ -26,7 +26,8 @@ CONNACK_REFUSALS = {
     2: "the broker rejected the client id",
     3: "the broker is unavailable",
     4: "the broker refused the user name or password",
-    5: "the broker refused this client (not authorised)",
+    # Mosquitto answers a wrong password with 5 too.
+    5: "the broker refused this client: not authorised (a wrong user name or password, or no account)",
 }
 
 ClientT = TypeVar("ClientT", bound=mqtt.Client)

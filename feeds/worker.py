@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 import redis
 
-from config import Settings, internal_signing_key
+from config import Settings, internal_signing_key, redact_url
 from feeds.contract import (
     SYS_FILTERS,
     CameraStatus,
@@ -170,7 +170,7 @@ class FeedWorker:
         self, client: mqtt.Client, _userdata: object, _flags: object, reason_code: object, _props: object
     ) -> None:
         if getattr(reason_code, "is_failure", False):
-            log.error("broker refused connection: %s", reason_code)
+            log.error("broker %s refused the connection: %s", redact_url(self._settings.mqtt_url), reason_code)
             return
         sock = client.socket()
         if isinstance(sock, socket.socket):

@@ -115,7 +115,7 @@ class EmbeddedService:
     started it, its process and how to start it again. A broker started with accounts has every account's URL."""
 
     name: str
-    url: str
+    url: str = field(repr=False)
     process: subprocess.Popen[bytes] | None
     kind: Kind
     data_dir: Path | None = None

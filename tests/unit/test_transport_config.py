@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from feeds.contract import FEEDS, OWNED_NAMESPACES, SIMULATOR_STATUS_TOPIC, TOPI
 from feeds.mqtt import broker, new_client
 from services.embedded import CITYEYE_ACCOUNT, MOSQUITTO_ACL, SIMULATOR_ACCOUNT, mosquitto_password_hash
 
-SECURE = {"mqtt_url": "mqtts://cityeye:pw@broker.example:8883", "redis_url": "rediss://cityeye:pw@redis.example:6380/0"}
+SECURE: dict[str, Any] = {"mqtt_url": "mqtts://cityeye:pw@broker.example:8883", "redis_url": "rediss://cityeye:pw@redis.example:6380/0"}
 
 
 def test_mqtts_url_gives_tls_credentials_and_default_port() -> None:
@@ -61,7 +62,7 @@ def test_redaction_keeps_who_and_where_and_drops_the_password() -> None:
         ({"redis_url": "redis://cityeye@redis.example:6379/0"}, "REDIS_URL"),
     ],
 )
-def test_production_refuses_insecure_transports(override: dict[str, str], complaint: str) -> None:
+def test_production_refuses_insecure_transports(override: dict[str, Any], complaint: str) -> None:
     with pytest.raises(InsecureTransport) as refused:
         Settings(environment="production", **{**SECURE, **override})
     assert complaint in str(refused.value) and "ALLOW_INSECURE_TRANSPORT" in str(refused.value)

@@ -1,6 +1,7 @@
 """`python -m dispatch`: the event hub's dispatcher and a look at its data.
 
 python -m dispatch run [--name 1]        the dispatcher (make run starts it)
+python -m dispatch simulate              simulated departments and centre working the simulator's events
 python -m dispatch library [--json]      counts of the event library; exits 2 when it does not load
 python -m dispatch open [--json]         open events, oldest first
 python -m dispatch show EVENT_ID         one event and its history, as JSON
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run").add_argument("--name", default="1")
+    commands.add_parser("simulate")
     commands.add_parser("library").add_argument("--json", action="store_true")
     commands.add_parser("open").add_argument("--json", action="store_true")
     commands.add_parser("show").add_argument("event_id")
@@ -51,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         from dispatch.dispatcher import run_dispatcher
 
         run_dispatcher(settings(), args.name)
+        return 0
+    if args.command == "simulate":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from dispatch.simulate import run_handlers
+
+        run_handlers(settings())
         return 0
 
     from dispatch.notify import read_deliveries

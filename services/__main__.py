@@ -67,6 +67,8 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
         ChildSpec("simulator", [py, "-m", "feeds", "simulate", "--backfill", "7d", *sim]),
         ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),
         ChildSpec("dispatch", [py, "-m", "dispatch", "run"], requires="dispatch/__main__.py"),
+        # The simulator's events are worked by simulated departments (never the events people file).
+        ChildSpec("dispatch-sim", [py, "-m", "dispatch", "simulate"], requires="dispatch/simulate.py"),
         ChildSpec(
             "web",
             gunicorn_command(cfg),
@@ -323,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
         for service in reversed(services):
             service.stop()
         return 1
+    if args.speed and "DISPATCH_TIME_SCALE" not in os.environ:
+        env["DISPATCH_TIME_SCALE"] = str(args.speed)  # the hub's limits pass at the simulated city's pace
     if args.workers > 1 and not env.get("MQTT_SHARED_GROUP"):
         env["MQTT_SHARED_GROUP"] = "ingest"  # several workers split the feeds through one shared subscription
     env_path = cfg.run_dir / "env"

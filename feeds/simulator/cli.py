@@ -34,6 +34,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=config.sim_speed, help="simulated seconds per real second")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many real seconds")
     parser.add_argument("--no-cameras", action="store_true", help="publish sign readings only")
+    parser.add_argument("--no-events", action="store_true", help="publish no reports to the event hub")
     parser.add_argument("--camera-heartbeat", type=float, default=config.sim_camera_heartbeat_s, metavar="S")
     parser.add_argument("--seed", type=int, default=420600)
     parser.add_argument("--district", default=OUTAGE_DISTRICT, help="district whose cameras go silent (camera-outage)")
@@ -128,6 +129,10 @@ def main(argv: list[str]) -> int:
         client, signs, clock, state, fleet, args.camera_heartbeat, args.seed, stamp_simulated=args.stamp == "simulated",
         announcer=announcer,
     )
+    if not args.no_events:
+        from feeds.simulator.events import EventPublisher
+
+        simulator.events = EventPublisher(state, clock.sim_start, args.seed)
     previous = {sig: signal.signal(sig, lambda *_: simulator.stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not connected.wait(10.0):

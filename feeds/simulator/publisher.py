@@ -30,6 +30,8 @@ from signs.storyclock import STORY_CLOCK_REFRESH_S, StoryClock, clear_story_cloc
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
+    from feeds.simulator.events import EventPublisher
+
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.5  # a group is never published more often than this, whatever the speed
@@ -145,6 +147,7 @@ class Counters:
     cameras: int = 0
     silenced: int = 0
     dropped: int = 0
+    events: int = 0
 
 
 class Simulator:
@@ -167,6 +170,7 @@ class Simulator:
         self.stamp_simulated = stamp_simulated
         self.clock = clock
         self.state = state
+        self.events: EventPublisher | None = None  # the event hub's arrivals (feeds/simulator/events.py)
         self.fleet = fleet
         self.heartbeat_s = heartbeat_s
         self.counters = Counters()
@@ -279,6 +283,9 @@ class Simulator:
                 break
             self._publish_readings(now)
             self._publish_cameras(now)
+            if self.events is not None:
+                stamp = self.clock.sim(now) if self.stamp_simulated else time.time()
+                self.counters.events += self.events.publish_due(self.client, self.clock.sim(now), stamp)
             if self.announcer is not None:
                 self.announcer.refresh(now)
             if now >= next_log:

@@ -33,8 +33,8 @@ from feeds.simulator.values import (
 from signs.citytime import CITY_TZ, city_time
 from signs.model import Catalogue, Level, MqttSource, Sign, level_of, thresholds_at
 
-SCENARIOS = ("rainstorm", "holiday-congestion", "camera-outage")
-SCENARIO_RAINSTORM, SCENARIO_HOLIDAY, SCENARIO_CAMERA_OUTAGE = SCENARIOS
+SCENARIOS = ("rainstorm", "holiday-congestion", "camera-outage", "fallen-branch")
+SCENARIO_RAINSTORM, SCENARIO_HOLIDAY, SCENARIO_CAMERA_OUTAGE, SCENARIO_FALLEN_BRANCH = SCENARIOS
 NANZHANG, BAOKANG, GUCHENG = "420624", "420626", "420625"
 RAIN_DISTRICTS = (NANZHANG, BAOKANG)  # the southern mountains of the 24 May story
 HOLIDAY_DISTRICT = GUCHENG  # 石花 toll station on the 邓保 expressway
@@ -459,7 +459,19 @@ CAMERA_OUTAGE = Story(
     declared=(),  # the camera signs it moves depend on the chosen district: camera_effects() lists them
 )
 
-STORIES: dict[str, Story] = {story.name: story for story in (RAINSTORM, HOLIDAY, CAMERA_OUTAGE)}
+# 9 October: a branch blocks a residential entrance in 樊城 (its events: feeds/simulator/events.py); no sign moves.
+FALLEN_BRANCH = Story(
+    name=SCENARIO_FALLEN_BRANCH,
+    summary="9 October 12:33: a grid worker reports a branch blocking a residential entrance; cleared by 14:39",
+    month=10,
+    day=9,
+    hour=12.5,
+    districts=("420606",),
+    couplings=(),
+    declared=(),
+)
+
+STORIES: dict[str, Story] = {story.name: story for story in (RAINSTORM, HOLIDAY, CAMERA_OUTAGE, FALLEN_BRANCH)}
 
 
 def declared_effects(name: str | None) -> tuple[Declared, ...]:

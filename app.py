@@ -50,6 +50,7 @@ def wall_context() -> wall.WallContext:
             "category": cfg.wall_dwell_category_s,
             "district": cfg.wall_dwell_district_s,
             "cameras": cfg.wall_dwell_cameras_s,
+            "events": cfg.wall_dwell_events_s,
             "alert": cfg.wall_dwell_alert_s,
         },
         tile_url=cfg.wall_tile_url,

@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     wall_dwell_category_s: float = 15.0
     wall_dwell_district_s: float = 8.0
     wall_dwell_cameras_s: float = 20.0
+    wall_dwell_events_s: float = 20.0  # the event hub's view: open events on the map and the panel
     wall_dwell_alert_s: float = 20.0
     # Basemap tiles in WGS84 (e.g. a Tianditu or intranet tile server); empty: no basemap, the wall works offline.
     wall_tile_url: str = ""

@@ -23,7 +23,7 @@
       stalled: (s) => `数据汇聚已停止 ${s}，数值不再更新`, noWorkers: "采集进程全部离线",
       dropped: (n) => `消息代理近1小时丢弃 ${n} 条消息，数据有缺失`,
       silent: (names) => `数据源中断：${names.join("、")}`, error: (e) => `数据服务异常：${e}`,
-      stale: "陈旧", quality: { "warming-up": "预热中", incomplete: "数据不全" }, overview: "城市总览", cameras: "城市之眼 · 视频监控", alert: "告警",
+      stale: "陈旧", quality: { "warming-up": "预热中", incomplete: "数据不全", "no-data": "无数据" }, overview: "城市总览", cameras: "城市之眼 · 视频监控", alert: "告警",
       signal: (name, level) => `${name.replace("预警信号", "")}${level}预警`, none: "暂无越限指标",
       noAlerts: "暂无告警", raised: "未确认", acknowledged: (by) => `已确认·${by}`, cleared: "已恢复·待确认",
       escalated: (n) => `超时${n}级`, silenced: "静默", response: "响应", handling: "处置", overdue: "超时",
@@ -34,7 +34,7 @@
       stalled: (s) => `Data roll-up stopped ${s} ago: values are not updating`, noWorkers: "All feed workers are offline",
       dropped: (n) => `The MQTT broker dropped ${n} messages in the last hour: data is missing`,
       silent: (names) => `Silent feeds: ${names.join(", ")}`, error: (e) => `Data service error: ${e}`,
-      stale: "stale", quality: { "warming-up": "warming up", incomplete: "incomplete" }, overview: "City overview", cameras: "City Eye · cameras", alert: "Alert",
+      stale: "stale", quality: { "warming-up": "warming up", incomplete: "incomplete", "no-data": "no data" }, overview: "City overview", cameras: "City Eye · cameras", alert: "Alert",
       signal: (name, level) => `${name.replace(" warning signal", "")} ${level}`, none: "No sign over its thresholds",
       noAlerts: "No open alerts", raised: "unacknowledged", acknowledged: (by) => `ack · ${by}`,
       cleared: "recovered · unacknowledged", escalated: (n) => `overdue ×${n}`, silenced: "silenced",
@@ -126,7 +126,8 @@
     if (!els || !entry) return;
     els.forEach((node) => {
       const v = node.querySelector(".v");
-      if (v) v.textContent = formatValue(entry[0]);
+      // A rate over no events has no value: its "0" is a placeholder, never shown (signs.keys.Quality.NO_DATA).
+      if (v) v.textContent = qualityOf(id) === "no-data" ? "—" : formatValue(entry[0]);
       node.classList.remove("lvl-0", "lvl-1", "lvl-2", "lvl-3", "lvl-4");
       node.classList.add("lvl-" + entry[1]);
       if (node.classList.contains("tile")) paintSpark(node, id);
@@ -359,12 +360,13 @@
     Object.keys(state.ctx.categories).forEach((code) => views.push({ kind: "category", code: code }));
     Object.keys(state.ctx.districts).forEach((adcode) => views.push({ kind: "district", adcode: adcode }));
     views.push({ kind: "cameras" });
+    views.push({ kind: "events" });  // the event hub's open events on the map and the panel (assets/wall_events.js)
     return views;
   }
 
   function dwellOf(view) {
     const d = state.ctx.dwell;
-    return ({ overview: d.overview, category: d.category, district: d.district, cameras: d.cameras, alert: d.alert })[view.kind];
+    return ({ overview: d.overview, category: d.category, district: d.district, cameras: d.cameras, events: d.events, alert: d.alert })[view.kind];
   }
 
   function showView(view) {
@@ -380,6 +382,7 @@
       mapSign = view.mapSign || state.mapSign || mapSign;
     }
     if (view.kind === "cameras") { title = state.text.cameras; mapSign = ctx.mapSignForView.cameras; }
+    if (view.kind === "events") { title = ctx.events.text.view; mapSign = ctx.mapSignForView.events; }
     if (view.alertSign) title = `${state.text.alert} · ${title}`;
     document.querySelectorAll(".tile.flash").forEach((t) => t.classList.remove("flash"));
     document.querySelectorAll(".tile.flash-module").forEach((t) => t.classList.remove("flash-module"));

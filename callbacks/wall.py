@@ -8,10 +8,12 @@ from typing import Any
 import redis
 from dash import ClientsideFunction, Dash, Input, Output, State
 
+from dispatch.library import library
 from layouts import wall
 from signs.catalogue import catalogue
 from signs.store import shared_redis
 from views.wall import wall_tick
+from views.wall_events import events_update
 
 
 def register(app: Dash) -> None:
@@ -22,10 +24,13 @@ def register(app: Dash) -> None:
         Input(wall.TICK, "n_intervals"),
         State(wall.SEQ, "data"),
         State(wall.ALERTS_SEEN, "data"),
+        State(wall.EVENTS_SEEN, "data"),
     )
-    def tick(_n: object, held_seq: object, held_audit: object) -> dict[str, Any]:
+    def tick(_n: object, held_seq: object, held_audit: object, held_events: object) -> dict[str, Any]:
         try:
-            return wall_tick(shared_redis(), held_seq, held_audit, core_signs, time.time())
+            now, client = time.time(), shared_redis()
+            events = events_update(client, library(), held_events, now)
+            return wall_tick(client, held_seq, held_audit, core_signs, now) | ({"events": events} if events else {})
         except redis.RedisError as error:
             # The wall shows this in its banner; its values stay on screen, ageing visibly.
             return {"now": time.time(), "error": f"Redis: {error}"}
@@ -37,5 +42,11 @@ def register(app: Dash) -> None:
         Output(wall.DISTRICT_LAYER, "hideout"),
         Input(wall.CHANGES, "data"),
         Input(wall.MAP_SIGN, "value"),
+        State(wall.CONTEXT, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="cityeye_wall_events", function_name="apply"),
+        Output(wall.EVENTS_SEEN, "data"),
+        Input(wall.CHANGES, "data"),
         State(wall.CONTEXT, "data"),
     )

@@ -14,11 +14,14 @@ import dash_leaflet as dl
 from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
+from dispatch.library import library
 from geo.admin import DISTRICTS
 from layouts import camera_layer
 from layouts.attrs import data_attrs
+from layouts.events import STATUS_LABELS
 from layouts.nav import LEVEL_NAMES
 from signs.model import STALE_AFTER_CADENCES, Catalogue, Sign
+from views.wall_events import OPEN_STATES
 
 # Component ids: the wall's callbacks and assets/wall.js use these names and no others.
 CANVAS = "wall-canvas"
@@ -33,6 +36,10 @@ MAP_SIGN = "wall-map-sign"
 BANNER = "wall-banner"
 CLOCK = "wall-clock"
 VIEW_TITLE = "wall-view-title"
+# The events panel and map layer (views/wall_events.py, assets/wall_events.js).
+EVENTS_SEEN = "wall-events-seen"
+EVENTS_LAYER = "wall-events-layer"
+EVENTS_PANEL = "wall-events-panel"
 
 TITLE = {"zh": "襄阳市城市运行管理中心 · 城市之眼", "en": "Xiangyang City Operations Centre · City Eye"}
 SILENCES_LABEL = {"zh": "静默中", "en": "Silences"}
@@ -44,7 +51,19 @@ MAP_SIGN_FOR_VIEW = {
     "D": "XY.D.M09.D32",
     "S": "XY.S.M13.S45",
     "cameras": "XY.T.M07.T23",
+    "events": "XY.S.M15.S53",
 }
+# One colour per category of the event library, for the events layer's markers and the panel's dots.
+EVENT_CATEGORY_COLOURS = {
+    "01": "#8bc34a", "02": "#ffb74d", "03": "#4fc3f7", "04": "#b0bec5", "05": "#66bb6a", "06": "#2979ff",
+    "07": "#26a69a", "08": "#ffca28", "09": "#ff7043", "10": "#ab47bc", "11": "#f06292", "12": "#ef5350",
+}  # fmt: skip
+EVENTS_TEXT = {
+    "zh": {"title": "一网协同 · 在办事件", "late": "超时", "open": "在办", "none": "暂无在办事件",
+           "view": "一网协同 · 事件处置", "due": "时限"},
+    "en": {"title": "Event hub · open events", "late": "Overdue", "open": "Open", "none": "No open events",
+           "view": "Event hub · handling", "due": "due"},
+}  # fmt: skip
 FEED_NAMES = {
     "zh": {
         "population": "人口",
@@ -72,6 +91,7 @@ HEADER_WEATHER = ("XY.S.M13.S44", "XY.S.M13.S45", "XY.S.M14.S49")
 # The whole city fills the map at this zoom on the design canvas; kiosk views then fit bounds exactly.
 CITY_ZOOM = 8.5
 ns = Namespace("cityeye", "wall")
+events_ns = Namespace("cityeye", "wallEvents")
 
 
 @dataclass(frozen=True)
@@ -135,8 +155,46 @@ def browser_context(ctx: WallContext, lang: str, kiosk: bool) -> dict[str, Any]:
         "warningPrefix": WARNING_SIGNAL_PREFIX,
         # signs.model.is_stale, the one staleness rule, as the browser judges it every second.
         "staleAfterCadences": STALE_AFTER_CADENCES,
-        "ids": {"map": MAP, "districts": DISTRICT_LAYER, "mapSign": MAP_SIGN},
+        "ids": {"map": MAP, "districts": DISTRICT_LAYER, "mapSign": MAP_SIGN, "eventsLayer": EVENTS_LAYER},
+        "events": events_context(lang),
     }
+
+
+def events_context(lang: str) -> dict[str, Any]:
+    """What assets/wall_events.js needs to draw the panel and the markers: texts, state names, category colours."""
+    names = STATUS_LABELS["en" if lang == "en" else "zh"]
+    return {
+        "text": EVENTS_TEXT["en" if lang == "en" else "zh"],
+        "states": {state: names[state] for state in OPEN_STATES},
+        "colours": {code: EVENT_CATEGORY_COLOURS[code] for code in library().categories},
+    }  # fmt: skip
+
+
+def _events_panel(lang: str) -> html.Section:
+    """Filled by assets/wall_events.js: the open events by state (each count data-state), overdue, the list."""
+    words = EVENTS_TEXT["en" if lang == "en" else "zh"]
+    names = STATUS_LABELS["en" if lang == "en" else "zh"]
+    counts = [
+        html.Div(
+            className="events-count",
+            **data_attrs(state=state),
+            children=[html.Span(names[state], className="label"), html.Span("0", className="n")],
+        )
+        for state in OPEN_STATES
+    ]
+    late = html.Div(
+        className="events-count late",
+        children=[html.Span(words["late"], className="label"), html.Span("0", className="n")],
+    )
+    return html.Section(
+        id=EVENTS_PANEL,
+        className="events-panel",
+        children=[
+            html.H3(words["title"], className="events-title"),
+            html.Div([*counts, late], className="events-counts"),
+            html.Ul(className="events-list"),
+        ],
+    )
 
 
 def _tile(sign: Sign, lang: str) -> html.Div:
@@ -232,9 +290,11 @@ def _map(ctx: WallContext, lang: str, kiosk: bool) -> html.Div:
                         hideout={"levels": {}, "selected": None},
                     ),
                     camera_layer.camera_layer(lang),
+                    dl.GeoJSON(id=EVENTS_LAYER, data=None, pointToLayer=events_ns("eventPoint")),
                 ],
                 className="map",
             ),
+            _events_panel(lang),
             html.Div(
                 className="map-legend",
                 children=[
@@ -307,6 +367,7 @@ def layout(ctx: WallContext, lang: str = "zh", kiosk: bool = False) -> html.Div:
             dcc.Store(id=CHANGES),
             dcc.Store(id=SEQ, data=0),
             dcc.Store(id=ALERTS_SEEN),
+            dcc.Store(id=EVENTS_SEEN),
             dcc.Interval(id=TICK, interval=ctx.poll_ms),
             *camera_layer.camera_polls(),
         ],

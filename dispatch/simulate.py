@@ -38,6 +38,7 @@ from dispatch.store import UnknownEvent, get_event, list_open
 from feeds.simulator.events import SIMULATED_PREFIX, STORY_SCRIPTS, ScriptStep
 from feeds.simulator.noise import hash01, text_key
 from signs.keys import KEY_EVENTS_AUDIT, event_history_key
+from signs.store import open_redis
 
 log = logging.getLogger("cityeye.dispatch.simulate")
 
@@ -300,7 +301,7 @@ class HandlerSimulator:
 
 
 def run_handlers(settings: Settings) -> None:
-    simulator = HandlerSimulator(redis.Redis.from_url(settings.redis_url, socket_timeout=10), settings)
+    simulator = HandlerSimulator(open_redis(settings.redis_url, timeout_s=10), settings)
 
     def _stop(_signum: int, _frame: object) -> None:
         simulator.stop_event.set()

@@ -191,7 +191,7 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
     lines = [f"# Written by `python -m services run` (pid {os.getpid()}); removed when it stops.\n"]
     lines += [
         f"export {key}={shlex.quote(env[key])}\n"
-        for key in ("REDIS_URL", "MQTT_URL", "MQTT_SHARED_GROUP")
+        for key in ("REDIS_URL", "MQTT_URL", "SIM_MQTT_URL", "MQTT_SHARED_GROUP")
         if key in env
     ]
     # The URLs carry the development passwords: a local developer's to use, nobody else's to read.

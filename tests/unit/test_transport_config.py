@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config import InsecureTransport, Settings, redact_url
+from config import PROJECT_ROOT, SECRET_MIN_LENGTH, InsecureTransport, Settings, insecure_transport, redact_url
 from feeds.contract import FEEDS, OWNED_NAMESPACES, SIMULATOR_STATUS_TOPIC, TOPIC_ROOT
 from feeds.mqtt import broker, new_client
 from services.embedded import CITYEYE_ACCOUNT, MOSQUITTO_ACL, SIMULATOR_ACCOUNT, mosquitto_password_hash
@@ -127,3 +128,17 @@ def test_password_hash_is_mosquittos_format() -> None:
     kind, iterations, salt, digest = mosquitto_password_hash("pw").split("$")[1:]
     assert (kind, iterations) == ("7", "101") and len(salt) == 16 and len(digest) == 88
     assert mosquitto_password_hash("pw") != mosquitto_password_hash("pw")  # salted
+
+
+def test_the_example_production_environment_is_accepted_by_production(tmp_path: Path) -> None:
+    example = PROJECT_ROOT / "deploy" / "cityeye.env.example"
+    values: dict[str, Any] = {}
+    for line in example.read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.lower()] = re.sub(r"<[^>]*>", "x" * SECRET_MIN_LENGTH, value)
+    assert set(values) <= set(Settings.model_fields), set(values) - set(Settings.model_fields)
+    values["run_dir"] = tmp_path
+    cfg = Settings(**values)
+    assert cfg.environment == "production" and not cfg.allow_insecure_transport
+    assert broker(cfg.mqtt_url, cfg).tls and insecure_transport(cfg) == []

@@ -12,14 +12,15 @@ from views.wall_events import PANEL_EVENTS, held_events_audit_of, wall_events
 LIB = library()
 NOW = 1_791_520_380.0
 BRANCH = "0500101"  # 30 min / 2 h / 24 h
+FANCHENG = Location(32.04, 112.14)
 
 
-def _reported(at: float, where: Location = Location(32.04, 112.14)) -> Event:
+def _reported(at: float, where: Location = FANCHENG) -> Event:
     located = locate(LIB, where, "420606" if where.lat is not None else "")
     return lifecycle.report(Report(BRANCH, located, "", Source.GRID), LIB.types[BRANCH], at)[0]
 
 
-def _dispatched(at: float, where: Location = Location(32.04, 112.14)) -> Event:
+def _dispatched(at: float, where: Location = FANCHENG) -> Event:
     event = _reported(at, where)
     return lifecycle.dispatch(event, match(LIB.types[BRANCH], event.location, LIB), at, "hub")[0]
 

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     deadletter_keep: int = 10_000
     deadletter_payload_bytes: int = 512
 
+    # Operations (docs/operations.md). Several roll-ups, alert engines and dispatchers may run: one is active per job
+    # by a lease in Redis of this many seconds, renewed every quarter of it; a standby takes over a killed one within
+    # about 1.25 times it.
+    lease_ttl_s: float = Field(default=3.0, ge=0.5, le=60.0)
+    # This process's Prometheus metrics on http://METRICS_HOST:METRICS_PORT/metrics (feed workers, roll-up, alert
+    # engine, dispatcher; the web tier serves /metrics on its own port); 0: none. `make run` gives each a free port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65_535)
+
     # The city simulator. It publishes as the field systems it stands for would: its own broker account
     # (SIM_MQTT_URL, docs/mqtt.md#who-may-publish-where); empty: MQTT_URL.
     sim_mqtt_url: str = Field(default="", repr=False)

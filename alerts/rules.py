@@ -28,6 +28,7 @@ from signs.model import (
     MqttSource,
     Sign,
     level_of,
+    stale_at,
     thresholds_at,
 )
 from signs.storyclock import StoryClock
@@ -112,7 +113,7 @@ def district_of(sign: Sign) -> str:
 class Watch:
     sign: Sign
     rule: RuleKind
-    max_age_s: float  # readings older than this are history, not news
+    max_age_s: float  # readings older than this are history, not news: at least as old as a stale value
 
 
 def watches(catalogue: Catalogue, book: RuleBook) -> dict[str, Watch]:
@@ -121,7 +122,7 @@ def watches(catalogue: Catalogue, book: RuleBook) -> dict[str, Watch]:
     for sign in catalogue.signs.values():
         rule = value_rule(sign)
         if rule is not None:
-            out[sign.id] = Watch(sign, rule, max(book.max_reading_age_s, 2 * sign.cadence_s))
+            out[sign.id] = Watch(sign, rule, max(book.max_reading_age_s, stale_at(sign, 0.0)))
     return out
 
 

@@ -56,6 +56,7 @@ from layouts import wall  # noqa: E402
 from services.embedded import free_port  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import KEY_BOARD_CHANGES  # noqa: E402
+from signs.model import stale_at  # noqa: E402
 from signs.replies import stream_revrange  # noqa: E402
 from signs.store import open_redis  # noqa: E402
 from views.wall import board_update  # noqa: E402
@@ -253,7 +254,7 @@ class Expected:
     def from_board(cls, board: Board, now: float) -> Expected:
         signs = catalogue().signs
         core = [s for s in core_sign_ids() if s in board.signs]
-        live = [s for s in core if now - board.signs[s][2] < 2 * signs[s].cadence_s - STALE_MARGIN_S]
+        live = [s for s in core if now + STALE_MARGIN_S < stale_at(signs[s], board.signs[s][2])]
         map_sign = wall.MAP_SIGN_FOR_VIEW["overview"]
         coloured = sum(f"{map_sign}.dist:{adcode}" in board.signs for adcode in DISTRICTS)
         return cls(values=len(core), live=len(live), coloured=coloured)

@@ -8,7 +8,9 @@ has been up for one camera heartbeat period, derived signs "incomplete" until al
 such values are stored with their Quality but never reach the alert engine.
 
 It runs as its own process so that a 71,591-camera scan never pauses ingest. Several may run for
-availability: a short Redis lock lets one of them do each tick.
+availability: the one holding the "rollup" lease (ops/lease.py) runs every job, the others stand by and take over
+within the lease's time to live, starting with every job at once. Its writes are recomputed from the latest values
+each tick, so a holder that paused past its lease and writes once more writes nothing a successor would not.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import hashlib
 import json
 import logging
 import math
+import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -30,8 +34,10 @@ import numpy as np
 import redis
 
 from config import Settings
-from feeds.board import publish_board
+from feeds.board import publish_board, read_board
 from geo.admin import CITY_ADCODE
+from ops.lease import Lease
+from ops.metrics import rollup_metrics, serve_metrics
 from signs.catalogue import catalogue, derivation_order
 from signs.keys import (
     KEY_CAMERA_STATUS,
@@ -40,7 +46,6 @@ from signs.keys import (
     CameraState,
     Latest,
     Quality,
-    lock_key,
 )
 from signs.model import Catalogue, Derivation, DeriveOp, Sign, derive_value
 from signs.store import ingest_up_since, open_redis, read_all_latest
@@ -49,6 +54,7 @@ from signs.write import SignWriter
 log = logging.getLogger("cityeye.feeds.rollup")
 
 _CAMERA_OPS = (DeriveOp.CAMERA_ONLINE_RATE, DeriveOp.CAMERA_ONLINE_COUNT)
+ROLLUP_JOB = "rollup"
 
 
 # Camera status per inventory row: what every consumer of camera status reads ------------------------------
@@ -279,9 +285,23 @@ class Rollup:
             readings_keep_s=settings.alert_readings_keep_s,
         )
         self.stop_event = threading.Event()
+        holder = f"rollup-{socket.gethostname()}-{os.getpid()}"
+        self.lease = Lease(self._redis, ROLLUP_JOB, holder, settings.lease_ttl_s)
+        self._metrics = rollup_metrics()
+        self._metrics.board_lag.set_function(self._board_lag)
 
-    def _hold(self, name: str, period_s: float) -> bool:
-        return bool(self._redis.set(lock_key(name), "1", nx=True, px=max(1, int(period_s * 900))))
+    def _board_lag(self) -> float:
+        """Seconds since the board in Redis was published (read when scraped); NaN when unknown."""
+        try:
+            board = read_board(self._redis)
+        except redis.RedisError:
+            return math.nan
+        return math.nan if board is None else max(0.0, time.time() - board.at)
+
+    def _timed(self, job: str, run: Callable[[float], object], now: float) -> None:
+        with self._metrics.tick_seconds.labels(job).time():
+            run(now)
+        self._metrics.ticks.labels(job).inc()
 
     def camera_tick(self, now: float) -> dict[str, Any]:
         """Scan the registry, judge every inventory camera once, and publish from that judgement the map's status
@@ -309,6 +329,9 @@ class Rollup:
         self._write(changed, latest)
         return len(changed)
 
+    def _board_tick(self, _due: float) -> None:
+        publish_board(self._redis, self._catalogue)  # stamped when published, after the slower jobs of this turn
+
     def _write(self, changed: dict[str, Latest], latest: dict[str, Latest]) -> None:
         if not changed:
             return
@@ -325,20 +348,24 @@ class Rollup:
 
     def run(self) -> None:
         settings = self._settings
+        keeper = self.lease.start_keeper(self.stop_event)
         next_camera = next_derive = 0.0
         while not self.stop_event.wait(settings.board_interval_s):
+            if not self.lease.held:
+                next_camera = next_derive = 0.0  # whoever takes over runs every job at once
+                continue
             now = time.time()
             try:
-                if now >= next_camera and self._hold("cameras", settings.camera_rollup_interval_s):
-                    self.camera_tick(now)
+                if now >= next_camera:
+                    self._timed("cameras", self.camera_tick, now)
                     next_camera = now + settings.camera_rollup_interval_s
-                if now >= next_derive and self._hold("derive", settings.derive_interval_s):
-                    self.derive_tick(now)
+                if now >= next_derive:
+                    self._timed("derive", self.derive_tick, now)
                     next_derive = now + settings.derive_interval_s
-                if self._hold("board", settings.board_interval_s):
-                    publish_board(self._redis, self._catalogue)
+                self._timed("board", self._board_tick, now)
             except redis.RedisError as error:
                 log.warning("roll-up skipped, Redis unavailable: %s", error)
+        keeper.join(timeout=2)
 
 
 def run_rollup(settings: Settings) -> None:
@@ -349,6 +376,7 @@ def run_rollup(settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    serve_metrics(settings)
     log.info(
         "roll-up running: derived signs every %.1f s, cameras every %.1f s",
         settings.derive_interval_s,

@@ -39,6 +39,7 @@ from feeds.contract import (
 )
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import Batch, RedisSink
+from ops.metrics import broker_connected, ingest_metrics, serve_metrics
 from signs.catalogue import catalogue
 from signs.keys import worker_key
 from signs.store import open_redis
@@ -143,6 +144,8 @@ class FeedWorker:
         )
         self.stop_event = threading.Event()
         self.stats = WorkerStats()
+        self.metrics = ingest_metrics()
+        broker_connected().set_function(lambda: 1.0 if self._connected else 0.0)
         self._batch = Batch()
         self._pending_acks: list[int] = []
         self._batch_started = 0.0
@@ -205,6 +208,7 @@ class FeedWorker:
                 topic = _topic_text(message) or bytes(message._topic).decode("utf-8", "backslashreplace")
                 self._batch.rejected.append((topic, bytes(message.payload), rejected))
                 self.stats.rejected += 1
+                self.metrics.deadlettered.labels(Reason.INTERNAL_ERROR.value).inc()
             except Exception:
                 log.exception("could not even dead-letter it")
         finally:
@@ -224,6 +228,7 @@ class FeedWorker:
                 self._batch.broker.append((counter, now))
             return
         self.stats.received += 1
+        self.metrics.received.inc()
         if topic is None:
             topic = bytes(message._topic).decode("utf-8", "backslashreplace")
             parsed: Parsed = Rejected(Reason.INVALID_UTF8, "the topic is not UTF-8")
@@ -240,6 +245,7 @@ class FeedWorker:
         elif isinstance(parsed, Rejected):
             self._batch.rejected.append((topic, payload, parsed))
             self.stats.rejected += 1
+            self.metrics.deadlettered.labels(parsed.reason.value).inc()
             log.warning("dead-letter %s on %s: %s", parsed.reason.value, topic, parsed.detail)
 
     def _status(self, state: str, **extra: object) -> bytes:
@@ -266,6 +272,7 @@ class FeedWorker:
                 self._sink.write(self._batch)
         except redis.RedisError as error:
             self.stats.redis_failures += 1
+            self.metrics.redis_failures.inc()
             log.error("Redis write failed, holding %d messages unacknowledged: %s", len(self._batch), error)
             return False
         except Exception as error:
@@ -275,9 +282,14 @@ class FeedWorker:
             log.exception("batch of %d messages could not be written; recorded as internal_error", len(self._batch))
             if not self._write_internal_error(error):
                 return False
+        elapsed = time.perf_counter() - started
         self.stats.written += len(self._batch)
         self.stats.batches += 1
-        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_flush_ms = elapsed * 1000
+        if len(self._batch):  # a batch of broker counters alone holds no message
+            self.metrics.written.inc(len(self._batch))
+            self.metrics.batch_size.observe(len(self._batch))
+            self.metrics.flush_seconds.observe(elapsed)
         for mid in self._pending_acks:
             self._client.ack(mid, 1)
         self._pending_acks.clear()
@@ -408,6 +420,7 @@ class FeedWorker:
             try:
                 self._sink.write(self._batch)
                 self.stats.written += len(self._batch)
+                self.metrics.written.inc(len(self._batch))
                 self._batch = Batch()
             except redis.RedisError as error:
                 log.error("Redis write failed before reconnect, the broker will redeliver: %s", error)
@@ -441,4 +454,5 @@ def run_worker(settings: Settings, worker_name: str, feeds: tuple[str, ...]) -> 
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    serve_metrics(settings)
     worker.run()

@@ -17,13 +17,27 @@ import redis
 from flask.testing import FlaskClient
 
 from alerts.model import Alert
+from auth.model import Role
+from auth.store import save_user
+from dispatch import hub
+from dispatch.library import library
+from dispatch.model import Location, Report, Source
 from feeds.board import publish_board
 from services.embedded import EmbeddedService
 from signs.catalogue import catalogue
 from signs.keys import KEY_LATEST, Latest
 from signs.model import MqttSource
 from tests.alerting import AlertRaiser, red_sign
-from tests.web import DISPATCH_PATH, ORIGIN, callback_request, create_accounts, dash_app, production_app, signed_in
+from tests.web import (
+    DISPATCH_PATH,
+    ORIGIN,
+    PASSWORD,
+    callback_request,
+    create_accounts,
+    dash_app,
+    production_app,
+    signed_in,
+)
 
 # Chinese an English page may show: the language switch names the other language in its own script.
 ALLOWED = ("中文",)
@@ -182,6 +196,33 @@ def test_an_alert_stored_in_chinese_reads_in_english(seeded: tuple[Any, Alert], 
     assert sign.name_en in english and sign.name_zh not in english
     chinese = "".join(rendered(officer, "/alerts", f"selected={alert.id}").values())
     assert sign.name_zh in chinese
+
+
+def test_the_event_pages_show_no_chinese(
+    seeded: tuple[Any, Alert], officer: FlaskClient, redis_service: EmbeddedService
+) -> None:
+    """/inbox as a housing-bureau handler and /events as an officer, listing and showing a dispatched event whose
+    reporter wrote in English (what people write is shown as written)."""
+    server, _ = seeded
+    client = redis.Redis.from_url(redis_service.url)
+    save_user(client, "handler1", Role.HANDLER, PASSWORD, department="D02", by="test")
+    where = Location(32.0581, 112.1402, "Chunyuan estate, east gate", "", "420606003")
+    report = Report("0500101", where, "A broken branch blocks the entrance", Source.GRID, "WG-1", "grid worker 07")
+    event = hub.file_report(client, report, library(), "420606", time.time())
+    hub.auto_dispatch(client, event.id, library(), time.time())
+    handler = signed_in(server.test_client(), "handler1")
+    problems: dict[str, list[str]] = {}
+    for who, path, query in (
+        (handler, "/inbox", "lang=en"),
+        (handler, "/inbox", f"lang=en&event={event.id}"),
+        (officer, "/events", "lang=en"),
+        (officer, "/events", f"lang=en&status=all&event={event.id}"),
+    ):
+        parts = rendered(who, path, query)
+        assert len(parts) > 1, f"{path}: none of the page's callbacks was found"
+        assert "A broken branch" in "".join(parts.values()) or "event=" not in query
+        problems |= {f"{path}?{query} {part}": chinese_in(text) for part, text in parts.items()}
+    assert {k: v for k, v in problems.items() if v} == {}
 
 
 def test_the_checker_finds_chinese_outside_the_allowed_names() -> None:

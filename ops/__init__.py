@@ -1,0 +1,1 @@
+"""Operations: what operators scrape (metrics) and what lets several copies of a process run (leases)."""

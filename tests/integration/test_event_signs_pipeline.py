@@ -15,6 +15,7 @@ from dispatch.model import Location, Report, Source, Status
 from dispatch.store import get_event
 from services.embedded import EmbeddedService
 from signs.keys import KEY_READINGS, Quality, unpack_landed
+from signs.replies import stream_range
 from signs.store import read_history, read_latest
 from tests.dispatching import start_dispatcher
 from tests.processes import ChildProcess, wait_for
@@ -78,6 +79,6 @@ def test_events_filed_and_handled_move_the_signs(hub: redis.Redis) -> None:
 
     # Only OK values reach history and the alert engine.
     assert len(read_history(hub, FANCHENG, time.time() - 600)) >= 1
-    landed = {sign for _, fields in hub.xrange(KEY_READINGS) for sign, _, _ in unpack_landed(fields[b"r"])}
+    landed = {sign for _, fields in stream_range(hub, KEY_READINGS) for sign, _, _ in unpack_landed(fields[b"r"])}
     assert FANCHENG in landed and LANDSCAPING_RESPONSE in landed
     assert "XY.S.M15.S53.item:1208" not in landed and FANCHENG_ON_TIME in landed

@@ -122,7 +122,7 @@ def test_catalogue_hub_sources_parse_and_are_checked() -> None:
     source = CAT.signs["XY.S.M15.S53.item:0307"].source
     assert source == HubSource(HubMeasure.EVENTS_TODAY, HubScope.ITEMS, ("03002", "12004"))
     assert str(source) == "hub:events_today(items=03002+12004)"
-    assert CAT.signs["XY.S.M15.S54.dist:420624"].source.adcode == "420624"  # type: ignore[union-attr]
+    assert CAT.signs["XY.S.M15.S54.dist:420624"].source.adcode == "420624"
     hub = check_hub_sources(CAT, LIB)
     assert {s.module for s in hub} == {"M15"} and len(hub) == 182
     # The simulator publishes MQTT-sourced rows only: no M15 row is one any more.

@@ -8,7 +8,14 @@ restarts, so a restart loses nothing. Rule state lives in Redis and every write 
 
 A periodic tick does what no reading triggers: no-data alerts, silence expiry, escalation, retention, and the
 MQTT publication of every transition (retained on cityeye/v1/alerts/{alert_id}). It runs in whichever engine
-holds its short lock, as the roll-up's do.
+holds the "alerts" lease (ops/lease.py).
+
+Several engines may run; one is active, the holder of the "alerts" lease, and the others stand by. Only the active
+one reads the stream and ticks. Taking over, an engine first claims every entry still pending in the group (those
+the previous holder read but never acknowledged: it evaluated them or not, evaluating again changes nothing already
+written), then reads on from the group's last delivered entry: exactly where the previous holder stopped. Every
+alert write WATCHes the lease beside the rule states and checks its fencing token, so a holder that paused past its
+lease and wakes up writes nothing; what it had read is claimed by the active one after a lease's time.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +73,7 @@ from alerts.store import (
     expire_silences,
     get_alerts,
     group_raised,
+    list_active,
     prune,
     prune_incidents,
     read_states,
@@ -77,6 +86,8 @@ from config import Settings, internal_signing_key
 from feeds.contract import TOPIC_ROOT, Reason, Rejected, sign_owned
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import write_deadletter
+from ops.lease import Lease, LeaseLost
+from ops.metrics import alert_metrics, broker_connected, serve_metrics
 from signs.catalogue import catalogue
 from signs.keys import (
     KEY_ALERTS_AUDIT,
@@ -86,10 +97,9 @@ from signs.keys import (
     Quality,
     alert_engine_key,
     alert_state_key,
-    lock_key,
     unpack_landed,
 )
-from signs.model import Sign
+from signs.model import Level, Sign
 from signs.store import ingest_up_since, open_redis, read_all_latest
 from signs.storyclock import StoryClock, read_story_clock
 
@@ -97,7 +107,7 @@ log = logging.getLogger("cityeye.alerts.engine")
 
 READINGS_GROUP = "alerts"
 ENGINE_PREFIX = "cityeye-alerts"
-TICK_LOCK = "alerts-tick"
+ALERTS_JOB = "alerts"  # the lease's job: its hash tag is the alert keys' own, so a transaction may WATCH it with them
 _FIELD = LANDED_READINGS_FIELD.encode()
 _CLAIM_BATCH = 100
 _PUBLISH_BATCH = 500
@@ -272,7 +282,9 @@ class AlertEngine:
         client: redis.Redis | None = None,
         publisher: RetainedPublisher | None = None,
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
+        """Without a lease (tests, benches) the engine is always active and its writes are not fenced."""
         self.engine_id = f"{ENGINE_PREFIX}-{name}"
         self._settings = settings
         self._redis = client or open_redis(settings.redis_url, timeout_s=10)
@@ -285,6 +297,8 @@ class AlertEngine:
         self._watched = watches(cat, self._book)
         self._sensors = {sign.id: sign for sign in cat.signs.values() if watched_for_silence(sign)}
         self.stats = EngineStats()
+        self.lease = lease
+        self.metrics = alert_metrics()
         self.leader = False  # whether this engine ran the last tick
         self.stop_event = threading.Event()
 
@@ -295,6 +309,7 @@ class AlertEngine:
         now = self._clock()
         routed = route_readings(readings, self._watched, now)
         self.stats.readings += sum(len(points) for points in routed.values())
+        self.metrics.readings.inc(sum(len(points) for points in routed.values()))
         clock = read_story_clock(self._redis)  # one look per batch: the bounds of a simulated story's hours
 
         def decide(group: Group, state: RuleState) -> Outcome:
@@ -345,6 +360,8 @@ class AlertEngine:
             return outcome if before == seen else decide(group, before)
 
         def attempt(pipe: Pipeline) -> list[Transition]:
+            if self.lease is not None:
+                self.lease.guard(pipe)
             befores = watch_states(pipe, keys)
             outcomes = [decide_again(group, before) for group, before in zip(changing, befores, strict=True)]
             concerned = {b.alert_id for b, o in zip(befores, outcomes, strict=True) if b.alert_id and o.changes}
@@ -367,8 +384,11 @@ class AlertEngine:
             return staged
 
         transitions = transact(self._redis, attempt)
+        raised = sum(t.event is Event.RAISED for t in transitions)
         self.stats.transitions += len(transitions)
-        self.stats.raised += sum(t.event is Event.RAISED for t in transitions)
+        self.stats.raised += raised
+        self.metrics.transitions.inc(len(transitions))
+        self.metrics.raised.inc(raised)
 
     def _stage(
         self,
@@ -431,6 +451,7 @@ class AlertEngine:
         self._redis.xack(KEY_READINGS, READINGS_GROUP, *[entry_id for entry_id, _ in entries])
         self.stats.entries += len(entries)
         self.stats.last_batch_ms = round((time.perf_counter() - started) * 1000, 3)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     def read_new(self, block_ms: int) -> int:
         response = self._redis.xreadgroup(
@@ -453,10 +474,13 @@ class AlertEngine:
         ):
             self.handle(entries)
 
-    def claim_abandoned(self) -> None:
-        """Entries another engine read and left unacknowledged for ALERT_CLAIM_IDLE_S: it died, they are ours."""
+    def claim_abandoned(self, idle_s: float | None = None) -> None:
+        """Entries another engine read and left unacknowledged for idle_s (by default a lease's time to live with a
+        lease, since only its holder reads, else ALERT_CLAIM_IDLE_S): it died or lost its lease, they are ours."""
         start: bytes | str = "0-0"
-        idle_ms = int(self._settings.alert_claim_idle_s * 1000)
+        if idle_s is None:
+            idle_s = self.lease.ttl_s if self.lease is not None else self._settings.alert_claim_idle_s
+        idle_ms = int(idle_s * 1000)
         while True:
             next_start, entries, *_deleted = self._redis.xautoclaim(
                 KEY_READINGS, READINGS_GROUP, self.engine_id, idle_ms, start_id=start, count=_CLAIM_BATCH
@@ -470,8 +494,27 @@ class AlertEngine:
 
     # The tick -----------------------------------------------------------------------------------------------
 
-    def _hold(self, name: str, period_s: float) -> bool:
-        return bool(self._redis.set(lock_key(name), self.engine_id, nx=True, px=max(1, int(period_s * 900))))
+    @property
+    def active(self) -> bool:
+        return self.lease is None or self.lease.held
+
+    def take_over(self) -> None:
+        """Becoming the active engine: the group (made on first start), this engine's own pending entries, then
+        every entry any other engine left pending, at once, since its lease ran out (or it never had one)."""
+        self.join_group()
+        self.take_back_own()
+        self.claim_abandoned(idle_s=0.0)
+
+    def count_open(self) -> None:
+        """Open alerts by level, for the metrics (every engine, active or not, says the same)."""
+        counts: dict[Level, int] = {level: 0 for level in Level if level is not Level.NORMAL}
+        for alert in list_active(self._redis):
+            counts[alert.level] += 1
+        for level, n in counts.items():
+            self.metrics.open_by_level.labels(level.en).set(n)
+        cursor = cast(bytes | None, self._redis.get(KEY_ALERTS_PUBLISHED)) or b"0-0"
+        unpublished = cast(list[StreamEntry], self._redis.xrange(KEY_ALERTS_AUDIT, b"(" + cursor, "+", count=10_000))
+        self.metrics.unpublished.set(len(unpublished))
 
     def tick(self) -> None:
         """No-data, silence expiry, escalation, retention and MQTT publication; one engine's job per period."""
@@ -529,6 +572,8 @@ class AlertEngine:
             "pid": os.getpid(),
             "at": time.time(),
             "leader": self.leader,
+            "active": self.active,
+            "lease_token": self.lease.token if self.lease is not None else None,
             **asdict(self.stats),
         }
         ttl = max(3, int(5 * self._settings.alert_heartbeat_s))
@@ -542,55 +587,75 @@ class AlertEngine:
         log.info(
             "alert engine %s: %d signs watched, %d sensors", self.engine_id, len(self._watched), len(self._sensors)
         )
+        keeper = None
+        if self.lease is not None:
+            self.lease.hold()  # at once: an engine alone is active from its first loop
+            keeper = self.lease.start_keeper(self.stop_event)
         ticker = threading.Thread(target=self._tick_loop, name="alerts-tick", daemon=True)
         ticker.start()
         self._read_loop()
         ticker.join()
+        if keeper is not None:
+            keeper.join(timeout=2)
         self._redis.delete(alert_engine_key(self.engine_id))
 
     def _read_loop(self) -> None:
         settings = self._settings
-        joined = False
+        # A standby polls (the lease's keeper tries to take it every quarter of its time to live), and the active
+        # one's reads block no longer, so that it notices a lost lease before reading much more.
+        poll_s = min(_READ_BLOCK_S, self.lease.ttl_s / 4) if self.lease is not None else _READ_BLOCK_S
+        claim_every_s = self.lease.ttl_s if self.lease is not None else settings.alert_claim_idle_s / 2
+        was_active = False
         next_claim = next_beat = 0.0
         while not self.stop_event.is_set():
             try:
-                if not joined:
-                    self.join_group()
-                    self.take_back_own()
-                    joined = True
                 mono = time.monotonic()
-                if mono >= next_claim:
-                    next_claim = mono + settings.alert_claim_idle_s / 2
-                    self.claim_abandoned()
+                # Taking over before the heartbeat: an engine that says it runs has its consumer group.
+                if self.active and not was_active:
+                    log.info("alert engine %s is the active one", self.engine_id)
+                    self.take_over()
+                    was_active = True
+                    next_claim = mono + claim_every_s
+                was_active = was_active and self.active
                 if mono >= next_beat:
                     next_beat = mono + settings.alert_heartbeat_s
                     self.heartbeat()
-                self.read_new(int(_READ_BLOCK_S * 1000))
+                    self.count_open()
+                if not was_active:
+                    self.stop_event.wait(poll_s)
+                    continue
+                if mono >= next_claim:
+                    next_claim = mono + claim_every_s
+                    self.claim_abandoned()
+                self.read_new(int(poll_s * 1000))
             except redis.RedisError as error:
                 log.warning("alert engine waiting for Redis: %s", error)
                 self.stop_event.wait(1.0)
-            except Contended as error:
-                # The batch stays unacknowledged and comes back through claim_abandoned.
+            except (Contended, LeaseLost) as error:
+                # The batch stays unacknowledged and comes back through claim_abandoned (here, or in the active one).
                 log.error("alert engine: %s", error)
 
     def _tick_loop(self) -> None:
         period = self._settings.alert_tick_s
         while not self.stop_event.wait(period):
             try:
-                self.leader = self._hold(TICK_LOCK, period)
+                self.leader = self.active
                 if self.leader:
                     self.tick()
-            except (redis.RedisError, Contended) as error:
+            except (redis.RedisError, Contended, LeaseLost) as error:
                 log.warning("alert tick skipped: %s", error)
 
 
 def run_engine(settings: Settings, name: str) -> None:
-    engine = AlertEngine(settings, name)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    holder = f"{ENGINE_PREFIX}-{name}-{socket.gethostname()}-{os.getpid()}"
+    engine = AlertEngine(settings, name, client=client, lease=Lease(client, ALERTS_JOB, holder, settings.lease_ttl_s))
     publisher = None
     if settings.mqtt_url:
         engine_id = f"{ENGINE_PREFIX}-{name}"
         publisher = MqttPublisher(settings.mqtt_url, engine_id, internal_signing_key(settings), guard=engine)
         engine.attach_publisher(publisher)
+        broker_connected().set_function(lambda: 1.0 if publisher.connected else 0.0)
     else:
         log.warning("MQTT_URL is not set: alert transitions will not be published on MQTT")
 
@@ -599,6 +664,7 @@ def run_engine(settings: Settings, name: str) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    serve_metrics(settings)
     try:
         engine.run()
     finally:

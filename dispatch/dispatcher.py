@@ -9,6 +9,10 @@ Four loops, each on its own thread so that a slow notification channel delays no
 * tick: overdue clocks escalated, event states published retained and signed, the M15 signs computed from the
   events (dispatch/signs.py), the heartbeat;
 * outbox: due notifications delivered through Apprise, retried with backoff.
+
+Several dispatchers may run (each with its own --name): the intake and the outbox share their work through the
+consumer group and the outbox's claims, and the tick runs only in the holder of the "events" lease (ops/lease.py), so
+no clock is escalated twice; a standby takes the tick over within the lease's time to live.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,22 +42,28 @@ from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import write_deadletter
 from geo.districts import district_of
+from ops.lease import Lease
+from ops.metrics import broker_connected, dispatch_metrics, serve_metrics
 from signs.catalogue import catalogue
 from signs.keys import (
     EVENTS_INTAKE_GROUP,
+    KEY_EVENT_DELIVERIES,
     KEY_EVENTS_AUDIT,
+    KEY_EVENTS_DUE,
     KEY_EVENTS_INTAKE,
+    KEY_EVENTS_OPEN,
     KEY_EVENTS_PUBLISHED,
     dispatcher_key,
 )
 from signs.replies import StreamEntry, stream_range
-from signs.write import SignWriter
 from signs.store import open_redis
+from signs.write import SignWriter
 
 log = logging.getLogger("cityeye.dispatch")
 
 _PUBLISH_BATCH = 500
 _PUBACK_TIMEOUT_S = 5.0
+EVENTS_JOB = "events"  # the lease's job: its hash tag is the event keys' own
 
 
 def district_of_point(lat: float | None, lon: float | None) -> str:
@@ -95,6 +106,12 @@ class Dispatcher:
         self._client.will_set(self._status_topic, self._status("offline"), qos=1, retain=True)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        holder = f"{self.dispatcher_id}-{socket.gethostname()}-{os.getpid()}"
+        self.lease = Lease(self._redis, EVENTS_JOB, holder, settings.lease_ttl_s)
+        self.metrics = dispatch_metrics()
+        broker_connected().set_function(lambda: 1.0 if self._client.is_connected() else 0.0)
+        self._exported = dict.fromkeys(self.counts, 0)
+        self._deliveries_seen = f"{int(time.time() * 1000)}-0"
 
     # MQTT ------------------------------------------------------------------------------------------------------------
 
@@ -230,8 +247,33 @@ class Dispatcher:
 
     def _tick(self) -> None:
         now = time.time()
-        self.tick(now)
+        if self.lease.held:
+            self.tick(now)
+            self._count_deliveries()
         self.heartbeat(now)
+        self._export(now)
+
+    def _count_deliveries(self) -> None:
+        """Notification outcomes (whichever dispatcher's outbox attempted them), counted once: by the active one."""
+        entries = stream_range(self._redis, KEY_EVENT_DELIVERIES, f"({self._deliveries_seen}", "+", count=1000)
+        for _entry_id, fields in entries:
+            self.metrics.notifications.labels(fields.get(b"status", b"").decode()).inc()
+        if entries:
+            last = entries[-1][0]
+            self._deliveries_seen = last.decode() if isinstance(last, bytes) else str(last)
+
+    def _export(self, now: float) -> None:
+        metrics = self.metrics
+        for name, counter in (
+            ("filed", metrics.filed),
+            ("rejected", metrics.rejected),
+            ("dispatched", metrics.dispatched),
+            ("escalated", metrics.escalated),
+        ):
+            counter.inc(self.counts[name] - self._exported[name])
+            self._exported[name] = self.counts[name]
+        metrics.events_open.set(float(self._redis.zcard(KEY_EVENTS_OPEN)))
+        metrics.events_overdue.set(float(self._redis.zcount(KEY_EVENTS_DUE, "-inf", now)))
 
     def run(self) -> None:
         ensure_intake_group(self._redis)
@@ -246,6 +288,7 @@ class Dispatcher:
             ),
             threading.Thread(target=self._forever, args=("outbox", self._deliver, 0.2), daemon=True),
         ]
+        keeper = self.lease.start_keeper(self.stop_event)
         for loop in loops:
             loop.start()
         log.info(
@@ -255,7 +298,7 @@ class Dispatcher:
             len(self._channels.urls),
         )
         self.stop_event.wait()
-        for loop in loops:
+        for loop in [*loops, keeper]:
             loop.join(timeout=5)
         offline = self._client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
         offline.wait_for_publish(_PUBACK_TIMEOUT_S)
@@ -272,4 +315,5 @@ def run_dispatcher(settings: Settings, name: str) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    serve_metrics(settings)
     dispatcher.run()

@@ -93,8 +93,13 @@ KEY_BROKER_DROPS = f"{PREFIX}:{{broker}}:drops"
 # Written by `python -m feeds simulate` when it starts and every STORY_CLOCK_REFRESH_S, deleted when it stops, and
 # expiring STORY_CLOCK_TTL_S after its last write (a simulator that crashed). Absent: no simulator runs.
 KEY_STORY_CLOCK = f"{PREFIX}:{{simulator}}:story-clock"
-# Short-lived locks so that one of several workers runs each periodic roll-up.
-KEY_LOCK = PREFIX + ":lock:{{{name}}}"
+# Leases (ops/lease.py): one active process per job among several started (roll-up, alert engine, dispatcher).
+# String "{holder}|{token}" with a PX TTL, set NX by whoever finds it absent, extended only by a compare-and-extend
+# of that exact value; the job's name is its hash tag, so a job's lease lives in the Redis Cluster slot of the data
+# it guards ("alerts", "events") and a transaction may WATCH it beside that data.
+KEY_LEASE = PREFIX + ":{{{job}}}:lease"
+# Integer: the job's fencing token, INCR'd by each acquisition, so a later holder always has a larger token.
+KEY_LEASE_FENCE = PREFIX + ":{{{job}}}:lease-fence"
 
 # Stream of the sign readings that landed in ce:{latest}, for the alert engine's consumer group: one entry per
 # feed-worker batch or roll-up write (never one per message), field "r" = one reading a line, "sign_id|src_ts|value"
@@ -202,8 +207,12 @@ def worker_key(worker_id: str) -> str:
     return KEY_WORKER.format(worker_id=worker_id)
 
 
-def lock_key(name: str) -> str:
-    return KEY_LOCK.format(name=name)
+def lease_key(job: str) -> str:
+    return KEY_LEASE.format(job=job)
+
+
+def lease_fence_key(job: str) -> str:
+    return KEY_LEASE_FENCE.format(job=job)
 
 
 def session_key(digest: str) -> str:

@@ -15,6 +15,7 @@ from api.alerts import alerts_blueprint
 from api.drilldown import drilldown_blueprint
 from api.events import events_blueprint
 from api.geo import geo_blueprint
+from api.metrics import install_request_metrics, metrics_blueprint
 from api.open311 import open311_blueprint
 from api.signs import signs_blueprint
 from auth.headers import install_security_headers
@@ -132,8 +133,10 @@ def create_app() -> Dash:
     dutylog_callbacks.register(app)
     events_callbacks.register(app)
     dispatch_guard.install(app)  # malformed callback requests are 400s before Dash's dispatch sees them
+    install_request_metrics(app.server)  # first, so that its clock also times what the sign-in guard answers
     init_auth(app.server, settings())
     app.server.register_blueprint(signs_blueprint)
+    app.server.register_blueprint(metrics_blueprint)
     app.server.register_blueprint(geo_blueprint)
     app.server.register_blueprint(drilldown_blueprint)
     app.server.register_blueprint(alerts_blueprint)

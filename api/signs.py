@@ -5,6 +5,8 @@ GET /api/v1/snapshot?category=&district=&lang= every sign of a category and/or d
 (lang: zh, the default, or en: the language of each sign's name, unit label, definition and owner)
 GET /healthz                                   Redis, the MQTT broker (and what it dropped), feed workers and the board;
                                                503 when not all well
+GET /readyz                                    whether this instance can serve: Redis, the catalogue, a fresh board;
+                                               503 when not
 
 Sign values are read city-wide by whoever may read (auth.scope); errors are api.responses' JSON. What each answer
 holds is views.snapshot's and views.health's.
@@ -22,7 +24,7 @@ from api.responses import answer_errors_as_json, takes
 from signs.catalogue import catalogue
 from signs.store import shared_redis
 from signs.urlstate import LANGS, Lang, parse_choice
-from views.health import health
+from views.health import health, readiness
 from views.snapshot import one_sign, snapshot
 
 signs_blueprint = answer_errors_as_json(Blueprint("signs_api", __name__))
@@ -57,4 +59,10 @@ def get_snapshot() -> Response:
 @signs_blueprint.get("/healthz")
 def healthz() -> Response:
     doc = health(shared_redis(), time.time())
+    return _json(doc, status=200 if doc["ok"] else 503)
+
+
+@signs_blueprint.get("/readyz")
+def readyz() -> Response:
+    doc = readiness(shared_redis(), time.time())
     return _json(doc, status=200 if doc["ok"] else 503)

@@ -32,7 +32,7 @@ SESSION_COOKIE = "cityeye_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reachable without a session even where reading needs one: exactly these paths, and the static files under
 # these prefixes (the sign-in page's stylesheet, the app's scripts), which hold nothing of the city's.
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/_favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/metrics", "/favicon.ico", "/_favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 # Open311 (api/open311.py): an open standard for outside reporting apps, read without a session and written with an
 # api_key in the form body, never with a cookie, so neither the session nor the origin check applies to it.

@@ -348,6 +348,7 @@ class Rollup:
 
     def run(self) -> None:
         settings = self._settings
+        inventory_rows()  # before standing by: a successor's first camera tick must not wait for geopandas
         keeper = self.lease.start_keeper(self.stop_event)
         next_camera = next_derive = 0.0
         while not self.stop_event.wait(settings.board_interval_s):

@@ -6,11 +6,13 @@ import argparse
 import fcntl
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,6 +29,7 @@ from services.embedded import (
     external,
     find_broker,
     find_redis,
+    free_port,
     start_broker,
     start_redis,
 )
@@ -50,6 +53,25 @@ class ChildSpec:
     name: str
     argv: list[str]
     requires: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this child's own variables (its METRICS_PORT)
+
+    @property
+    def metrics_url(self) -> str | None:
+        port = self.env.get("METRICS_PORT")
+        return f"http://{settings().metrics_host}:{port}/metrics" if port else None
+
+
+def metrics_ports(cfg: Settings) -> Iterator[dict[str, str]]:
+    """METRICS_PORT of each long-running process in turn: METRICS_PORT + 1, + 2, ... when it is set, else free ports."""
+    offset = 0
+    while True:
+        offset += 1
+        yield {"METRICS_PORT": str(cfg.metrics_port + offset if cfg.metrics_port else free_port())}
+
+
+def web_metrics_dir(cfg: Settings) -> Path:
+    """Where gunicorn's workers keep their metrics for the one /metrics (ops/metrics.py); emptied at each start."""
+    return cfg.run_dir / "metrics" / "web"
 
 
 def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
@@ -59,22 +81,24 @@ def child_specs(args: argparse.Namespace, cfg: Settings) -> list[ChildSpec]:
         *(["--scenario", args.scenario] if args.scenario else []),
         *(["--speed", str(args.speed)] if args.speed else []),
     ]
+    ports = metrics_ports(cfg)
     specs = [
         *(
-            ChildSpec(f"feed-worker-{i}", [py, "-m", "feeds", "worker", "--name", str(i)])
+            ChildSpec(f"feed-worker-{i}", [py, "-m", "feeds", "worker", "--name", str(i)], env=next(ports))
             for i in range(1, args.workers + 1)
         ),
-        ChildSpec("rollup", [py, "-m", "feeds", "rollup"]),
+        ChildSpec("rollup", [py, "-m", "feeds", "rollup"], env=next(ports)),
         # A week of history first (skipped once done), so the pages' history is full from the first page load.
         ChildSpec("simulator", [py, "-m", "feeds", "simulate", "--backfill", "7d", *sim]),
-        ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py"),
-        ChildSpec("dispatch", [py, "-m", "dispatch", "run"], requires="dispatch/__main__.py"),
+        ChildSpec("alerts", [py, "-m", "alerts"], requires="alerts/__main__.py", env=next(ports)),
+        ChildSpec("dispatch", [py, "-m", "dispatch", "run"], requires="dispatch/__main__.py", env=next(ports)),
         # The simulator's events are worked by simulated departments (never the events people file).
         ChildSpec("dispatch-sim", [py, "-m", "dispatch", "simulate"], requires="dispatch/simulate.py"),
         ChildSpec(
             "web",
             gunicorn_command(cfg),
             requires="app.py",
+            env={"PROMETHEUS_MULTIPROC_DIR": str(web_metrics_dir(cfg))},
         ),
     ]
     return [s for s in specs if s.requires is None or (PROJECT_ROOT / s.requires).exists()]
@@ -99,7 +123,7 @@ class Child:
         self.process = subprocess.Popen(
             self.spec.argv,
             cwd=PROJECT_ROOT,
-            env=env,
+            env={**env, **self.spec.env},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -228,7 +252,13 @@ def print_status(
     ]
     if any(c.spec.name == "web" for c in children):
         rows.append(("Web", f"http://{cfg.web_host}:{cfg.web_port}/", f"gunicorn, {cfg.web_workers} workers"))
-    rows += [(c.spec.name, f"pid {c.process.pid if c.process else '-'}", " ".join(c.spec.argv[1:])) for c in children]
+    rows += [
+        (c.spec.name, f"pid {c.process.pid if c.process else '-'}", " ".join(c.spec.argv[1:])) for c in children
+    ]
+    rows += [(f"{c.spec.name} metrics", url, "Prometheus") for c in children if (url := c.spec.metrics_url)]
+    if any(c.spec.name == "web" for c in children):
+        web_metrics = f"http://{cfg.web_host}:{cfg.web_port}/metrics"
+        rows.append(("web metrics", web_metrics, "Prometheus, every gunicorn worker"))
     width = max(len(r[0]) for r in rows)
     url_width = max(len(r[1]) for r in rows)
     print("\nCity Eye is running. Ctrl-C stops everything.\n", flush=True)
@@ -333,6 +363,8 @@ def run(args: argparse.Namespace) -> int:
         env["MQTT_SHARED_GROUP"] = "ingest"  # several workers split the feeds through one shared subscription
     env_path = cfg.run_dir / "env"
     children = [Child(spec, cfg.run_dir / "logs" / f"{spec.name}.log") for spec in child_specs(args, cfg)]
+    shutil.rmtree(web_metrics_dir(cfg), ignore_errors=True)  # the previous run's workers are not this one's
+    web_metrics_dir(cfg).mkdir(parents=True)
     try:
         write_env_file(env_path, env)
         for child in children:

@@ -12,6 +12,7 @@ from config import settings
 from feeds.board import read_board
 from feeds.mqtt import broker, connack
 from feeds.sink import read_broker_drops
+from signs.catalogue import catalogue
 from signs.keys import KEY_WORKER_PATTERN
 
 # A board older than this means the roll-up (and so every derived value on the wall) has stopped.
@@ -69,4 +70,25 @@ def health(client: redis.Redis, now: float) -> dict[str, Any]:
         checks["broker"]["dropped"] = {"known": False, "error": "unknown while Redis is down"}
     if checks["broker"]["dropped"].get("recent"):
         checks["broker"]["ok"] = False
+    return {"ok": all(check["ok"] for check in checks.values()), "at": now, **checks}
+
+
+def readiness(client: redis.Redis, now: float) -> dict[str, Any]:
+    """/readyz: whether this web instance can serve the wall now: Redis answers, the sign catalogue is loaded, and the
+    board is fresh (younger than BOARD_LATE_AFTER_S). A load balancer takes an instance out while it is not ready;
+    /healthz says more, about the whole system."""
+    checks: dict[str, Any] = {}
+    try:
+        checks["catalogue"] = {"ok": bool(catalogue().signs), "signs": len(catalogue().signs)}
+    except Exception as error:  # a catalogue that does not load is this instance's fault, reported not raised
+        checks["catalogue"] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+    try:
+        client.ping()
+        checks["redis"] = {"ok": True}
+        board = read_board(client)
+        age = None if board is None else round(now - board.at, 1)
+        checks["board"] = {"ok": age is not None and age <= BOARD_LATE_AFTER_S, "age_s": age}
+    except redis.RedisError as error:
+        checks["redis"] = {"ok": False, "error": str(error)}
+        checks["board"] = {"ok": False, "error": "unknown while Redis is down"}
     return {"ok": all(check["ok"] for check in checks.values()), "at": now, **checks}

@@ -1,7 +1,7 @@
 """The broker's ACL as City Eye ships it (deploy/mosquitto/acl), on a real mosquitto with accounts: a field system
 publishes under its own feed and nowhere else (a fake alert state is refused by the broker); nobody connects without
 an account; and what arrives on an owned topic unsigned anyway (from an account that may publish there) is
-dead-lettered by the feed worker, never taken for real."""
+dead-lettered by the feed worker, never taken for real. make run's own services work the same way."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
+import redis
 
 from alerts.model import alert_topic
+from config import Settings
 from feeds.contract import Reason, encode_readings, topic
 from feeds.mqtt import broker, broker_address, connack, new_client
 from feeds.sink import read_deadletter_counts, read_deadletters
+from services.__main__ import child_env, resolve_services, write_env_file
 from services.embedded import CITYEYE_ACCOUNT, EmbeddedService, start_broker
+from signs.store import open_redis
 from tests.processes import feed_env, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
@@ -122,3 +126,41 @@ def test_an_unsigned_state_on_an_owned_topic_is_dead_lettered_not_taken(
     [record] = [r for r in read_deadletters(redis_client, count=10) if r["reason"] == Reason.FORBIDDEN_TOPIC.value]
     assert record["topic"] == unsigned
 
+
+
+def test_make_runs_services_require_the_passwords_kept_in_the_run_directory(tmp_path) -> None:
+    cfg = Settings(run_dir=tmp_path, redis_url="", mqtt_url="")  # embedded, whatever this run's environment says
+    redis_service, mqtt_service = resolve_services(cfg)
+    try:
+        if mqtt_service.kind != "mosquitto":
+            pytest.skip("amqtt, the fallback, has no accounts")
+        password = (tmp_path / "redis-password").read_text()
+        assert redis_service.url.startswith(f"redis://:{password}@")
+        assert open_redis(redis_service.url).ping()
+        with pytest.raises(redis.AuthenticationError):
+            open_redis(redis_service.url.replace(f":{password}@", "")).ping()
+        env = child_env(redis_service, mqtt_service, cfg)
+        simulator = _field_system(env["SIM_MQTT_URL"])
+        simulator.loop_start()
+        try:
+            assert _puback(simulator, STATION, encode_readings(time.time(), {"precipitation_1h": 1.0})) < 0x80
+            assert _puback(simulator, alert_topic("threshold-fake-0002"), b"{}") == NOT_AUTHORISED
+        finally:
+            simulator.loop_stop()
+            simulator.disconnect()
+        city_eye = _field_system(env["MQTT_URL"])
+        city_eye.loop_start()
+        try:  # City Eye's own account never publishes a reading
+            assert _puback(city_eye, STATION, encode_readings(time.time(), {"precipitation_1h": 1.0})) == NOT_AUTHORISED
+        finally:
+            city_eye.loop_stop()
+            city_eye.disconnect()
+        host, port = broker_address(mqtt_service.url)
+        assert connack(broker(f"mqtt://{host}:{port}")) is not None
+        write_env_file(tmp_path / "env", env)
+        assert (tmp_path / "env").stat().st_mode & 0o077 == 0
+        for secret in ("redis-password", "mqtt-password-cityeye", "mqtt-password-simulator"):
+            assert (tmp_path / secret).stat().st_mode & 0o077 == 0
+    finally:
+        redis_service.stop()
+        mqtt_service.stop()

@@ -22,10 +22,13 @@ from auth.scope import WHOLE_CITY, Scope, scope_of
 from auth.web import current_user
 from geo.admin import DISTRICTS
 from layouts import camera_layer, nav
+from layouts.events import STATUS_LABELS
 from layouts.nav import DrillContext, format_value, level_chip, text
 from layouts.titles import tab_title
+from signs.citytime import TimeFormat, city_text
 from signs.drill import ActiveAlert, district_name, short_district_name, sign_name
 from signs.urlstate import FILTER_ABNORMAL, FILTER_ALL, DistrictView, SignView, district_view
+from views.events import EventCard, EventFilter
 from views.grid import DEFAULT_SORT
 
 # Component ids: callbacks/district.py and assets/drilldown.js use these names and no others.
@@ -34,6 +37,7 @@ URL = "district-url"  # the URL after a sort, for replaceState
 TICK = "district-tick"
 GRID = "district-grid"
 ALERTS = "district-alerts"
+EVENTS = "district-events"  # the district's open events, read-only (views.district.district_events)
 SUMMARY = "district-summary"
 MAP = "district-map"
 LAYER = "district-layer"
@@ -53,6 +57,8 @@ TEXT = {
         "cameras": "视频在线率", "cores_abnormal": "核心指标非正常", "none": "—", "more": "另有 {n} 项",
         "unknown": "未知区县", "pick": "选择区县", "only_district": "仅全市口径",
         "out_of_scope": "{name}的区县详情只对本区县开放", "own": "查看{name}",
+        "events": "本区在办事件", "no_events": "本区当前没有在办事件", "events_count": "共 {n} 件，超时 {late} 件",
+        "late": "超时", "due": "时限 {at}", "unit": "承办 {unit}", "centre": "城运中心待派",
     },
     "en": {
         "title": "{name} · city signs", "alerts": "Open alerts",
@@ -64,6 +70,9 @@ TEXT = {
         "cameras": "Cameras online", "cores_abnormal": "core signs not normal", "none": "—", "more": "{n} more",
         "unknown": "Unknown district", "pick": "Pick a district", "only_district": "city-wide only",
         "out_of_scope": "The district detail of {name} is for its own leaders", "own": "Open {name}",
+        "events": "Open events in this district", "no_events": "No open events in this district",
+        "events_count": "{n} open, {late} overdue", "late": "overdue", "due": "due {at}", "unit": "by {unit}",
+        "centre": "waiting at the centre",
     },
 }  # fmt: skip
 
@@ -227,6 +236,10 @@ def layout(ctx: DrillContext, view: DistrictView, scope: Scope = WHOLE_CITY) -> 
             ],
         ),
         html.Section(
+            className="card district-events",
+            children=[html.H2(d["events"]), html.Div(id=EVENTS, className="event-list")],
+        ),
+        html.Section(
             className="card table",
             children=[
                 html.Div(
@@ -333,3 +346,33 @@ def register_pages(ctx: DrillContext) -> None:
         )
 
     dash.register_page("drill-district", path_template="/district/<adcode>", layout=page, title=title)
+
+
+def events_children(cards: list[EventCard], total: int, view: DistrictView) -> list[Component]:
+    """The district's open events, most pressing first, each linking to its page on /events; nothing to act on."""
+    d = _t(view.lang)
+    if not cards:
+        return [html.Div(d["no_events"], className="muted empty-events")]
+    states = STATUS_LABELS["en" if view.lang == "en" else "zh"]
+    late = sum(c.late for c in cards)
+    rows: list[Component] = [html.Div(d["events_count"].format(n=total, late=late), className="muted events-total")]
+    for c in cards:
+        due = c.next_due
+        timing = d["late"] if c.late else ""
+        if not c.late and due is not None and due.due_at is not None:
+            timing = d["due"].format(at=city_text(due.due_at, TimeFormat.DAY_MINUTE))
+        rows.append(
+            dcc.Link(
+                href="/events" + EventFilter(selected=c.event.id).query_string(view.lang),
+                className=f"event-row{' late' if c.late else ''}",
+                title=c.event.id,
+                children=[
+                    html.Span(states[c.event.status.value], className="event-state"),
+                    html.Span(c.type_name, className="event-type"),
+                    html.Span(c.place, className="event-place"),
+                    html.Span(d["unit"].format(unit=c.unit) if c.unit else d["centre"], className="event-unit"),
+                    html.Span(timing, className="event-due"),
+                ],
+            )
+        )
+    return rows

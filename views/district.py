@@ -15,6 +15,8 @@ import redis
 from alerts.model import Alert, AlertStatus
 from alerts.store import list_active
 from auth.model import User
+from auth.scope import EventScope
+from dispatch.library import Library
 from geo.admin import DISTRICTS
 from signs.drill import (
     ActiveAlert,
@@ -33,6 +35,7 @@ from signs.recent import read_latest_many
 from signs.replies import get_bytes
 from signs.storyclock import StoryClock, read_story_clock
 from signs.urlstate import DISTRICT_SORT_COLUMNS, FILTER_ABNORMAL, DistrictView, SignView, parse_url
+from views.events import EventCard, card, pressing_order, scoped_open_events
 from views.exports import Export, file_stamp
 from views.grid import DEFAULT_SORT, Row, grid_sort, sorted_by
 
@@ -189,3 +192,18 @@ def district_export(client: redis.Redis, cat: Catalogue, view: DistrictView, now
         now, notes=[("district", f"{name} ({view.adcode})")],
     )  # fmt: skip
     return Export(table, f"district-{view.adcode}_{file_stamp(now)}", f"{name}_{file_stamp(now)}")
+
+
+# The district's events (read-only: a leader reads them, officers act on /events) -----------------------------------
+
+DISTRICT_EVENTS = 50  # listed at most, the most pressing first
+
+
+def district_events(
+    client: redis.Redis, library: Library, adcode: str, scope: EventScope, lang: str, now: float
+) -> tuple[list[EventCard], int]:
+    """The open events placed in the district that the scope sees, most pressing first (at most DISTRICT_EVENTS),
+    and how many there are; no steps are offered (the cards are drawn for nobody who acts)."""
+    events = [e for e in scoped_open_events(client, scope) if e.location.district == adcode]
+    cards = pressing_order(card(e, library, None, lang, now) for e in events)
+    return cards[:DISTRICT_EVENTS], len(cards)

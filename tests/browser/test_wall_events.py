@@ -108,3 +108,16 @@ def test_the_kiosk_rotation_comes_to_the_events_view(browser: Browser, stack: St
     page.screenshot(path=str(ARTIFACTS / "wall-kiosk-events.png"))
     assert errors == []
     page.close()
+
+
+def test_the_district_page_lists_its_open_events_read_only(browser: Browser, stack: Stack) -> None:
+    event = _filed(stack.redis, time.time() - 3600)  # late: its response ran out half an hour ago
+    page, errors = open_page(browser, stack.url + "/district/420606", 1366, 768)
+    row = page.locator(f'.district-events .event-row.late[title="{event.id}"]')
+    row.wait_for(timeout=20_000)
+    assert "待签收" in row.inner_text() and "超时" in row.inner_text()
+    assert page.locator(".district-events button").count() == 0  # nothing to act on here
+    page.goto(stack.url + "/district/420626")  # 保康县 has none
+    page.wait_for_selector(".district-events .empty-events", timeout=20_000)
+    assert errors == []
+    page.close()

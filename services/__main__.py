@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import redis
-
 from auth.demo import DEMO_ACCOUNTS, ensure_demo_accounts
 from config import PROJECT_ROOT, Settings, internal_signing_key, redact_url, run_dir_secret, settings
 from services.embedded import (

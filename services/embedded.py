@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import redis
 
-from config import run_dir_secret
+from config import redact_url, run_dir_secret
 from feeds.mqtt import broker, connack
 from signs.store import open_redis
 
@@ -143,7 +143,7 @@ class EmbeddedService:
     def restart(self) -> None:
         """Stop, then start again on the same port with the same data directory."""
         if self._launch is None or self._ready is None:
-            raise RuntimeError(f"{self.name} at {self.url} was not started here and cannot be restarted")
+            raise RuntimeError(f"{self.name} at {redact_url(self.url)} was not started here and cannot be restarted")
         self.stop()
         self.process = self._launch()
         self._ready(self)
@@ -407,7 +407,7 @@ def _poll_until(service: EmbeddedService, probe: Callable[[], bool], what: str) 
         time.sleep(0.05)
     service.stop()
     raise RuntimeError(
-        f"{service.kind} did not {what} at {service.url} within {START_TIMEOUT_S:.0f} s; "
+        f"{service.kind} did not {what} at {redact_url(service.url)} within {START_TIMEOUT_S:.0f} s; "
         f"log {service.log_path}:\n{service.log_tail()}"
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import secrets
 import ssl
 import subprocess
@@ -30,6 +31,7 @@ from signs.catalogue import catalogue
 from signs.model import MqttSource
 from signs.store import open_redis, read_latest
 from tests.processes import FeedProcess, feed_env, wait_for, wait_worker_ready
+from views.health import broker_check
 
 pytestmark = pytest.mark.integration
 FIELD_ACCOUNT = "field-weather"
@@ -171,12 +173,20 @@ def test_a_production_worker_ingests_over_mqtts_into_rediss(
 
 
 def test_wrong_passwords_are_refused_saying_why_without_the_secret(
-    secure_redis: EmbeddedService, secure_broker: EmbeddedService, trusting: Settings, tls_files: ServerTls
+    secure_redis: EmbeddedService, secure_broker: EmbeddedService, trusting: Settings, tls_files: ServerTls,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wrong_mqtt = _wrong_password(secure_broker.url)
     refusal = connack(broker(wrong_mqtt, trusting))
     assert refusal is not None and "user name or password" in refusal
     assert connack(broker(secure_broker.url, trusting)) is None
+
+    # /healthz's broker check says the same, and shows no URL.
+    monkeypatch.setenv("MQTT_URL", wrong_mqtt)
+    settings.cache_clear()
+    check = broker_check()
+    assert check["ok"] is False and "user name or password" in check["error"]
+    assert wrong_mqtt.split("@")[0].rsplit(":", 1)[1] not in json.dumps(check) and "@" not in json.dumps(check)
 
     wrong_redis = _wrong_password(secure_redis.url.replace("rediss://:", "rediss://default:"))
     with pytest.raises(redis.AuthenticationError) as refused:

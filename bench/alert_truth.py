@@ -10,9 +10,11 @@ the Saturday, each from its story's hour: the rainstorm at 10:00, the jam at 07:
 `--speed` (240: six real minutes a day). A story's own date (24 May, 1 May) is months past, beyond what the ingest
 takes, so the bench tells it on a day in reach.
 
-Time. The simulator replays a past day with its own timestamps (`--stamp simulated --start <day>`): the alert
-engine judges hour-of-week bounds by the readings' source time, so a compressed day stamped with the wall clock
-(`make run SPEED=...`) would meet the real hour's bounds, not its simulated hour's. Consequences, all set below:
+Time. The simulator replays a past day with its own timestamps (`--stamp simulated --start <day>`), not with the wall
+clock and its story clock (`make run SPEED=...`, signs/storyclock.py): the story clock puts hour-of-week bounds at the
+simulated hour either way, but the rules' durations are measured in source time, and at speed 240 wall-clock stamps
+would shrink a two-hour effect to 30 s of stamps, under the clear and hold durations. With simulated stamps the story
+clock maps each stamp to itself. Consequences, all set below:
   * durations are measured in source time, so ALERT_RAISE_AFTER_S and ALERT_CLEAR_AFTER_S keep their meaning in
     simulated seconds and need no scaling; escalation limits (ALERT_TIME_SCALE) play no part in what is raised;
   * camera signs are computed by the roll-up from heartbeats that keep the wall clock (their period is real:

@@ -11,9 +11,11 @@ times more often (``cadence_s / N``, never faster than ``MIN_INTERVAL_S``), so a
 plays in 24/N hours. Payload timestamps stay the wall-clock moment of publishing because the ingest
 rejects readings more than 5 minutes in the future (and history is keyed by source time): a sped-up
 demo therefore shows a compressed day in real time rather than readings stamped in the future. The
-alert engine judges hour-of-week bounds by source time, so such a demo's simulated night meets the real
-hour's bounds; ``--stamp simulated --start <a past moment>`` replays a past day with its own timestamps
-instead (what bench/alert_truth.py does), and stops when simulated time reaches the wall clock.
+simulator keeps its story clock in Redis (``signs.storyclock``; ``publisher.StoryAnnouncer``), through which the
+alert engine, the board and the pages map each stamp to simulated time, so such a demo's simulated night meets the
+night's bounds; ``--stamp simulated --start <a past moment>`` replays a past day with its own timestamps
+instead (what bench/alert_truth.py does, durations then in simulated time too), and stops when simulated time
+reaches the wall clock.
 
 Camera heartbeats keep their *real* period (``--camera-heartbeat``, default 60 s) and real timestamps
 whatever the speed: the ingest judges camera liveness on the wall clock (``camera_offline_after_s``), and

@@ -281,7 +281,7 @@ _PONDING_CM_PER_MM = 1.5
 def _waterlogging(sign: Sign, model: SignModel, t: float, state: ScenarioState, value: float) -> float:
     """Rain → waterlogging: a low point fills with the district's last hour of rain beyond what the drains carry."""
     hour = rain_accumulation(model.adcode, t, 1.0, state)
-    susceptibility = 0.6 + 0.8 * hash01(model.key, 47)
+    susceptibility = 0.9 + 0.6 * hash01(model.key, 47)  # every point watched is a known low point
     return max(value, susceptibility * _PONDING_CM_PER_MM * max(0.0, hour - _PONDING_FROM_MM))
 
 
@@ -307,11 +307,11 @@ def _rain_cooling(sign: Sign, model: SignModel, t: float, state: ScenarioState, 
 
 
 def camera_washout_share(adcode: str, state: ScenarioState, t: float) -> float:
-    """Rain → camera wash-out: the share of a district's street segments whose cameras drop off in the last hour's
-    rain (power and links of pole-mounted cameras), up to 8 % at 50 mm in an hour."""
+    """Rain → camera wash-out: the share of a district's street segments whose cameras drop off in the last three
+    hours' rain (power and links of pole-mounted cameras, restored a while after the rain), up to 12 % at 60 mm."""
     if state.name != SCENARIO_RAINSTORM or t < state.start:
         return 0.0
-    return 0.08 * min(1.0, _story_rain(adcode, state, t, 1.0) / 50.0)
+    return 0.12 * min(1.0, _story_rain(adcode, state, t, 3.0) / 60.0)
 
 
 _STORM = (NANZHANG, BAOKANG)

@@ -12,7 +12,9 @@ Four loops, each on its own thread so that a slow notification channel delays no
 
 Several dispatchers may run (each with its own --name): the intake and the outbox share their work through the
 consumer group and the outbox's claims, and the tick runs only in the holder of the "events" lease (ops/lease.py), so
-no clock is escalated twice; a standby takes the tick over within the lease's time to live.
+no clock is escalated twice; a standby takes the tick over within the lease's time to live. The MQTT intake is not
+shared yet: every dispatcher subscribes to the reports and files what it receives, so a second one runs as a cold
+standby only (docs/operations.md#several-copies-leases).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from feeds.simulator.values import prepare, values_at
 from signs.catalogue import derivation_order
 from signs.keys import KEY_HISTORY_BACKFILL
 from signs.model import Catalogue, Derivation, DeriveOp, MqttSource, Sign, Times, derive_value
+from signs.storyclock import StoryClock
 from signs.write import SignWriter
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def parse_duration(text: str) -> float:
 @dataclass(frozen=True)
 class Window:
     """Source times [start, end) to fill, and how a source time maps to the simulated moment whose value it
-    carries (the live simulator's clock, run backwards)."""
+    carries: the story clock's, as the alert engine and the wall judge it (the story's past at speed 1, so a week
+    of stamps is a week of the city before the story starts, whatever SPEED the live story runs at)."""
 
     start: float
     end: float
@@ -66,10 +68,14 @@ class Window:
     stamp_simulated: bool
 
     def simulated(self, stamps: Times) -> Times:
-        if self.stamp_simulated:
-            return stamps
-        moments: Times = self.clock.sim_start + (stamps - self.clock.real_start) * self.clock.speed
-        return moments
+        story = StoryClock(
+            story="",
+            story_start=self.clock.sim_start,
+            real_start=self.clock.real_start,
+            speed=self.clock.speed,
+            stamps="simulated" if self.stamp_simulated else "real",
+        )
+        return story.story_times(stamps)
 
 
 def backfill_window(clock: SimClock, seconds: float, stamp_simulated: bool) -> Window:

@@ -14,6 +14,7 @@ from feeds.simulator.backfill import Series, Window, backfill_window, cadence_gr
 from feeds.simulator.clock import LocalCalendar, local_day, local_days, local_hour
 from signs.catalogue import catalogue
 from signs.model import BoundsKind, Derivation, DeriveOp, MqttSource, Sign, derive_value
+from signs.storyclock import StoryClock
 
 START = 1_779_588_000.0  # 2026-05-24 10:00 Beijing time, the rainstorm's story
 WEEK_S = 7 * 86_400.0
@@ -100,12 +101,15 @@ def test_the_noise_the_calendar_and_the_profiles_over_arrays_are_their_one_momen
         assert profile.bounds_factors(moments).tolist() == [profile.bounds_factor(t) for t in moments]
 
 
-def test_the_window_ends_at_the_first_live_reading_and_maps_stamps_to_the_simulated_clock() -> None:
+def test_the_window_ends_at_the_first_live_reading_and_maps_stamps_to_the_storys_past_at_speed_one() -> None:
     clock = sim.SimClock(real_start=1_800_000_000.0, sim_start=START, speed=10.0)
     real = backfill_window(clock, WEEK_S, stamp_simulated=False)
     assert (real.start, real.end) == (clock.real_start - WEEK_S, clock.real_start)
-    stamps = np.array([clock.real_start - 60.0, clock.real_start - 1.0])
-    assert real.simulated(stamps).tolist() == [clock.sim(float(s)) for s in stamps]  # the live clock, run backwards
+    stamps = np.array([clock.real_start - WEEK_S, clock.real_start - 60.0, clock.real_start - 1.0])
+    # A week of stamps is the week before the story, as the engine and the wall judge them, not ten weeks of it.
+    assert real.simulated(stamps).tolist() == [START - WEEK_S, START - 60.0, START - 1.0]
+    story = StoryClock(story="rainstorm", story_start=START, real_start=clock.real_start, speed=clock.speed)
+    assert real.simulated(stamps).tolist() == story.story_times(stamps).tolist()
     replay = backfill_window(clock, WEEK_S, stamp_simulated=True)
     assert (replay.start, replay.end) == (START - WEEK_S, START)
     assert replay.simulated(stamps).tolist() == stamps.tolist()

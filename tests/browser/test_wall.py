@@ -102,7 +102,11 @@ def test_the_wall_renders_live_at_wall_resolutions(browser: Browser, live: Stack
     page, errors = open_page(browser, live.url + "/", width, height)
     page.wait_for_function("() => document.querySelectorAll('.tile:not(.stale)').length >= 45", timeout=20_000)
     page.wait_for_selector(".wall-header .live:not(.down)", timeout=10_000)
-    assert page.locator("#wall-banner.hidden").count() == 1
+    # A healthy wall of simulated data says so, as a notice, and reports no outage.
+    banner = page.locator("#wall-banner")
+    banner.wait_for(state="visible", timeout=10_000)
+    assert page.locator("#wall-banner.notice").count() == 1
+    assert banner.inner_text().strip() == "模拟数据"
     canvas = page.locator("#wall-canvas").bounding_box()
     assert canvas is not None
     # Scaled to the screen, never overflowing it.

@@ -647,7 +647,7 @@ class AlertEngine:
 
 
 def run_engine(settings: Settings, name: str) -> None:
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    client = open_redis(settings.redis_url, timeout_s=10)
     holder = f"{ENGINE_PREFIX}-{name}-{socket.gethostname()}-{os.getpid()}"
     engine = AlertEngine(settings, name, client=client, lease=Lease(client, ALERTS_JOB, holder, settings.lease_ttl_s))
     publisher = None

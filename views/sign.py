@@ -119,8 +119,8 @@ class HistoryReads:
     window: HistoryWindow
     points: np.ndarray
     compared: list[tuple[Sign, np.ndarray]]
-
     clock: StoryClock | None = None  # the simulator's, which the points' levels are judged by
+
 
 def read_history(client: redis.Redis, cat: Catalogue, view: SignView, now: float) -> HistoryReads:
     """Unknown compared signs are left out (a page is read tolerantly; the export refuses them first)."""

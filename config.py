@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     mqtt_cert_file: Path | None = None
     mqtt_key_file: Path | None = None
     redis_ca_file: Path | None = None
+    # High availability (docs/operations.md#redis-sentinel): REDIS_SENTINELS=host:port,... makes every process follow
+    # the master that these sentinels name REDIS_SENTINEL_MASTER through a failover; REDIS_URL then gives only the
+    # user, password, database and TLS (its host and port are not used). REDIS_WAIT_REPLICAS > 0: a feed worker
+    # acknowledges a batch to the broker only once that many replicas hold it (Redis WAIT, at most
+    # REDIS_WAIT_TIMEOUT_MS), so that a failover loses no acknowledged reading.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "cityeye"
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    redis_wait_timeout_ms: int = Field(default=1_000, gt=0)
     # ENVIRONMENT=production refuses a broker without TLS and a Redis without a password (insecure_transport);
     # this says, knowingly, that the network between the processes is trusted instead.
     allow_insecure_transport: bool = False
@@ -208,11 +217,21 @@ class Settings(BaseSettings):
     # rates roll over 24 hours); both well inside the signs' 300 s cadence.
     dispatch_signs_min_s: float = Field(default=5.0, gt=0.0)
     dispatch_signs_refresh_s: float = Field(default=60.0, gt=0.0)
+    # Retention: closed events older than this many days are removed by the dispatcher (with their history, photos,
+    # indexes and retained MQTT state), and audit entries older than it trimmed; at least the 2 days the M15 signs
+    # read back.
+    dispatch_closed_keep_days: float = Field(default=30.0, ge=2.0)
     # Handlers' photos of their work (dispatch/evidence.py), kept in Redis: at most this many bytes each (checked
     # before decoding a page's upload), this many per event, each kept this many days after its upload.
     evidence_photo_max_bytes: int = Field(default=2_000_000, gt=0, le=10_000_000)
     evidence_photos_per_event: int = Field(default=6, gt=0, le=20)
     evidence_retention_days: float = Field(default=90.0, gt=0.0)
+
+    @field_validator("redis_sentinels", mode="after")
+    @classmethod
+    def _check_sentinels(cls, sentinels: str) -> str:
+        parse_sentinels(sentinels)
+        return sentinels
 
     @field_validator("alert_limits", mode="after")
     @classmethod
@@ -300,6 +319,17 @@ def insecure_transport(cfg: Settings) -> list[str]:
     if cfg.redis_url and not urlsplit(cfg.redis_url).password:
         problems.append(f"REDIS_URL {redact_url(cfg.redis_url)} has no password")
     return problems
+
+
+def parse_sentinels(sentinels: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS as (host, port) pairs; raises ValueError on an entry that is not host:port."""
+    addresses = []
+    for entry in filter(None, (part.strip() for part in sentinels.split(","))):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"REDIS_SENTINELS entry {entry!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
 
 
 TLS_MQTT_SCHEMES = ("mqtts", "ssl")

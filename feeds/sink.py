@@ -63,15 +63,22 @@ class RedisSink:
         deadletter_keep: int,
         deadletter_payload_bytes: int,
         readings_keep_s: float,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1_000,
     ) -> None:
         self._client = client
+        self._wait_replicas = wait_replicas
+        self._wait_timeout_ms = wait_timeout_ms
         self._signs = SignWriter(client, retention_days=retention_days, readings_keep_s=readings_keep_s)
         self._broker_counters = client.register_script(BROKER_COUNTERS_LUA)
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
 
     def write(self, batch: Batch) -> None:
-        """Write the whole batch or raise; the caller acknowledges the messages only after this returns."""
+        """Write the whole batch or raise; the caller acknowledges the messages only after this returns. With
+        wait_replicas, only once that many replicas hold it too (Redis WAIT, in the same round trip), so that a
+        failover to one of them loses nothing acknowledged; fewer in time raise ReplicasBehind, and the batch,
+        unacknowledged, is written again."""
         pipe = self._client.pipeline(transaction=False)
         receive = repr(batch.receive_ts)
         if batch.readings:
@@ -109,7 +116,17 @@ class RedisSink:
             for counter, heard_at in batch.broker:
                 counters += (counter.kind, counter.node, counter.value, repr(heard_at))
             self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=counters, client=pipe)
-        pipe.execute()
+        if self._wait_replicas:
+            pipe.wait(self._wait_replicas, self._wait_timeout_ms)
+        replies = pipe.execute()
+        if self._wait_replicas and replies[-1] < self._wait_replicas:
+            raise ReplicasBehind(
+                f"{replies[-1]} of {self._wait_replicas} replicas hold the batch after {self._wait_timeout_ms} ms"
+            )
+
+
+class ReplicasBehind(redis.RedisError):
+    """The batch is on the master but not yet on REDIS_WAIT_REPLICAS replicas: not to be acknowledged yet."""
 
 
 def queue_deadletter(

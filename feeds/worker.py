@@ -141,6 +141,8 @@ class FeedWorker:
             deadletter_keep=settings.deadletter_keep,
             deadletter_payload_bytes=settings.deadletter_payload_bytes,
             readings_keep_s=settings.alert_readings_keep_s,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=settings.redis_wait_timeout_ms,
         )
         self.stop_event = threading.Event()
         self.stats = WorkerStats()

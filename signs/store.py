@@ -7,11 +7,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import redis
+from redis.sentinel import Sentinel
 
-from config import settings
+from config import parse_sentinels, settings
 from signs.keys import KEY_ALERTS_INGEST_UP, KEY_LATEST, KEY_WORKER_PATTERN, Latest, Quality, history_day, history_key
 from signs.model import Level, Sign, is_stale, value_level
 from signs.storyclock import StoryClock
@@ -20,13 +22,32 @@ from signs.storyclock import StoryClock
 def open_redis(url: str | None = None, *, timeout_s: float = 5.0, ca_file: Path | None = None) -> redis.Redis:
     """A client for REDIS_URL (or the given URL): every City Eye connection to Redis is made here, so rediss://
     (verified against ca_file or REDIS_CA_FILE, else the system's CAs) and user:password@ apply to all alike
-    (docs/operations.md#transports). Raw bytes are returned; decode at the edges."""
-    url = url or settings().redis_url
-    ca_file = ca_file or settings().redis_ca_file
+    (docs/operations.md#transports). With REDIS_SENTINELS the client follows the master the sentinels name through a
+    failover, the URL giving only its credentials, database and TLS (docs/operations.md#redis-sentinel). Raw bytes
+    are returned; decode at the edges."""
+    cfg = settings()
+    url = url or cfg.redis_url
+    ca_file = ca_file or cfg.redis_ca_file
     tls = {"ssl_ca_certs": str(ca_file)} if ca_file and url.startswith("rediss:") else {}
-    return redis.Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, health_check_interval=30, **tls
-    )
+    timeouts = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+    if cfg.redis_sentinels:
+        parts = urlsplit(url)
+        secure = {"ssl": True, **tls} if parts.scheme == "rediss" else {}
+        # redis-py's sentinel module carries no type hints.
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            parse_sentinels(cfg.redis_sentinels), sentinel_kwargs={**timeouts, **secure}
+        )
+        master = sentinel.master_for(  # type: ignore[no-untyped-call]
+            cfg.redis_sentinel_master,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            db=int(parts.path.strip("/") or 0),
+            health_check_interval=30,
+            **timeouts,
+            **secure,
+        )
+        return cast(redis.Redis, master)
+    return redis.Redis.from_url(url, health_check_interval=30, **timeouts, **tls)
 
 
 @functools.cache

@@ -1,0 +1,246 @@
+"""Redis Sentinel failover under load: one master, one replica and three sentinels (Debian's redis-sentinel, or
+redis-server --sentinel) on loopback ports; a real feed worker ingests a steady stream of readings from a real
+Mosquitto; the master is SIGKILLed. The worker must write to the promoted replica within 10 s, and every reading the
+broker took from the publisher must be in Redis once the worker has caught up: the broker redelivers whatever the
+worker did not acknowledge, so a reading missing then is one the worker acknowledged and the failover lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import cast
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from feeds.contract import Reading, encode_readings, topic
+from feeds.sink import Batch, RedisSink, ReplicasBehind
+from services.embedded import HOST, EmbeddedService, free_port, start_redis, system_binary
+from signs.catalogue import catalogue
+from signs.model import MqttSource
+from signs.store import read_history, read_latest
+from tests.processes import ChildProcess, FeedProcess, Publisher, feed_env, wait_for, wait_worker_ready
+
+pytestmark = pytest.mark.integration
+MASTER_NAME = "cityeye-test"
+SIGN_ID = "XY.S.M13.S45.stn:AWS07"  # 太平店自动站 1小时降水量, published by the weather feed
+RATE_PER_S = 200
+LOAD_S = 12.0
+KILL_AFTER_S = 4.0
+RECONNECT_LIMIT_S = 10.0
+SENTINEL_CONF = """\
+port {port}
+bind {host}
+daemonize no
+dir {data_dir}
+logfile ""
+sentinel monitor {master} {host} {master_port} 2
+sentinel down-after-milliseconds {master} 1000
+sentinel failover-timeout {master} 4000
+sentinel parallel-syncs {master} 1
+"""
+
+
+def _sentinel_argv(conf: Path) -> list[str]:
+    if sentinel := system_binary("redis-sentinel"):
+        return [str(sentinel), str(conf)]
+    if server := system_binary("redis-server"):
+        return [str(server), str(conf), "--sentinel"]  # the file first: redis-server reads it before its options
+    pytest.skip("Sentinel needs Debian's redis-sentinel or redis-server")
+
+
+@dataclass
+class SentinelSet:
+    master: EmbeddedService
+    replica: EmbeddedService
+    sentinels: list[tuple[ChildProcess, int]] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> str:
+        return ",".join(f"{HOST}:{port}" for _, port in self.sentinels)
+
+    def master_port(self) -> int:
+        address = redis.Redis(HOST, self.sentinels[0][1]).sentinel_get_master_addr_by_name(MASTER_NAME)
+        _, port = cast(tuple[str, int], address)
+        return int(port)
+
+
+def _port(service: EmbeddedService) -> int:
+    port = urlsplit(service.url).port
+    assert port is not None
+    return port
+
+
+@pytest.fixture
+def replicated(tmp_path: Path) -> Iterator[SentinelSet]:
+    """A master and its replica, in sync, without sentinels yet."""
+    master = start_redis(tmp_path / "master")
+    replica = start_redis(tmp_path / "replica")
+    try:
+        redis.Redis(HOST, _port(replica)).replicaof(HOST, _port(master))
+        wait_for(partial(_replica_online, redis.Redis(HOST, _port(master))), 15, "the replica in sync")
+        yield SentinelSet(master, replica)
+    finally:
+        replica.stop()
+        master.stop()
+
+
+@pytest.fixture
+def sentinel_set(replicated: SentinelSet, tmp_path: Path) -> Iterator[SentinelSet]:
+    """Three sentinels watching the master, each knowing its replica and the other two."""
+    try:
+        for n in range(3):
+            port, data_dir = free_port(), tmp_path / f"sentinel{n}"
+            data_dir.mkdir()
+            conf = data_dir / "sentinel.conf"
+            conf.write_text(SENTINEL_CONF.format(port=port, host=HOST, data_dir=data_dir, master=MASTER_NAME,
+                                                 master_port=_port(replicated.master)))  # fmt: skip
+            replicated.sentinels.append((ChildProcess(_sentinel_argv(conf), {}, f"sentinel-{n}"), port))
+        for _, port in replicated.sentinels:
+            wait_for(partial(_knows_all, redis.Redis(HOST, port)), 20, "every sentinel knowing the replica and others")
+        yield replicated
+    finally:
+        for process, _ in replicated.sentinels:
+            process.stop()
+
+
+def _replica_online(master: redis.Redis) -> bool:
+    replication = master.info("replication")
+    return isinstance(replica := replication.get("slave0"), dict) and replica.get("state") == "online"
+
+
+def _knows_all(sentinel: redis.Redis) -> bool:
+    try:
+        replicas = cast(list[dict[str, object]], sentinel.sentinel_slaves(MASTER_NAME))
+        others = cast(list[dict[str, object]], sentinel.sentinel_sentinels(MASTER_NAME))
+    except redis.ConnectionError:
+        return False
+    return len(replicas) == 1 and len(others) == 2
+
+
+class SteadyLoad(threading.Thread):
+    """RATE_PER_S readings of one sign, each with its own source time (a millisecond apart), at QoS 1."""
+
+    def __init__(self, mqtt_url: str, start_ts: float) -> None:
+        super().__init__(daemon=True)
+        source = catalogue().signs[SIGN_ID].source
+        assert isinstance(source, MqttSource)
+        self._topic, self._field = topic(source.feed, source.adcode, source.source_id), source.field
+        self._publisher = Publisher(mqtt_url)
+        self.start_ts = start_ts
+        self.sent = 0
+        self.infos: list[object] = []
+
+    def stamp(self, n: int) -> int:
+        """The reading's source time in milliseconds: its identity in Redis."""
+        return int(self.start_ts * 1000) + n
+
+    def run(self) -> None:
+        began = time.monotonic()
+        infos = []
+        while (elapsed := time.monotonic() - began) < LOAD_S:
+            while self.sent < elapsed * RATE_PER_S:
+                payload = encode_readings(self.stamp(self.sent) / 1000, {self._field: float(self.sent % 50)})
+                infos.append(self._publisher.publish(self._topic, payload))
+                self.sent += 1
+            time.sleep(0.005)
+        for info in infos:
+            info.wait_for_publish(30)
+        self.acknowledged = {self.stamp(n) for n, info in enumerate(infos) if info.rc == 0 and info.is_published()}
+        self._publisher.close()
+
+
+def test_a_worker_follows_the_master_through_a_failover_and_loses_no_acknowledged_reading(
+    sentinel_set: SentinelSet, mqtt_service: EmbeddedService
+) -> None:
+    old_master = redis.Redis(HOST, _port(sentinel_set.master))
+    env = feed_env(
+        sentinel_set.master.url, mqtt_service.url, REDIS_SENTINELS=sentinel_set.addresses,
+        REDIS_SENTINEL_MASTER=MASTER_NAME, MQTT_CLIENT_PREFIX=f"t-sentinel-{time.monotonic_ns()}",
+        MQTT_SHARED_GROUP="",
+    )  # fmt: skip
+    worker = FeedProcess(["worker", "--name", "1", "--feeds", "weather"], env, "sentinel-worker")
+    try:
+        wait_worker_ready(old_master, mqtt_service.url, f"{env['MQTT_CLIENT_PREFIX']}-1")
+        load = SteadyLoad(mqtt_service.url, start_ts=float(int(time.time()) - 120))
+        load.start()
+        time.sleep(KILL_AFTER_S)
+        assert sentinel_set.master.process is not None
+        sentinel_set.master.process.kill()
+        killed_at, sent_at_kill = time.time(), load.sent
+        wait_for(lambda: _moved(sentinel_set), RECONNECT_LIMIT_S, "the sentinels promoting the replica")
+        promoted_at = time.time()
+        new_master = redis.Redis(HOST, sentinel_set.master_port())
+        # A reading published after the kill is the worker writing to the new master again.
+        after_kill_ms = load.stamp(sent_at_kill)
+        wait_for(lambda: _newest_ms(new_master) > after_kill_ms, RECONNECT_LIMIT_S - (time.time() - killed_at),
+                 "the worker writing to the new master")  # fmt: skip
+        writing_again_s = time.time() - killed_at
+        load.join(LOAD_S + 40)
+        assert not load.is_alive()
+        lost = wait_for_catch_up(new_master, load)
+        print(
+            f"\nSentinel failover: master killed after {sent_at_kill} readings; replica promoted "
+            f"{promoted_at - killed_at:.1f} s later; the worker wrote to the new master {writing_again_s:.1f} s after "
+            f"the kill; {load.sent} readings published, {len(load.acknowledged)} taken by the broker, {len(lost)} lost"
+        )
+        assert writing_again_s < RECONNECT_LIMIT_S
+        assert not lost, f"{len(lost)} acknowledged readings lost in the failover"
+        assert worker.process is not None and worker.process.poll() is None, "the worker died in the failover"
+    finally:
+        worker.stop()
+
+
+def _moved(sentinel_set: SentinelSet) -> bool:
+    try:
+        return sentinel_set.master_port() == _port(sentinel_set.replica)
+    except redis.ConnectionError:
+        return False
+
+
+def _newest_ms(client: redis.Redis) -> int:
+    latest = read_latest(client, SIGN_ID)
+    return round(latest.source_ts * 1000) if latest else 0
+
+
+def _stored(client: redis.Redis, load: SteadyLoad) -> set[int]:
+    points = read_history(client, SIGN_ID, load.start_ts - 1, load.start_ts + LOAD_S * 2)
+    return {round(ts * 1000) for ts in points["ts"]}
+
+
+def wait_for_catch_up(client: redis.Redis, load: SteadyLoad, settle_s: float = 10.0) -> set[int]:
+    """The acknowledged readings still missing once the worker has had settle_s to take the broker's redeliveries."""
+    deadline = time.time() + settle_s
+    missing = load.acknowledged - _stored(client, load)
+    while missing and time.time() < deadline:
+        time.sleep(0.2)
+        missing = load.acknowledged - _stored(client, load)
+    return missing
+
+
+def test_a_sink_waiting_for_replicas_writes_a_batch_only_they_hold_too(replicated: SentinelSet) -> None:
+    master, replica = redis.Redis(HOST, _port(replicated.master)), redis.Redis(HOST, _port(replicated.replica))
+    measured = time.time() - 60
+
+    def sink(wait_replicas: int) -> RedisSink:
+        return RedisSink(
+            master, retention_days=1, deadletter_keep=100, deadletter_payload_bytes=64, readings_keep_s=600,
+            wait_replicas=wait_replicas, wait_timeout_ms=200,
+        )  # fmt: skip
+
+    sink(1).write(Batch(readings=[Reading(SIGN_ID, 3.5, measured)], receive_ts=measured + 1, messages=1))
+    # WAIT returned: the replica holds the batch already, not some moments later.
+    latest = read_latest(replica, SIGN_ID)
+    assert latest is not None and latest.value == 3.5
+
+    # Two replicas asked of a master with one: the batch is on the master, but the sink says it may not be
+    # acknowledged (the worker holds it and writes it again).
+    started = time.monotonic()
+    with pytest.raises(ReplicasBehind, match="1 of 2 replicas"):
+        sink(2).write(Batch(readings=[Reading(SIGN_ID, 4.5, measured + 1)], receive_ts=measured + 2, messages=1))
+    assert time.monotonic() - started >= 0.2

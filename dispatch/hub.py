@@ -20,6 +20,13 @@ from geo.admin import DISTRICTS
 from signs.citytime import TimeFormat, city_text
 
 HUB = "hub"  # the actor of automatic steps in the audit
+# The hub's notes on its own steps, by the code its transitions store ({clock}: the clock's name in that language).
+HUB_NOTES = {
+    "auto_dispatched": {"zh": "自动派单", "en": "dispatched automatically"},
+    "overdue": {"zh": "{clock}超时", "en": "{clock} limit overdue"},
+}
+# What the hub wrote as the note itself before it stored codes, read back as the code.
+_LEGACY_NOTES = {"自动派单": "auto_dispatched", **{f"{clock.value} 超时": "overdue" for clock in Clock}}
 Guard = Callable[[Event], None]
 
 
@@ -143,7 +150,8 @@ def auto_dispatch(client: redis.Redis, event_id: str, library: Library, now: flo
 
     def step(event: Event) -> tuple[Event, Transition]:
         assignment = match(library.types[event.type_code], event.location, library)
-        return lifecycle.dispatch(event, assignment, now, HUB, "自动派单")
+        after, transition = lifecycle.dispatch(event, assignment, now, HUB)
+        return after, replace(transition, note_code="auto_dispatched")
 
     after, _ = apply(client, event_id, step, _dispatch_notices(library, now))
     return after
@@ -179,7 +187,8 @@ def escalate_overdue(client: redis.Redis, library: Library, now: float) -> list[
                 late = lifecycle.newly_overdue(event, now)
                 if not late:
                     raise _NothingDue
-                return lifecycle.escalate(event, now, HUB, f"{late[0].value} 超时", clock=late[0])
+                after, transition = lifecycle.escalate(event, now, HUB, clock=late[0])
+                return after, replace(transition, note_code="overdue")
 
             def notices(after: Event, transition: Transition) -> list[Notice]:
                 clock = transition.clock
@@ -201,6 +210,16 @@ def escalate_overdue(client: redis.Redis, library: Library, now: float) -> list[
 
 
 _CLOCK_ZH = {"response": "响应", "handling": "处置", "feedback": "反馈"}
+
+
+def note_text(transition: Transition, lang: str = "zh") -> str:
+    """A step's note as a reader sees it: the person's own words as written, the hub's in the reader's language
+    (transitions stored before note codes included)."""
+    code = transition.note_code or _LEGACY_NOTES.get(transition.note, "")
+    if code not in HUB_NOTES:
+        return transition.note
+    clock = _CLOCK_ZH.get(transition.clock, transition.clock) if lang == "zh" else transition.clock
+    return HUB_NOTES[code]["en" if lang == "en" else "zh"].format(clock=clock)
 
 
 class _NothingDue(Exception):

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from geo.admin import DISTRICTS
+from signs.catalogue import CatalogueError, check_english
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 # The seeds' structure (S:1): at least this many categories and items; types grow towards 958.
@@ -114,6 +115,7 @@ class EventType:
     limits: Limits
     evidence: Evidence
     closure: str
+    closure_en: str
     open311: bool
     source: str
 
@@ -159,7 +161,7 @@ class Library:
         return found[0] if len(found) == 1 else None
 
 
-def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
+def read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
     """Rows with their "file:line" (the header is line 1); the header must be exactly `columns`."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -197,6 +199,14 @@ def _choice(text: str, enum: type[StrEnum], where: str, what: str) -> str:
     return text
 
 
+def _english(text: str, field: str, where: str) -> str:
+    """An English text of the library, refused like the sign catalogue's when it holds a Chinese character."""
+    try:
+        return check_english(text, field, where)
+    except CatalogueError as error:
+        raise LibraryError(str(error)) from None
+
+
 def _seconds(text: str, where: str, what: str) -> float:
     try:
         value = float(text)
@@ -210,31 +220,33 @@ def _seconds(text: str, where: str, what: str) -> float:
 def _categories(path: Path) -> dict[str, Category]:
     out: dict[str, Category] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, ("code", "name_zh", "name_en")):
+    for where, row in read_rows(path, ("code", "name_zh", "name_en")):
         code = _code(row["code"], _CATEGORY_CODE, where, "category")
         _unique(code, seen, where, "category")
-        out[code] = Category(code, row["name_zh"], row["name_en"])
+        out[code] = Category(code, row["name_zh"], _english(row["name_en"], "name_en", where))
     return out
 
 
 def _items(path: Path, categories: dict[str, Category]) -> dict[str, Item]:
     out: dict[str, Item] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, ("code", "category", "name_zh", "name_en", "cls", "basis")):
+    for where, row in read_rows(path, ("code", "category", "name_zh", "name_en", "cls", "basis")):
         code = _code(row["code"], _ITEM_CODE, where, "item")
         _unique(code, seen, where, "item")
         if row["category"] not in categories or code[:2] != row["category"]:
             raise LibraryError(f"{where}: item {code} must start with its category, a known one ({row['category']})")
         if row["cls"] not in ("H", "L", "F"):
             raise LibraryError(f"{where}: class {row['cls']!r} is not H, L or F")
-        out[code] = Item(code, row["category"], row["name_zh"], row["name_en"], row["cls"], row["basis"])
+        name_en = _english(row["name_en"], "name_en", where)
+        out[code] = Item(code, row["category"], row["name_zh"], name_en, row["cls"], row["basis"])
     return out
 
 
 def _profiles(path: Path) -> dict[str, SlaProfile]:
     out: dict[str, SlaProfile] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, ("profile", "name", "response_s", "handling_s", "feedback_s", "use_for", "basis")):
+    columns = ("profile", "name", "response_s", "handling_s", "feedback_s", "use_for", "basis")
+    for where, row in read_rows(path, columns):
         code = row["profile"]
         _unique(code, seen, where, "profile")
         limits = Limits(*(_seconds(row[k], where, k) for k in ("response_s", "handling_s", "feedback_s")))
@@ -247,18 +259,20 @@ def _profiles(path: Path) -> dict[str, SlaProfile]:
 def _departments(path: Path) -> dict[str, Department]:
     out: dict[str, Department] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, ("id", "name_zh", "short_zh", "name_en", "reaches", "name_check")):
+    for where, row in read_rows(path, ("id", "name_zh", "short_zh", "name_en", "reaches", "name_check")):
         dept_id = _code(row["id"], _DEPARTMENT_ID, where, "department")
         _unique(dept_id, seen, where, "department")
         reach = Reach(_choice(row["reaches"], Reach, where, "reaches"))
-        out[dept_id] = Department(dept_id, row["name_zh"], row["short_zh"], row["name_en"], reach, row["name_check"])
+        name_en = _english(row["name_en"], "name_en", where)
+        out[dept_id] = Department(dept_id, row["name_zh"], row["short_zh"], name_en, reach, row["name_check"])
     if CENTRE not in out:
         raise LibraryError(f"{path.name}: the city operations centre {CENTRE} must be listed")
     return out
 
 
 _TYPE_COLUMNS = (
-    "code", "item", "name_zh", "name_en", "departments", "level", "sla", "evidence", "closure", "open311", "source",
+    "code", "item", "name_zh", "name_en", "departments", "level", "sla", "evidence", "closure", "closure_en", "open311",
+    "source",
 )  # fmt: skip
 
 
@@ -267,7 +281,7 @@ def _types(
 ) -> dict[str, EventType]:
     out: dict[str, EventType] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, _TYPE_COLUMNS):
+    for where, row in read_rows(path, _TYPE_COLUMNS):
         code = _code(row["code"], _TYPE_CODE, where, "type")
         _unique(code, seen, where, "type")
         if row["item"] not in items or code[:5] != row["item"]:
@@ -288,13 +302,14 @@ def _types(
             code=code,
             item=row["item"],
             name_zh=row["name_zh"],
-            name_en=row["name_en"],
+            name_en=_english(row["name_en"], "name_en", where),
             departments=depts,
             level=level,
             sla=row["sla"],
             limits=profiles[row["sla"]].limits,
             evidence=evidence,
             closure=row["closure"],
+            closure_en=_english(row["closure_en"], "closure_en", where),
             open311=row["open311"] == "yes",
             source=row["source"],
         )
@@ -307,7 +322,7 @@ def _types(
 def _townships(path: Path) -> dict[str, Township]:
     out: dict[str, Township] = {}
     seen: dict[str, str] = {}
-    for where, row in _rows(path, ("code", "name", "county_code", "county_name")):
+    for where, row in read_rows(path, ("code", "name", "county_code", "county_name")):
         code = _code(row["code"], _TOWNSHIP_CODE, where, "township")
         _unique(code, seen, where, "township")
         county = row["county_code"]

@@ -174,7 +174,8 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One audited step: who did what to which event, when, with which note; `unit` is the unit it concerns (the one
-    dispatched to, or escalated to)."""
+    dispatched to, or escalated to). The hub's own steps carry a `note_code` (dispatch.hub.HUB_NOTES) instead of a
+    note, so each reader gets it in their language."""
 
     event_id: str
     action: str
@@ -185,6 +186,7 @@ class Transition:
     note: str = ""
     unit: str = ""
     clock: str = ""
+    note_code: str = ""
 
     def fields(self) -> dict[str, str]:
         return {k: repr(v) if isinstance(v, float) else str(v) for k, v in asdict(self).items()}

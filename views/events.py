@@ -9,7 +9,7 @@ A refresh reads one audit id and nothing more unless an event changed since the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 import redis
@@ -118,7 +118,7 @@ def card(
         type_name=event_type.name_en if lang == "en" else event_type.name_zh,
         category=event_type.category,
         needs_photo=event_type.evidence.needs_media,
-        closure=event_type.closure,
+        closure=event_type.closure_en if lang == "en" else event_type.closure,
         place=hub.place_text(event, library, lang),
         unit=hub.unit_name(event.unit, library, lang) if event.unit else "",
         co_units=tuple(hub.unit_name(u, library, lang) for u in event.co_units),
@@ -277,12 +277,14 @@ class EventDetail:
     out_of_scope: bool = False
 
 
-def _transition(fields: Mapping[str, str]) -> Transition:
-    return Transition(
+def _transition(fields: Mapping[str, str], lang: str) -> Transition:
+    """A stored step as the page shows it: its note in the page's language where the hub wrote it."""
+    stored = Transition(
         event_id=fields["event_id"], action=fields["action"], from_status=fields["from_status"],
         to_status=fields["to_status"], at=float(fields["at"]), by=fields["by"], note=fields.get("note", ""),
-        unit=fields.get("unit", ""), clock=fields.get("clock", ""),
+        unit=fields.get("unit", ""), clock=fields.get("clock", ""), note_code=fields.get("note_code", ""),
     )  # fmt: skip
+    return replace(stored, note=hub.note_text(stored, lang))
 
 
 def event_detail(
@@ -296,7 +298,7 @@ def event_detail(
     key = f"{event_id}:{event.updated_at!r}:{event.status.value}"
     if not event_scope_of(user).sees(event):
         return EventDetail(key, out_of_scope=True)
-    entries = [_transition(h) for h in history(client, event_id)]
+    entries = [_transition(h, lang) for h in history(client, event_id)]
     return EventDetail(key, card(event, library, user, lang, now, photo_urls(client, event_id)), entries)
 
 

@@ -17,6 +17,7 @@ def test_the_library_has_the_seeds_structure_and_every_type_is_complete() -> Non
     assert {t.item for t in lib.types.values()} == set(lib.items)
     for event_type in lib.types.values():
         assert event_type.departments[0] in lib.departments
+        assert event_type.closure_en and event_type.closure_en != event_type.closure
         limits = event_type.limits
         assert 0 < limits.response_s <= limits.handling_s <= limits.feedback_s
         assert event_type.closure
@@ -60,6 +61,13 @@ def _broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
         ("items.csv", "01002,01,", "01001,01,", r"items.csv:3: item 01001 is already defined at items.csv:2"),
         ("townships.csv", "420602001,真武山街道,420602,", "420602001,真武山街道,420606,", r"townships.csv:2: township"),
         ("departments.csv", "CTR,", "CTX,", r"departments.csv:\d+: department 'CTX' is not of the form"),
+        (
+            "types.csv",
+            "消除,Photos before and after handling;",
+            "消除,处置前后 Photos before and after handling;",
+            r"types.csv:2: closure_en '处置前后 Photos.*' contains the Chinese character '处'",
+        ),
+        ("categories.csv", "street order", "street order (街面)", r"categories.csv:3: name_en .* character '街'"),
     ],
 )
 def test_a_broken_file_stops_the_load_naming_file_and_line(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from dispatch import lifecycle
+from dispatch.hub import HUB, note_text
 from dispatch.library import Level, library
 from dispatch.lifecycle import LifecycleError, clock_due, clock_late, newly_overdue
 from dispatch.matching import locate, match, superior
-from dispatch.model import Clock, Event, Location, Report, Source, Status, Unit
+from dispatch.model import Clock, Event, Location, Report, Source, Status, Transition, Unit
 
 T0 = 1_791_520_380.0  # 9 October, 12:33 Beijing time: the grid worker's report of the branch
 LIB = library()
@@ -116,3 +119,16 @@ def test_a_township_event_escalates_township_county_city() -> None:
 def test_an_event_survives_its_json() -> None:
     event = _dispatched("0700101", Location(township="420625102"))
     assert Event.from_json(event.as_json()) == event
+
+
+def test_the_hubs_notes_read_in_the_readers_language_old_ones_too() -> None:
+    dispatched = Transition("E1", "dispatched", "reported", "dispatched", 1.0, HUB, note_code="auto_dispatched")
+    overdue = Transition("E1", "escalated", "dispatched", "dispatched", 2.0, HUB, clock="response", note_code="overdue")
+    assert (note_text(dispatched, "zh"), note_text(dispatched, "en")) == ("自动派单", "dispatched automatically")
+    assert (note_text(overdue, "zh"), note_text(overdue, "en")) == ("响应超时", "response limit overdue")
+    stored_before_codes = Transition("E1", "escalated", "dispatched", "dispatched", 2.0, HUB, "handling 超时",
+                                     clock="handling")  # fmt: skip
+    assert note_text(stored_before_codes, "en") == "handling limit overdue"
+    assert note_text(replace(dispatched, note="自动派单", note_code=""), "en") == "dispatched automatically"
+    someones = Transition("E1", "handled", "in_progress", "handled", 3.0, "handler1", "树枝已清理 cleared")
+    assert note_text(someones, "en") == "树枝已清理 cleared"

@@ -198,11 +198,6 @@ def test_an_alert_stored_in_chinese_reads_in_english(seeded: tuple[Any, Alert], 
     assert sign.name_zh in chinese
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Chinese on English event pages: the library's closure standards (no English form), the hub's audit "
-    "notes (自动派单) in an event's history, and two categories' English names (categories.csv)",
-)
 def test_the_event_pages_show_no_chinese(
     seeded: tuple[Any, Alert], officer: FlaskClient, redis_service: EmbeddedService
 ) -> None:

@@ -29,7 +29,7 @@ from dispatch.lifecycle import LifecycleError
 from dispatch.model import Event
 from dispatch.store import UnknownEvent, get_event, history
 from signs.store import shared_redis
-from views.events import scoped_open_events
+from views.events import scoped_open_events_json
 
 events_blueprint = answer_errors_as_json(Blueprint("events_api", __name__, url_prefix="/api/v1/events"))
 PHOTO_FIELD = "photo"
@@ -72,7 +72,7 @@ def _evidence(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 @events_blueprint.get("")
 def open_events() -> Response:
-    return jsonify([event.as_json() for event in scoped_open_events(shared_redis(), current_event_scope())])
+    return Response(scoped_open_events_json(shared_redis(), current_event_scope()), mimetype="application/json")
 
 
 @events_blueprint.get("/<event_id>")

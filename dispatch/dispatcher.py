@@ -39,7 +39,15 @@ from dispatch.library import library
 from dispatch.lifecycle import LifecycleError
 from dispatch.notify import deliver_due, load_channels
 from dispatch.signs import HubSigns, check_hub_sources
-from dispatch.store import UnknownEvent, ensure_intake_group, get_events
+from dispatch.store import (
+    UnknownEvent,
+    closed_before,
+    ensure_intake_group,
+    get_events,
+    reindex,
+    remove_events,
+    trim_audit,
+)
 from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import write_deadletter
@@ -102,6 +110,7 @@ class Dispatcher:
         )
         self.counts = {
             "filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0, "signs": 0,
+            "pruned": 0,
         }  # fmt: skip
         self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
         self._client = new_client(self.dispatcher_id, settings.mqtt_url, persistent=True, manual_ack=True)
@@ -197,6 +206,24 @@ class Dispatcher:
         self.counts["escalated"] += len(escalate_overdue(self._redis, self._library, now))
         self.counts["published"] += self.publish_states()
         self.counts["signs"] += self.hub_signs.tick(now)
+        self.counts["pruned"] += self.prune(now)
+
+    def prune(self, now: float) -> int:
+        """Retention: events closed more than DISPATCH_CLOSED_KEEP_DAYS ago removed, a batch a tick, once the broker
+        holds the deletion of their retained states (an empty retained payload, which carries no signature); then
+        the audit trimmed to the same age. Nothing while the broker is away, so no retained state outlives its event."""
+        before = now - self._settings.dispatch_closed_keep_days * 86_400
+        if not self._client.is_connected():
+            return 0
+        events = closed_before(self._redis, before)
+        infos = [self._client.publish(state_topic(e.id), b"", qos=1, retain=True) for e in events]
+        for info in infos:
+            info.wait_for_publish(_PUBACK_TIMEOUT_S)
+        if not all(info.is_published() for info in infos):
+            return 0
+        remove_events(self._redis, events)
+        trim_audit(self._redis, before)
+        return len(events)
 
     def publish_states(self) -> int:
         """The state of every event with audit entries after the published cursor, retained and signed; the cursor
@@ -279,6 +306,7 @@ class Dispatcher:
 
     def run(self) -> None:
         ensure_intake_group(self._redis)
+        reindex(self._redis)  # events stored before the per-scope and closed indexes existed
         district_of_point(32.0, 112.1)  # load the district geometries before the first report waits for them
         host, port = broker_address(self._settings.mqtt_url)
         self._client.connect_async(host, port, keepalive=self._settings.mqtt_keepalive_s)

@@ -21,12 +21,17 @@ from signs.keys import (
     EVENTS_INTAKE_KEEP,
     KEY_EVENTS_ALL,
     KEY_EVENTS_AUDIT,
+    KEY_EVENTS_CLOSED,
+    KEY_EVENTS_CLOSED_REBUILD,
     KEY_EVENTS_DUE,
     KEY_EVENTS_FROM,
     KEY_EVENTS_INTAKE,
     KEY_EVENTS_OPEN,
     event_history_key,
     event_key,
+    event_photo_key,
+    event_photos_key,
+    events_open_of_key,
 )
 from signs.replies import StreamEntry, stream_range
 
@@ -44,17 +49,51 @@ def next_due(event: Event) -> float | None:
     return dues[0][0] if dues else None
 
 
-def _queue(pipe: Pipeline, event: Event, transition: Transition, notices: list[Notice]) -> None:
-    """The writes of one step, queued after pipe.multi()."""
+def department_index(department: str, county: str = "") -> str:
+    """The index of open events one of whose units (lead, co-dispatched, supervising) is the department's, in the
+    county when given."""
+    return events_open_of_key(f"{department}@{county}" if county else department)
+
+
+def district_index(adcode: str) -> str:
+    """The index of open events located in the district."""
+    return events_open_of_key(f"district:{adcode}")
+
+
+def scope_indexes(event: Event) -> set[str]:
+    """Every per-scope index of open events the event belongs in while open."""
+    keys = {district_index(event.location.district)} if event.location.district else set()
+    for unit in (event.unit, *event.co_units, event.supervisor):
+        if unit is not None:
+            keys.add(department_index(unit.department))
+            if unit.county:
+                keys.add(department_index(unit.department, unit.county))
+    return keys
+
+
+def _queue_indexes(pipe: Pipeline, event: Event, before: Event | None) -> None:
+    current = scope_indexes(event) if event.status.is_open else set()
+    for key in (scope_indexes(before) if before else set()) - current:
+        pipe.zrem(key, event.id)
+    for key in current:
+        pipe.zadd(key, {event.id: event.reported_at})
+    if event.status.is_open:
+        pipe.zadd(KEY_EVENTS_OPEN, {event.id: event.reported_at})
+    else:
+        pipe.zrem(KEY_EVENTS_OPEN, event.id)
+        pipe.zadd(KEY_EVENTS_CLOSED, {event.id: event.closed_at or event.updated_at})
+
+
+def _queue(
+    pipe: Pipeline, event: Event, transition: Transition, notices: list[Notice], before: Event | None = None
+) -> None:
+    """The writes of one step from `before` (None for a new event), queued after pipe.multi()."""
     pipe.set(event_key(event.id), json.dumps(event.as_json(), ensure_ascii=False))
     pipe.rpush(event_history_key(event.id), json.dumps(transition.fields(), ensure_ascii=False))
     # xadd is typed with an invariant dict of every encodable type; these fields are plain text.
     pipe.xadd(KEY_EVENTS_AUDIT, cast(dict[Any, Any], transition.fields()))
     pipe.zadd(KEY_EVENTS_ALL, {event.id: event.reported_at})
-    if event.status.is_open:
-        pipe.zadd(KEY_EVENTS_OPEN, {event.id: event.reported_at})
-    else:
-        pipe.zrem(KEY_EVENTS_OPEN, event.id)
+    _queue_indexes(pipe, event, before)
     due = next_due(event)
     if due is None:
         pipe.zrem(KEY_EVENTS_DUE, event.id)
@@ -92,7 +131,7 @@ def apply(client: redis.Redis, event_id: str, step: Step, notices: Notices | Non
             pipe.reset()
             raise
         pipe.multi()
-        _queue(pipe, after, transition, notices(after, transition) if notices else [])
+        _queue(pipe, after, transition, notices(after, transition) if notices else [], before)
         return after, transition
 
     return transact(client, attempt)
@@ -132,6 +171,72 @@ def _ids(replies: Any) -> list[str]:
 def list_open(client: redis.Redis) -> list[Event]:
     """Open events, oldest report first."""
     return get_events(client, _ids(client.zrange(KEY_EVENTS_OPEN, 0, -1)))
+
+
+def list_open_in(client: redis.Redis, index: str) -> list[Event]:
+    """Open events of one per-scope index (department_index, district_index), oldest report first."""
+    return get_events(client, _ids(client.zrange(index, 0, -1)))
+
+
+def reindex(client: redis.Redis) -> int:
+    """Write every open event into its per-scope indexes and every closed one into the closed index, for events
+    stored before those indexes existed; idempotent. How many open events there are."""
+    events = list_open(client)
+    with client.pipeline(transaction=False) as pipe:
+        for event in events:
+            for key in scope_indexes(event):
+                pipe.zadd(key, {event.id: event.reported_at})
+        pipe.execute()
+    with client.pipeline(transaction=True) as pipe:
+        # Closed ones missing from the index come in at their report time; an indexed one keeps its closing time.
+        pipe.zdiffstore(KEY_EVENTS_CLOSED_REBUILD, [KEY_EVENTS_ALL, KEY_EVENTS_OPEN])
+        pipe.zunionstore(KEY_EVENTS_CLOSED, [KEY_EVENTS_CLOSED, KEY_EVENTS_CLOSED_REBUILD], aggregate="MAX")
+        pipe.delete(KEY_EVENTS_CLOSED_REBUILD)
+        pipe.execute()
+    return len(events)
+
+
+# Retention --------------------------------------------------------------------------------------------------------
+
+
+def closed_before(client: redis.Redis, before: float, limit: int = 200) -> list[Event]:
+    """Up to `limit` events closed before `before`, the longest closed first. An index entry older than its event's
+    closing (one indexed at its report time) is moved to the closing time instead; one whose event is gone dropped."""
+    ids = _ids(client.zrangebyscore(KEY_EVENTS_CLOSED, "-inf", before, start=0, num=limit))
+    events = {e.id: e for e in get_events(client, ids)}
+    due = []
+    with client.pipeline(transaction=False) as pipe:
+        for event_id in ids:
+            event = events.get(event_id)
+            if event is None or event.status.is_open:
+                pipe.zrem(KEY_EVENTS_CLOSED, event_id)
+            elif (event.closed_at or event.updated_at) >= before:
+                pipe.zadd(KEY_EVENTS_CLOSED, {event_id: event.closed_at or event.updated_at})
+            else:
+                due.append(event)
+        pipe.execute()
+    return due
+
+
+def remove_events(client: redis.Redis, events: Sequence[Event]) -> None:
+    """Closed events gone for good, with their history, photos, index entries and alert links, in one transaction;
+    their audit entries age out with the stream (trim_audit)."""
+    photos = {e.id: _ids(client.lrange(event_photos_key(e.id), 0, -1)) for e in events}
+    with client.pipeline(transaction=True) as pipe:
+        for event in events:
+            pipe.delete(event_key(event.id), event_history_key(event.id), event_photos_key(event.id),
+                        *(event_photo_key(event.id, p) for p in photos[event.id]))  # fmt: skip
+            for key in (KEY_EVENTS_ALL, KEY_EVENTS_OPEN, KEY_EVENTS_DUE, KEY_EVENTS_CLOSED, *scope_indexes(event)):
+                pipe.zrem(key, event.id)
+            if event.linked:
+                pipe.hdel(KEY_EVENTS_FROM, *event.linked)
+        pipe.execute()
+
+
+def trim_audit(client: redis.Redis, before: float) -> None:
+    """Audit entries written before `before` dropped (entry ids are write times in ms). Exactly: a tick removes
+    what aged since the last one, a few entries."""
+    client.xtrim(KEY_EVENTS_AUDIT, minid=f"{int(before * 1000)}-0", approximate=False)
 
 
 def list_reported(client: redis.Redis, since: float, until: float, limit: int) -> list[Event]:

@@ -27,9 +27,10 @@ TOPIC_ROOT = "cityeye/v1"
 # states): never ingested, and nobody else may publish there. Each of City Eye's messages on them is signed
 # (sign_owned); a message without a good signature is forged and dead-lettered as forbidden_topic.
 OWNED_NAMESPACES = ("status", "alerts", "events-state")
-# Where an empty payload is City Eye's own too: it deletes a closed alert's retained state. It cannot carry a
-# signature, so the alert engine, which knows every alert's state, checks each one and restores a forged deletion.
-EMPTY_ALLOWED_NAMESPACES = ("alerts",)
+# Where an empty payload is City Eye's own too: it deletes a closed alert's retained state, or a removed event's
+# (the dispatcher's retention). It cannot carry a signature, so the alert engine, which knows every alert's state,
+# checks each one and restores a forged deletion; on events-state the broker's ACL is the only guard.
+EMPTY_ALLOWED_NAMESPACES = ("alerts", "events-state")
 # The feed whose topics that no sign is sourced from carry event reports, which the dispatcher validates and
 # dead-letters itself (dispatch/contract.py): the feed workers leave them alone.
 EVENT_REPORTS_FEED = "events"
@@ -391,7 +392,7 @@ def _parse(topic_name: str, payload: bytes, routes: Routes, now: float, limits: 
         if owned_signature_ok(owner_key, topic_name, payload):
             return Ignored()
         if not payload and namespace in EMPTY_ALLOWED_NAMESPACES:
-            return Ignored()  # a retained alert state deleted: the alert engine judges it against its own record
+            return Ignored()  # a retained state deleted: see EMPTY_ALLOWED_NAMESPACES
         detail = f"{TOPIC_ROOT}/{namespace}/ is City Eye's own, and this message is not signed by it"
         return Rejected(Reason.FORBIDDEN_TOPIC, detail)
     parts = topic_name.split("/")

@@ -157,7 +157,17 @@ KEY_EVENT_HISTORY = PREFIX + ":{{events}}:history:{event_id}"
 KEY_EVENTS_ALL = f"{PREFIX}:{{events}}:all"
 KEY_EVENTS_OPEN = f"{PREFIX}:{{events}}:open"
 KEY_EVENTS_DUE = f"{PREFIX}:{{events}}:due"
-# Stream, append-only and never trimmed: every transition of every event (fields of dispatch.model.Transition).
+# Sorted sets of open event ids by report time, one per scope an inbox reads (auth.scope.EventScope): a department's
+# events ("D02"), a department's in a county ("D02@420606"; lead, co-dispatched or supervising unit alike), and the
+# events located in a district ("district:420606"). Written in each step's transaction with KEY_EVENTS_OPEN.
+KEY_EVENTS_OPEN_OF = PREFIX + ":{{events}}:open:{scope}"
+# Sorted set of closed event ids, score = when closed (report time for events closed before it existed, put right
+# when the dispatcher's retention looks at them): what retention prunes after DISPATCH_CLOSED_KEEP_DAYS. Rebuilt
+# from KEY_EVENTS_ALL and KEY_EVENTS_OPEN through KEY_EVENTS_CLOSED_REBUILD, a scratch key inside one MULTI.
+KEY_EVENTS_CLOSED = f"{PREFIX}:{{events}}:closed"
+KEY_EVENTS_CLOSED_REBUILD = f"{PREFIX}:{{events}}:closed-rebuild"
+# Stream, append-only, trimmed by age (DISPATCH_CLOSED_KEEP_DAYS): every transition of every event (fields of
+# dispatch.model.Transition).
 KEY_EVENTS_AUDIT = f"{PREFIX}:{{events}}:audit"
 # Stream of reported events waiting to be matched and dispatched (field "event_id"), read by the dispatcher's
 # consumer group EVENTS_INTAKE_GROUP; trimmed to about EVENTS_INTAKE_KEEP entries.
@@ -261,6 +271,11 @@ def incident_group_key(group: str) -> str:
 
 def event_key(event_id: str) -> str:
     return KEY_EVENT.format(event_id=event_id)
+
+
+def events_open_of_key(scope: str) -> str:
+    """KEY_EVENTS_OPEN_OF of a department ("D02"), a department in a county ("D02@420606") or "district:<adcode>"."""
+    return KEY_EVENTS_OPEN_OF.format(scope=scope)
 
 
 def event_history_key(event_id: str) -> str:

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from feeds.mqtt import broker_address, new_client
 from tests.processes import ChildProcess, feed_env
 
 
@@ -78,3 +79,19 @@ def start_dispatcher(redis_url: str, mqtt_url: str, name: str, **env: str) -> Ch
     return ChildProcess(
         [sys.executable, "-m", "dispatch", "run", "--name", name], feed_env(redis_url, mqtt_url, **settings), name
     )
+
+
+@contextmanager
+def following_states(mqtt_url: str, name: str) -> Iterator[dict[str, bytes]]:
+    """The newest payload of each event-state topic, retained ones first, while inside."""
+    states: dict[str, bytes] = {}
+    follower = new_client(name, mqtt_url)
+    follower.on_message = lambda _c, _u, m: states.__setitem__(m.topic, bytes(m.payload))
+    follower.connect(*broker_address(mqtt_url))
+    follower.subscribe("cityeye/v1/events-state/#", 1)
+    follower.loop_start()
+    try:
+        yield states
+    finally:
+        follower.loop_stop()
+        follower.disconnect()

@@ -8,6 +8,7 @@ A refresh reads one audit id and nothing more unless an event changed since the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
@@ -21,7 +22,16 @@ from dispatch.evidence import photo_urls
 from dispatch.library import Library
 from dispatch.lifecycle import ALLOWED_FROM, clock_due, clock_late, clock_window
 from dispatch.model import Clock, Event, Status, Transition
-from dispatch.store import event_raised_from, get_event, history, list_open, list_reported
+from dispatch.store import (
+    department_index,
+    district_index,
+    event_raised_from,
+    get_event,
+    history,
+    list_open,
+    list_open_in,
+    list_reported,
+)
 from geo.admin import DISTRICTS
 from signs.keys import KEY_EVENTS_AUDIT
 from signs.replies import stream_revrange
@@ -40,9 +50,56 @@ def newest_event_audit(client: redis.Redis) -> str:
     return newest[0][0].decode() if newest else ""
 
 
-def scoped_open_events(client: redis.Redis, scope: EventScope) -> list[Event]:
-    """Open events the scope sees, oldest report first."""
-    return [e for e in list_open(client) if scope.sees(e)]
+def _read_scoped(client: redis.Redis, scope: EventScope) -> list[Event]:
+    """Read from the scope's own index (a department's, in its county when the user has one; a district's), then
+    held to the scope's rule, which stays the one judge."""
+    if scope.whole_city:
+        return list_open(client)
+    if scope.department:
+        index = department_index(scope.department, scope.district)
+    else:
+        index = district_index(scope.district)
+    return [e for e in list_open_in(client, index) if e.status.is_open and scope.sees(e)]
+
+
+@dataclass
+class _ScopedOpen:
+    audit: str
+    events: list[Event]
+    body: str | None = None  # the events as the API's JSON, made on first use
+
+
+# A web process's last read of each scope's open events, by Redis server and scope: valid while the newest audit
+# entry is the one read before it (every step of every event writes one in its transaction), so twenty handlers of
+# one unit polling cost one read per change, not one each. Bounded by the scopes there are; cleared if it grows.
+_scoped_reads: dict[tuple[str, EventScope], _ScopedOpen] = {}
+_SCOPED_READS_MAX = 512
+
+
+def _scoped(client: redis.Redis, scope: EventScope, audit: str | None) -> _ScopedOpen:
+    audit = newest_event_audit(client) if audit is None else audit
+    server = repr(sorted(client.connection_pool.connection_kwargs.items()))
+    cached = _scoped_reads.get((server, scope))
+    if cached is not None and cached.audit == audit and audit:
+        return cached
+    fresh = _ScopedOpen(audit, _read_scoped(client, scope))
+    if len(_scoped_reads) >= _SCOPED_READS_MAX:
+        _scoped_reads.clear()
+    _scoped_reads[(server, scope)] = fresh
+    return fresh
+
+
+def scoped_open_events(client: redis.Redis, scope: EventScope, audit: str | None = None) -> list[Event]:
+    """Open events the scope sees, oldest report first; `audit` the newest audit id when the caller has read it."""
+    return list(_scoped(client, scope, audit).events)
+
+
+def scoped_open_events_json(client: redis.Redis, scope: EventScope) -> str:
+    """The same as a JSON array of the events' documents (dispatch.model.Event.as_json), the events API's body."""
+    scoped = _scoped(client, scope, None)
+    if scoped.body is None:
+        scoped.body = json.dumps([e.as_json() for e in scoped.events], ensure_ascii=False)
+    return scoped.body
 
 
 # One event as the pages show it ---------------------------------------------------------------------------------
@@ -161,7 +218,7 @@ class InboxPage:
 def inbox_page(client: redis.Redis, library: Library, user: User | None, lang: str, now: float) -> InboxPage:
     """The user's unit's open events, in the pressing order, with the photos uploaded for those being handled."""
     audit = newest_event_audit(client)
-    events = scoped_open_events(client, event_scope_of(user))
+    events = scoped_open_events(client, event_scope_of(user), audit)
     cards = [
         card(e, library, user, lang, now, photo_urls(client, e.id) if "handle" in steps_for(e, user) else ())
         for e in events
@@ -252,7 +309,7 @@ def events_page(
 ) -> EventsPage:
     scope = event_scope_of(user)
     audit = newest_event_audit(client)
-    open_events = scoped_open_events(client, scope)
+    open_events = scoped_open_events(client, scope, audit)
     pool = open_events
     if wanted.wants_closed:
         recent = [e for e in list_reported(client, now - RECENT_S, now, RECENT_MAX) if scope.sees(e)]

@@ -16,10 +16,9 @@ from dispatch.contract import encode_report, intake_topic, state_topic
 from dispatch.notify import read_deliveries
 from dispatch.store import list_open
 from feeds.contract import owned_signature_ok
-from feeds.mqtt import broker_address, new_client
 from feeds.sink import read_deadletters
 from services.embedded import EmbeddedService
-from tests.dispatching import channels_file, receiving, start_dispatcher
+from tests.dispatching import channels_file, following_states, receiving, start_dispatcher
 from tests.processes import TEST_SIGNING_KEY, FeedProcess, Publisher, wait_for, wait_worker_ready
 
 pytestmark = pytest.mark.integration
@@ -34,14 +33,8 @@ def test_detections_dispatch_escalate_and_notify(
     tmp_path: Path,
 ) -> None:
     worker = FeedProcess(["worker", "--name", "ev"], worker_env, "dispatch-feed-worker")
-    states: dict[str, bytes] = {}
-    follower = new_client("t-events-state-follower", mqtt_service.url)
-    follower.on_message = lambda _c, _u, m: states.__setitem__(m.topic, bytes(m.payload))
-    follower.connect(*broker_address(mqtt_service.url))
-    follower.subscribe("cityeye/v1/events-state/#", 1)
-    follower.loop_start()
     units = ["D17@420625", "CTR@420625", "D13", "D09"]
-    with receiving(fail_first=1) as receiver:
+    with receiving(fail_first=1) as receiver, following_states(mqtt_service.url, "t-events-state-follower") as states:
         # 1000 times shorter limits: the 30-minute response limit runs out after 1.8 s.
         dispatcher = start_dispatcher(
             redis_service.url, mqtt_service.url, "pipeline", DISPATCH_TIME_SCALE="1000",
@@ -92,8 +85,6 @@ def test_detections_dispatch_escalate_and_notify(
             wait_for(lambda: json.loads(states.get(topic) or b"{}").get("escalations") == 1, 10, "the state published")
             assert owned_signature_ok(TEST_SIGNING_KEY.encode(), topic, states[topic])
         finally:
-            follower.loop_stop()
-            follower.disconnect()
             dispatcher.stop()
             worker.stop()
     assert "Traceback" not in dispatcher.log()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.contract import STATE_NAMESPACE, Intake, encode_report, intake_topic, parse_report
+from dispatch.contract import STATE_NAMESPACE, Intake, encode_report, intake_topic, parse_report, state_topic
 from dispatch.library import library
 from dispatch.model import Unit
 from dispatch.notify import Channels, ChannelsError, backoff_s, load_channels
-from feeds.contract import OWNED_NAMESPACES, Limits, Reason, Rejected
+from feeds.contract import OWNED_NAMESPACES, Ignored, Limits, Reason, Rejected, parse, sign_owned
 
 NOW = 1_791_520_380.0
 LIB = library()
@@ -66,6 +66,15 @@ def test_topics_outside_the_city_are_refused() -> None:
 
 def test_event_states_are_on_an_owned_namespace() -> None:
     assert STATE_NAMESPACE in OWNED_NAMESPACES
+
+
+def test_a_feed_worker_leaves_a_deleted_event_state_alone_and_refuses_an_unsigned_one() -> None:
+    """Retention deletes a removed event's retained state with an empty payload, which cannot be signed."""
+    topic, key = state_topic("E20261201123300abcdef"), b"k"
+    assert isinstance(parse(topic, b"", {}, NOW, owner_key=key), Ignored)
+    assert isinstance(parse(topic, sign_owned(key, topic, b'{"id":"E1"}'), {}, NOW, owner_key=key), Ignored)
+    forged = parse(topic, b'{"id":"E1"}', {}, NOW, owner_key=key)
+    assert isinstance(forged, Rejected) and forged.reason is Reason.FORBIDDEN_TOPIC
 
 
 def test_channels_most_specific_first_and_checked(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ Four loops, each on its own thread so that a slow notification channel delays no
   then acknowledged (a persistent session: what arrives while the dispatcher is away waits at the broker);
 * intake: the consumer group on the intake stream, fed by every intake (Open311 in the web tier, MQTT, officers):
   each reported event is matched and dispatched, and acknowledged once dispatched;
-* tick: overdue clocks escalated, event states published retained and signed, the M15 signs computed from the
-  events (dispatch/signs.py), the heartbeat;
+* tick: events raised by rule from alerts (dispatch/alert_rules.py), overdue clocks escalated, event states
+  published retained and signed, the M15 signs computed from the events (dispatch/signs.py), closed events past
+  their keep pruned, the heartbeat;
 * outbox: due notifications delivered through Apprise, retried with backoff.
 
 Several dispatchers may run (each with its own --name): the intake and the outbox share their work through the
@@ -33,6 +34,7 @@ import paho.mqtt.client as mqtt
 import redis
 
 from config import Settings, internal_signing_key
+from dispatch.alert_rules import follow_alerts, load_rules
 from dispatch.contract import INTAKE_FILTER, Intake, parse_report, state_topic
 from dispatch.hub import auto_dispatch, escalate_overdue, file_report
 from dispatch.library import library
@@ -85,6 +87,7 @@ class Dispatcher:
         self._settings = settings
         self.dispatcher_id = f"cityeye-dispatch-{name}"
         self._library = library()
+        self._alert_rules = load_rules(catalogue(), self._library)
         self._channels = load_channels(settings.dispatch_channels_file)
         self._redis = open_redis(settings.redis_url, timeout_s=10)
         self._key = internal_signing_key(settings)
@@ -110,7 +113,7 @@ class Dispatcher:
         )
         self.counts = {
             "filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0, "signs": 0,
-            "pruned": 0,
+            "raised": 0, "pruned": 0,
         }  # fmt: skip
         self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
         self._client = new_client(self.dispatcher_id, settings.mqtt_url, persistent=True, manual_ack=True)
@@ -203,6 +206,10 @@ class Dispatcher:
         return done
 
     def tick(self, now: float) -> None:
+        raised = follow_alerts(
+            self._redis, self._library, self._alert_rules, now, time_scale=self._settings.dispatch_time_scale
+        )
+        self.counts["raised"] += len(raised)
         self.counts["escalated"] += len(escalate_overdue(self._redis, self._library, now))
         self.counts["published"] += self.publish_states()
         self.counts["signs"] += self.hub_signs.tick(now)

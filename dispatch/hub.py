@@ -122,7 +122,7 @@ def raise_from_alert(
     if type_code not in library.types:
         raise lifecycle.LifecycleError(f"unknown event type {type_code!r}")
     existing = event_raised_from(client, linked)
-    if existing is not None:
+    if existing is not None:  # before reading the alert; the store checks again as it writes
         raise lifecycle.LifecycleError(f"{linked} is already event {existing}")
     alert = alert_store.get_alert(client, linked)
     incident = alert_store.get_incident(client, linked) if alert is None else None

@@ -13,7 +13,7 @@ import redis
 from redis.client import Pipeline
 
 from alerts.store import transact, watch
-from dispatch.lifecycle import pending_dues
+from dispatch.lifecycle import LifecycleError, pending_dues
 from dispatch.model import Event, Transition
 from dispatch.notify import Notice, queue_notice
 from signs.keys import (
@@ -104,13 +104,25 @@ def _queue(
 
 
 def create(client: redis.Redis, event: Event, transition: Transition) -> None:
-    """A reported event, its place in the dispatcher's intake, and the links back from the alerts it came from."""
-    with client.pipeline(transaction=True) as pipe:
+    """A reported event, its place in the dispatcher's intake, and the links back from the alerts it came from.
+    LifecycleError, and nothing written, when one of those alerts already has an event (checked in the transaction:
+    an officer and the alert rules racing for one alert make one event)."""
+
+    def attempt(pipe: Pipeline) -> None:
+        if event.linked:
+            watch(pipe, KEY_EVENTS_FROM)
+            existing = cast(list[bytes | None], pipe.hmget(KEY_EVENTS_FROM, list(event.linked)))
+            taken = [(linked, raw.decode()) for linked, raw in zip(event.linked, existing, strict=True) if raw]
+            if taken:
+                pipe.reset()
+                raise LifecycleError(f"{taken[0][0]} is already event {taken[0][1]}")
+        pipe.multi()
         _queue(pipe, event, transition, [])
         for linked in event.linked:
             pipe.hset(KEY_EVENTS_FROM, linked, event.id)
         pipe.xadd(KEY_EVENTS_INTAKE, {"event_id": event.id}, maxlen=EVENTS_INTAKE_KEEP, approximate=True)
-        pipe.execute()
+
+    transact(client, attempt)
 
 
 def apply(client: redis.Redis, event_id: str, step: Step, notices: Notices | None = None) -> tuple[Event, Transition]:

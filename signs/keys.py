@@ -185,6 +185,8 @@ KEY_EVENT_OUTBOX = f"{PREFIX}:{{events}}:outbox"
 KEY_EVENT_DELIVERIES = f"{PREFIX}:{{events}}:deliveries"
 # Hash: alert or incident id -> id of the event raised from it (the link back from an alert to its event).
 KEY_EVENTS_FROM = f"{PREFIX}:{{events}}:from"
+# String: id of the newest KEY_ALERTS_AUDIT entry the dispatcher's alert rules (dispatch/alert_rules.py) looked at.
+KEY_EVENTS_RULES_CURSOR = f"{PREFIX}:{{events}}:rules-cursor"
 # Handlers' photos (dispatch/evidence.py): a hash per photo (type: the content type its bytes show, data: the
 # bytes), and a list per event of its photos' ids in upload order; both expire EVIDENCE_RETENTION_DAYS after the
 # newest upload.

@@ -158,8 +158,9 @@ def _paths(rule: Rule) -> Iterator[str]:
 
 
 def _assert_not_a_server_error(response: Any, what: str) -> None:
-    # /healthz answers 503 when the system is not all well (here: no feed worker): that is its answer, not a fault.
-    allowed = {503} if what.split()[1].startswith("/healthz") else set()
+    # /healthz answers 503 when the system is not all well (here: no feed worker), /readyz when this instance cannot
+    # serve (here: no board yet): that is their answer, not a fault.
+    allowed = {503} if what.split()[1] in ("/healthz", "/readyz") else set()
     assert response.status_code < 500 or response.status_code in allowed, (what, response.get_data(as_text=True)[:300])
 
 

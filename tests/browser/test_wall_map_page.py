@@ -64,7 +64,10 @@ def test_a_stale_district_value_is_hatched_on_the_map(browser: Browser, wall_url
     hatched = [f for f in fills if f.startswith("url(#district-stale-")]
     assert len(fills) == 9 and hatched == ["url(#district-stale-2)"], fills
     assert page.locator("#district-stale-2 rect").count() == 2  # the level colour under the stripes
-    assert page.locator(".district-values li.stale").all_inner_texts() == ["Nanzhang County\n2"]
+    # Only 南漳's legend row is greyed: its name and its value.
+    stale_rows = page.locator(".district-values li.stale")
+    assert stale_rows.count() == 1
+    assert (stale_rows.locator("span").inner_text(), stale_rows.locator("b").inner_text()) == ("Nanzhang County", "2")
     page.screenshot(path=str(ARTIFACTS / "wall-map-stale.png"))
     assert errors == []
     page.close()

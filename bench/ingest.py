@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,10 +30,20 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import redis  # noqa: E402
 
 from config import Settings  # noqa: E402
-from feeds.contract import CameraStatus, Ignored, Readings, encode_camera_status, encode_readings, parse, topic  # noqa: E402
+from feeds.contract import (  # noqa: E402
+    CameraStatus,
+    Ignored,
+    Readings,
+    Reason,
+    Rejected,
+    encode_camera_status,
+    encode_readings,
+    parse,
+    topic,
+)
 from feeds.mqtt import broker_address, new_client  # noqa: E402
 from feeds.worker import FeedWorker  # noqa: E402
-from services.embedded import start_broker, start_redis  # noqa: E402
+from services.embedded import EmbeddedService, start_broker, start_redis  # noqa: E402
 from signs.catalogue import catalogue  # noqa: E402
 from signs.keys import KEY_LATEST, KEY_READINGS  # noqa: E402
 
@@ -169,8 +180,8 @@ def run_naive_worker(redis_url: str, mqtt_url: str, expect: int, results: mp.Que
         if not state["first"]:
             state["first"] = now
         parsed = parse(message.topic, bytes(message.payload), routes, now)
-        if isinstance(parsed, Ignored):
-            return
+        if isinstance(parsed, Ignored) or (isinstance(parsed, Rejected) and parsed.reason is Reason.FORBIDDEN_TOPIC):
+            return  # City Eye's own topics (the project worker's retained status from an earlier run): not the bench's
         if isinstance(parsed, Readings):
             reading = parsed.readings[0]
             store.hset(KEY_LATEST, reading.sign_id, f"{reading.source_ts}|{now}|{reading.value}")
@@ -315,6 +326,19 @@ def history_memory(redis_url: str, hours: float) -> None:
     )
 
 
+def start_replica(master: EmbeddedService, data_dir: Path) -> EmbeddedService:
+    """A second redis-server replicating the bench's, in sync before this returns."""
+    replica = start_redis(data_dir)
+    address = urlsplit(master.url)
+    redis.Redis.from_url(replica.url).replicaof(address.hostname, address.port)
+    deadline = time.time() + 30
+    while redis.Redis.from_url(master.url).info("replication").get("slave0", {}).get("state") != "online":
+        if time.time() > deadline:
+            raise RuntimeError("the replica did not sync in 30 s")
+        time.sleep(0.1)
+    return replica
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000, help="backlog size for the throughput run")
@@ -326,15 +350,21 @@ def main() -> int:
     parser.add_argument(
         "--history-hours", type=float, default=24, help="simulated hours of history for the memory figure"
     )
+    parser.add_argument(
+        "--replica", action="store_true",
+        help="give the Redis a replica (with REDIS_WAIT_REPLICAS=1 the worker waits for it before acknowledging)",
+    )  # fmt: skip
     args = parser.parse_args()
     mp.set_start_method("spawn")
     with tempfile.TemporaryDirectory(prefix="cityeye-bench-") as tmp:
         redis_service = start_redis(Path(tmp) / "redis")
         broker = start_broker(Path(tmp) / "mqtt")
+        replica = start_replica(redis_service, Path(tmp) / "replica") if args.replica else None
         try:
             print(
                 f"Redis {redis_service.kind} {redis_service.url}, broker {broker.kind} {broker.url}, QoS 1, "
-                f"{os.cpu_count()} CPUs"
+                f"{os.cpu_count()} CPUs, {'a replica' if replica else 'no replica'}, "
+                f"REDIS_WAIT_REPLICAS={os.environ.get('REDIS_WAIT_REPLICAS', '0')}"
             )
             print(
                 f"Throughput: drain a backlog held in the worker's persistent session "
@@ -366,6 +396,8 @@ def main() -> int:
             print("History memory (packed 16-byte points, one key per sign and day):")
             history_memory(redis_service.url, args.history_hours)
         finally:
+            if replica is not None:
+                replica.stop()
             broker.stop()
             redis_service.stop()
     return 0

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
+import numpy as np
+
 from feeds.simulator.noise import hash01
 from feeds.simulator.values import (
     SignModel,
@@ -29,6 +31,7 @@ from feeds.simulator.values import (
     rain_accumulation,
     sign_adcode,
     value_at,
+    values_at,
 )
 from signs.citytime import CITY_TZ, city_time
 from signs.model import Catalogue, Level, MqttSource, Sign, level_of, thresholds_at
@@ -533,15 +536,18 @@ def scenario_effects(
         return []
     ensure_prepared(catalogue)
     times = sample_times(state, t0, t1, step_s)
+    if not times:
+        return []
+    moments = np.array(times, dtype=np.float64)
     found = []
     for sign in catalogue.signs.values():
         if not isinstance(sign.source, MqttSource):
             continue
-        samples = []
-        for t in times:
-            value = value_at(sign, t, state)
-            level = level_of(value, thresholds_at(sign, t), sign.direction)
-            samples.append((t, value != value_at(sign, t, NO_SCENARIO), level))
+        told, normal = values_at(sign, moments, state).tolist(), values_at(sign, moments, NO_SCENARIO).tolist()
+        samples = [
+            (t, value != usual, level_of(value, thresholds_at(sign, t), sign.direction))
+            for t, value, usual in zip(times, told, normal, strict=True)
+        ]
         found_effect = effect_from_samples(state.name or "", sign.id, samples, step_s)
         if found_effect is not None:
             found.append(found_effect)

@@ -155,11 +155,9 @@ def _sign(catalogue: Catalogue, sign_id: str) -> Sign:
 
 
 def test_values_stay_in_physical_bounds_over_a_week(catalogue: Catalogue) -> None:
-    signs = _sourced(catalogue)
-    for step in range(0, 7 * 24 * 60, 67):  # every 67 simulated minutes for a week
-        t = MONDAY + step * 60.0
-        for sign in signs:
-            value = sim.value_at(sign, t)
+    times = MONDAY + np.arange(0, 7 * 24 * 60, 67, dtype=np.float64) * 60.0  # every 67 simulated minutes for a week
+    for sign in _sourced(catalogue):
+        for value in values.values_at(sign, times).tolist():
             assert math.isfinite(value), sign.id
             if sign.unit == "%" and sign.core != "D37":  # a load factor may pass 100 %
                 assert 0.0 <= value <= 100.0, (sign.id, value)
@@ -176,14 +174,14 @@ def test_a_normal_day_is_normal_but_for_its_injected_incidents(catalogue: Catalo
     for day, every_min in ((MONDAY, 23), (MONDAY + 6 * 86_400, 61)):
         incidents = sim.incidents_between(catalogue, day, day + 86_400)
         assert len(incidents) <= 15 and all(i.level <= Level.YELLOW for i in incidents)
-        for minute in range(7, 24 * 60, every_min):
-            t = day + minute * 60.0
-            for sign in signs:
-                level = level_of(sim.value_at(sign, t), thresholds_at(sign, t), sign.direction)
+        times = day + np.arange(7, 24 * 60, every_min, dtype=np.float64) * 60.0
+        for sign in signs:
+            for t, value in zip(times.tolist(), values.values_at(sign, times).tolist(), strict=True):
+                level = level_of(value, thresholds_at(sign, t), sign.direction)
                 if level == Level.NORMAL:
                     continue
                 under_way = [i for i in incidents if i.sign_id == sign.id and i.start <= t < i.end]
-                assert under_way and level <= under_way[0].level, (sign.id, minute, level)
+                assert under_way and level <= under_way[0].level, (sign.id, (t - day) / 60.0, level)
 
 
 def test_incidents_are_pure_and_reach_their_level(catalogue: Catalogue) -> None:

@@ -69,8 +69,12 @@ def test_detections_dispatch_escalate_and_notify(
             assert str(stored.supervisor) == "CTR@420625" and [c.value for c in stored.overdue] == ["response"]
             # Dispatched: the township centre (through its county's channel) and both co-dispatched departments.
             assert receiver.to("D13") and receiver.to("D09")
-            told = receiver.to("D17@420625")
-            assert any("派单" in m["title"] for m in told) and any("响应超时" in m["title"] for m in told)
+            # Notices are delivered one by one (the refused one retried after its backoff): wait for the unit's two.
+            def told_unit() -> bool:
+                titles = [m["title"] for m in receiver.to("D17@420625")]
+                return any("派单" in t for t in titles) and any("响应超时" in t for t in titles)
+
+            wait_for(told_unit, 20, "the unit told of its dispatch and of its overdue response")
             assert "超时升级督办" in receiver.to("CTR@420625")[0]["title"]
             deliveries = read_deliveries(redis_client)
             assert receiver.refused == 1 and [d["status"] for d in deliveries].count("failed") == 1

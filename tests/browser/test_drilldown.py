@@ -146,8 +146,11 @@ def test_category_to_module_to_sign_to_history_and_back(browser: Browser, stack:
         timeout=30_000,
     )
     # Downsampled on the server: one trace point per bucket, never more than a few hundred.
-    page.wait_for_function(f"() => {PLOT} && {PLOT}.data && {PLOT}.data.length >= 3", timeout=30_000)
-    points = page.evaluate(f"{PLOT}.data[2].y.length")
+    # Read in the same evaluation that finds the trace: the figure may be redrawn between two evaluations.
+    points = page.wait_for_function(
+        f"() => {{ const d = {PLOT} && {PLOT}.data; return d && d.length >= 3 && d[2].y && d[2].y.length; }}",
+        timeout=30_000,
+    ).json_value()
     assert 0 < points <= 402
     shaded = page.evaluate(f"{PLOT}.layout.shapes.filter(s => s.yref === 'paper').length")
     assert shaded >= 1  # the period in alert

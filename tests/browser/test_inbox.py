@@ -4,9 +4,7 @@ officer verifies and closes it on /events. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +18,7 @@ from config import Settings
 from dispatch.hub import auto_dispatch, file_report
 from dispatch.library import library
 from dispatch.model import Event, Location, Report, Source, Status
+from dispatch.simulate import sample_photo
 from dispatch.store import get_event
 from layouts import events as ids
 from services.embedded import EmbeddedService, free_port
@@ -36,13 +35,6 @@ BRANCH = "0500101"  # 树木倒伏/断枝, the housing bureau's, a photo require
 NOTE = "树枝已修剪清运，通道恢复"
 
 
-def tiny_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0\x30\xa0\x30")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 @dataclass
@@ -114,7 +106,7 @@ def test_a_handler_finishes_on_a_phone_and_the_officer_closes(browser: Browser, 
     wait_for(lambda: _status(stack, event.id) is Status.SIGNED_FOR, 10, "the event signed for")
     page.wait_for_selector(f"#{ids.HANDLE_BUTTON}:not([disabled])", timeout=10_000)
     page.locator(f"#{ids.PHOTO_UPLOAD} input[type=file]").set_input_files(
-        {"name": "branch.png", "mimeType": "image/png", "buffer": tiny_png()}
+        {"name": "branch.png", "mimeType": "image/png", "buffer": sample_photo(1)}
     )
     page.wait_for_selector(".event-detail .evidence-thumb", timeout=10_000)
     page.fill(f"#{ids.NOTE}", NOTE)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,7 @@ from config import settings
 from dispatch.hub import auto_dispatch, file_report
 from dispatch.library import library
 from dispatch.model import Event, Location, Report, Source
+from dispatch.simulate import sample_photo
 from dispatch.store import get_event
 from layouts import alerts as alert_ids
 from layouts import events as ids
@@ -49,15 +48,6 @@ DUST = "0101501"  # 工地扬尘: 市住建局 leads, 市城管执法委 (D01) c
 NOISE = "0101401"  # 施工扰民: 市城管执法委 leads, a note is enough
 
 
-def png() -> bytes:
-    """A real 1×1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0\xff\0\0")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 @dataclass
@@ -127,8 +117,8 @@ def test_nobody_acts_outside_their_unit_and_a_leader_never_acts(hub: Hub) -> Non
     for who in (leader, city_leader):
         for action in ("sign_for", "progress", "handle", "return", "dispatch", "close", "escalate", "rate"):
             assert _post(who, f"/api/v1/events/{hub.noise.id}/{action}", {"note": "x"})[0] == 403, action
-        upload = who.post(f"/api/v1/events/{hub.noise.id}/evidence", data={"photo": (io.BytesIO(png()), "a.png")},
-                          headers=ORIGIN)  # fmt: skip
+        photo = {"photo": (io.BytesIO(sample_photo(1)), "a.png")}
+        upload = who.post(f"/api/v1/events/{hub.noise.id}/evidence", data=photo, headers=ORIGIN)
         assert upload.status_code == 403
         assert _post(who, "/api/v1/events/from-alert", {"type": NOISE, "alert": hub.alert.id})[0] == 403
     assert _post(hub.client(), f"/api/v1/events/{hub.noise.id}/sign_for")[0] == 401
@@ -150,12 +140,12 @@ def test_a_handler_signs_for_documents_and_finishes_and_the_centre_closes_and_ra
     assert upload(zhujian, b"<svg xmlns='http://www.w3.org/2000/svg'/>", "x.png").status_code == 400
     big = b"\xff\xd8\xff" + b"\0" * settings().evidence_photo_max_bytes
     assert upload(zhujian, big, "big.jpg").status_code in (400, 413)
-    assert upload(chengguan, png()).status_code == 403
-    stored = upload(zhujian, png())
+    assert upload(chengguan, sample_photo(1)).status_code == 403
+    stored = upload(zhujian, sample_photo(1))
     assert stored.status_code == 200, stored.get_json()
     photo = stored.get_json()["url"]
     served = zhujian.get(photo)
-    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == png()
+    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == sample_photo(1)
     assert chengguan.get(photo).status_code == 403
     assert _post(zhujian, f"{url}/handle", {"note": "已清理", "evidence": ["javascript:alert(1)"]})[0] == 400
     done = _post(zhujian, f"{url}/handle", {"note": "树枝已修剪清运"})[1]

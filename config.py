@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # REDIS_WAIT_TIMEOUT_MS), so that a failover loses no acknowledged reading.
     redis_sentinels: str = ""
     redis_sentinel_master: str = "cityeye"
+    # REDIS_CLUSTER=true: Redis is a Redis Cluster and REDIS_URL any one of its nodes (docs/operations.md#redis-cluster)
+    # from which every process learns the others and follows the slots as they move. Not with REDIS_SENTINELS.
+    redis_cluster: bool = False
     redis_wait_replicas: int = Field(default=0, ge=0)
     redis_wait_timeout_ms: int = Field(default=1_000, gt=0)
     # ENVIRONMENT=production refuses a broker without TLS and a Redis without a password (insecure_transport);
@@ -212,6 +215,10 @@ class Settings(BaseSettings):
     dispatch_tick_s: float = Field(default=1.0, gt=0.0)
     dispatch_retry_base_s: float = Field(default=5.0, gt=0.0)
     dispatch_retry_max_s: float = Field(default=900.0, gt=0.0)
+    # The dispatchers' shared-subscription group for the machine reports ($share/{group}/cityeye/v1/events/#), which
+    # splits the reports among them. Empty: each subscribes plainly and hears every report, and the report's identity
+    # files it once (docs/operations.md#several-copies-leases says which to choose).
+    dispatch_shared_group: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
     # The M15 signs computed from the events (dispatch/signs.py): recomputed once events changed, at most every
     # dispatch_signs_min_s, and every dispatch_signs_refresh_s however quiet (today's count restarts at midnight,
     # rates roll over 24 hours); both well inside the signs' 300 s cadence.
@@ -256,6 +263,8 @@ class Settings(BaseSettings):
                 )
         if self.mqtt_key_file is not None and self.mqtt_cert_file is None:
             raise InsecureTransport("MQTT_KEY_FILE needs MQTT_CERT_FILE (the client certificate it belongs to)")
+        if self.redis_cluster and self.redis_sentinels:
+            raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS exclude each other: a cluster fails over by itself")
         return self
 
     @property

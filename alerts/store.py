@@ -73,6 +73,7 @@ from signs.keys import (
     incident_timeline_key,
 )
 from signs.model import Level
+from signs.pipelined import mget, mset
 
 T = TypeVar("T")
 # A stream entry as City Eye's clients return it (RESP2, bytes replies): id and fields.
@@ -105,7 +106,7 @@ class Contended(RuntimeError):
 def transact(client: redis.Redis, attempt: Callable[[Pipeline], T]) -> T:
     """Run `attempt` until it commits. It WATCHes and reads through the pipeline (executed at once), calls
     pipe.multi() and queues its writes; if a watched key changed meanwhile, it runs again from the start."""
-    with client.pipeline() as pipe:
+    with client.pipeline(transaction=True) as pipe:  # explicit: a cluster client's default is none
         for _ in range(MAX_ATTEMPTS):
             try:
                 result = attempt(pipe)
@@ -176,7 +177,7 @@ class Writes:
     def queue(self, pipe: Pipeline) -> None:
         """Queue everything on a pipeline already in MULTI."""
         if sets := {key: value for key, value in self._values.items() if value is not None}:
-            pipe.mset(sets)
+            mset(pipe, sets)
         if deletes := [key for key, value in self._values.items() if value is None]:
             pipe.delete(*deletes)
         if opened := {alert_id: at for alert_id, at in self._open.items() if at is not None}:
@@ -205,7 +206,7 @@ def watch(pipe: Pipeline, *keys: str) -> None:
 
 def watch_states(pipe: Pipeline, keys: Sequence[str]) -> list[RuleState]:
     watch(pipe, *keys)
-    return [RuleState.decode(raw) for raw in pipe.mget(keys)]
+    return [RuleState.decode(raw) for raw in mget(pipe, keys)]
 
 
 def watch_alerts(pipe: Pipeline, alert_ids: Iterable[str]) -> dict[str, Alert]:
@@ -213,7 +214,7 @@ def watch_alerts(pipe: Pipeline, alert_ids: Iterable[str]) -> dict[str, Alert]:
     if not keys:
         return {}
     watch(pipe, *keys)
-    return {alert.id: alert for alert in (Alert.decode(raw) for raw in pipe.mget(keys) if raw is not None)}
+    return {alert.id: alert for alert in (Alert.decode(raw) for raw in mget(pipe, keys) if raw is not None)}
 
 
 def watch_silences(pipe: Pipeline) -> list[Silence]:
@@ -242,7 +243,7 @@ def watch_incidents(pipe: Pipeline, incident_ids: Iterable[str]) -> dict[str, In
         return {}
     keys = [incident_key(i) for i in ids]
     watch(pipe, *keys)
-    incidents = [Incident.decode(raw) for raw in pipe.mget(keys) if raw is not None]
+    incidents = [Incident.decode(raw) for raw in mget(pipe, keys) if raw is not None]
     members = watch_alerts(pipe, [m for incident in incidents for m in incident.members])
     return {incident.id: view(incident, members) for incident in incidents}
 
@@ -277,14 +278,14 @@ def group_raised(
         return
     keys = signal_state_keys()
     watch(pipe, *keys.values())
-    states = dict(zip(keys, (RuleState.decode(raw) for raw in pipe.mget(list(keys.values()))), strict=True))
+    states = dict(zip(keys, (RuleState.decode(raw) for raw in mget(pipe, list(keys.values()))), strict=True))
     signals = active_signals({**states, **{k: v for k, v in pending_signals.items() if k in keys}})
     signs = catalogue().signs
     groups = {alert.id: group_key(signs[alert.sign_id], alert.district, signals, rules) for alert in raised}
     pointer_keys = [incident_group_key(key.text) for key in dict.fromkeys(groups.values())]
     watch(pipe, *pointer_keys)
     pointers = {
-        key: _text(raw) for key, raw in zip(pointer_keys, pipe.mget(pointer_keys), strict=True) if raw is not None
+        key: _text(raw) for key, raw in zip(pointer_keys, mget(pipe, pointer_keys), strict=True) if raw is not None
     }
     current = watch_incidents(pipe, pointers.values())
     by_group: dict[str, Incident] = {}

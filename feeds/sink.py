@@ -30,6 +30,7 @@ from signs.keys import (
     camera_key,
     landed_minid,
 )
+from signs.pipelined import run_script
 from signs.write import SignWriter
 
 Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry as redis-py returns it
@@ -70,7 +71,6 @@ class RedisSink:
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
         self._signs = SignWriter(client, retention_days=retention_days, readings_keep_s=readings_keep_s)
-        self._broker_counters = client.register_script(BROKER_COUNTERS_LUA)
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
 
@@ -115,7 +115,7 @@ class RedisSink:
             counters = [landed_minid(batch.receive_ts or time.time(), BROKER_DROPS_KEEP_S)]
             for counter, heard_at in batch.broker:
                 counters += (counter.kind, counter.node, counter.value, repr(heard_at))
-            self._broker_counters(keys=[KEY_BROKER, KEY_BROKER_DROPS], args=counters, client=pipe)
+            run_script(pipe, BROKER_COUNTERS_LUA, [KEY_BROKER, KEY_BROKER_DROPS], counters)
         if self._wait_replicas:
             pipe.wait(self._wait_replicas, self._wait_timeout_ms)
         replies = pipe.execute()

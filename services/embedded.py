@@ -20,9 +20,10 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import redis
 
@@ -47,6 +48,11 @@ RESERVED_PORTS = frozenset({6379, 1883, 8883})
 # Where distributions put daemons, searched after PATH (/usr/sbin is often not on a user's PATH).
 SYSTEM_DIRS = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
 START_TIMEOUT_S = 15.0
+# Redis Cluster: its fixed number of hash slots, the offset of a node's cluster bus port from its own (fixed in Redis
+# 6), and how long a node may be silent before the others count it failed.
+CLUSTER_SLOTS = 16384
+CLUSTER_BUS_OFFSET = 10_000
+CLUSTER_NODE_TIMEOUT_MS = 5000
 STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 20
 
@@ -98,6 +104,22 @@ def free_port() -> int:
             port: int = sock.getsockname()[1]
         if port not in RESERVED_PORTS:
             return port
+
+
+def free_cluster_port() -> int:
+    """A free port for a Redis Cluster node whose cluster bus port, CLUSTER_BUS_OFFSET above it, is free too."""
+    while (port := free_port()) + CLUSTER_BUS_OFFSET > 65535 or not _port_free(port + CLUSTER_BUS_OFFSET):
+        pass
+    return port
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -220,9 +242,11 @@ def start_redis(
     appendfsync: Literal["always", "everysec", "no"] = "everysec",
     password: str | None = None,
     tls: ServerTls | None = None,
+    cluster_node: bool = False,
 ) -> EmbeddedService:
     """redis-server with AOF in data_dir, answering PING on 127.0.0.1:port before this returns; with `password`
-    it requires it (requirepass), with `tls` it speaks only TLS on that port (rediss://)."""
+    it requires it (requirepass), with `tls` it speaks only TLS on that port (rediss://); a `cluster_node` serves no
+    slot until start_redis_cluster gives it some."""
     binary, kind = find_redis(prefer_system)
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +259,11 @@ def start_redis(
             f"tls-ca-cert-file {tls.ca_file}\ntls-auth-clients no\n"
         )
     if password is not None:
-        security += f"requirepass {password}\n"
+        security += f"requirepass {password}\nmasterauth {password}\n"
+    if cluster_node:
+        security += (
+            f"cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout {CLUSTER_NODE_TIMEOUT_MS}\n"
+        )
     conf = data_dir / "redis.conf"
     _write_private(conf, REDIS_CONF.format(host=HOST, security=security, data_dir=data_dir, appendfsync=appendfsync))
     log_path = data_dir / "redis.log"
@@ -258,6 +286,47 @@ def start_redis(
     service.process = launch()
     _wait_redis(service)
     return service
+
+
+def start_redis_cluster(
+    data_dir: Path, masters: int = 3, *, prefer_system: bool = True, password: str | None = None
+) -> list[EmbeddedService]:
+    """A Redis Cluster of `masters` nodes without replicas, the 16384 slots split evenly in order, each node a
+    start_redis(cluster_node=True) under data_dir/node-<n>; returned once every node sees the cluster ok.
+    The first node's URL is the seed a cluster client starts from (REDIS_CLUSTER, docs/operations.md#redis-cluster).
+    Slots are assigned by CLUSTER ADDSLOTS and the nodes joined by CLUSTER MEET, as redis-cli --cluster create does,
+    so nothing beyond redis-server is needed."""
+    nodes: list[EmbeddedService] = []
+    try:
+        for n in range(masters):
+            nodes.append(
+                start_redis(
+                    data_dir / f"node-{n}",
+                    prefer_system=prefer_system,
+                    port=free_cluster_port(),
+                    password=password,
+                    cluster_node=True,
+                )  # fmt: skip
+            )
+        clients = [redis.Redis.from_url(node.url, socket_timeout=START_TIMEOUT_S) for node in nodes]
+        bounds = [CLUSTER_SLOTS * n // masters for n in range(masters + 1)]
+        for client, first, end in zip(clients, bounds, bounds[1:], strict=False):
+            client.execute_command("CLUSTER ADDSLOTS", *range(first, end))
+        for node in nodes[1:]:
+            clients[0].execute_command("CLUSTER MEET", HOST, urlsplit(node.url).port)
+        for node, client in zip(nodes, clients, strict=True):
+            _poll_until(node, partial(_cluster_formed, client, masters), "join the cluster")
+            client.close()
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
+
+
+def _cluster_formed(client: redis.Redis, masters: int) -> bool:
+    info = client.execute_command("CLUSTER INFO")  # redis-py answers a dict of the fields
+    return info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == masters
 
 
 def start_broker(

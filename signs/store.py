@@ -23,7 +23,8 @@ def open_redis(url: str | None = None, *, timeout_s: float = 5.0, ca_file: Path 
     """A client for REDIS_URL (or the given URL): every City Eye connection to Redis is made here, so rediss://
     (verified against ca_file or REDIS_CA_FILE, else the system's CAs) and user:password@ apply to all alike
     (docs/operations.md#transports). With REDIS_SENTINELS the client follows the master the sentinels name through a
-    failover, the URL giving only its credentials, database and TLS (docs/operations.md#redis-sentinel). Raw bytes
+    failover, the URL giving only its credentials, database and TLS (docs/operations.md#redis-sentinel); with
+    REDIS_CLUSTER it is a Redis Cluster client seeded by the URL's node (docs/operations.md#redis-cluster). Raw bytes
     are returned; decode at the edges."""
     cfg = settings()
     url = url or cfg.redis_url
@@ -47,6 +48,11 @@ def open_redis(url: str | None = None, *, timeout_s: float = 5.0, ca_file: Path 
             **secure,
         )
         return cast(redis.Redis, master)
+    if cfg.redis_cluster:
+        # Typed as redis.Redis: City Eye calls only the commands both answer alike, its keys being hash-tagged so
+        # that every multi-key command and transaction stays in one slot (signs/keys.py).
+        cluster = redis.RedisCluster.from_url(url, **timeouts, **tls)
+        return cast(redis.Redis, cluster)
     return redis.Redis.from_url(url, health_check_interval=30, **timeouts, **tls)
 
 
@@ -151,4 +157,3 @@ def read_history(client: redis.Redis, sign_id: str, start: float, end: float | N
     keep = np.ones(len(points), dtype=bool)
     keep[:-1] = points["ts"][1:] != points["ts"][:-1]
     return points[keep]
-

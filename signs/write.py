@@ -28,6 +28,7 @@ from signs.keys import (
     landed_minid,
     pack_landed,
 )
+from signs.pipelined import run_script
 
 # (sign id, source time, value): one reading, as history and the landed stream hold it.
 Point = tuple[str, float, float]
@@ -35,7 +36,6 @@ Point = tuple[str, float, float]
 
 class SignWriter:
     def __init__(self, client: redis.Redis, *, retention_days: int, readings_keep_s: float) -> None:
-        self._newest_wins = client.register_script(NEWEST_WINS_LUA)
         self._history_ttl_s = retention_days * 86_400
         self._readings_keep_s = readings_keep_s
 
@@ -46,7 +46,7 @@ class SignWriter:
     def newest_wins(self, pipe: Pipeline, key: str, args: Sequence[EncodableT]) -> None:
         """NEWEST_WINS_LUA on one hash: `args` are (field, source time, rest) triples. Also the camera registry's
         writer: its entries follow the same rule."""
-        self._newest_wins(keys=[key], args=list(args), client=pipe)
+        run_script(pipe, NEWEST_WINS_LUA, [key], args)
 
     def latest(self, pipe: Pipeline, values: Mapping[str, Latest]) -> None:
         """Latest values, each landing unless a newer one (or an equal one that is OK) is already held."""

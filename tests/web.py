@@ -54,11 +54,13 @@ def signed_in(client: FlaskClient, username: str, password: str = PASSWORD) -> F
 
 
 @contextmanager
-def production_app(redis_url: str, mqtt_url: str, run_dir: Path) -> Iterator[Flask]:
-    """app.server on these Redis and MQTT broker, where every request needs a session or a wall token. Settings
-    and the shared Redis client are read afresh inside and forgotten after, so no other test sees this
-    environment. Cookies are not Secure: the test client speaks plain HTTP."""
+def production_app(redis_url: str, mqtt_url: str, run_dir: Path, **extra_env: str) -> Iterator[Flask]:
+    """app.server on these Redis and MQTT broker (and any further settings in extra_env), where every request needs
+    a session or a wall token. Settings and the shared Redis client are read afresh inside and forgotten after, so
+    no other test sees this environment. Cookies are not Secure: the test client speaks plain HTTP."""
     with pytest.MonkeyPatch.context() as patch:
+        for name, value in extra_env.items():
+            patch.setenv(name, value)
         patch.setenv("REDIS_URL", redis_url)
         patch.setenv("MQTT_URL", mqtt_url)
         patch.setenv("ENVIRONMENT", "production")

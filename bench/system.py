@@ -1,8 +1,8 @@
 """What the whole-system benchmarks share: the system under test as `make run` starts it, and their statistics.
 
-`running_system()` starts `python -m services run` with its own temporary RUN_DIR on a free WEB_PORT, always with
-its own embedded Redis and broker, waits for GET /healthz to answer 200, and stops it in order at the end (also on
-Ctrl-C or an error).
+`running_system()` starts `python -m services run` with its own temporary RUN_DIR on a free WEB_PORT, with its own
+embedded Redis and broker (or the benchmark's own, given in `services`), waits for GET /healthz to answer 200, and
+stops it in order at the end (also on Ctrl-C or an error).
 """
 
 from __future__ import annotations
@@ -57,13 +57,15 @@ class System:
 
 
 @contextlib.contextmanager
-def running_system(name: str, start_timeout_s: float) -> Iterator[System]:
+def running_system(name: str, start_timeout_s: float, services: dict[str, str] | None = None) -> Iterator[System]:
+    """`services`: settings of servers the benchmark started itself (REDIS_URL, REDIS_CLUSTER...)."""
     with tempfile.TemporaryDirectory(prefix=f"cityeye-{name}-bench-", ignore_cleanup_errors=True) as tmp:
         run_dir = Path(tmp)
         port = free_port()
         env = dict(os.environ, RUN_DIR=str(run_dir), WEB_HOST="127.0.0.1", WEB_PORT=str(port), PYTHONUNBUFFERED="1")
-        for key in ("REDIS_URL", "MQTT_URL"):
-            env.pop(key, None)  # always its own embedded Redis and broker, never a Redis someone uses
+        for key in ("REDIS_URL", "MQTT_URL", "REDIS_CLUSTER", "REDIS_SENTINELS"):
+            env.pop(key, None)  # never a Redis or broker someone uses
+        env.update(services or {})
         with (run_dir / "services.out").open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "services", "run"],

@@ -8,6 +8,7 @@ and grid workers' reports, one report a message, validated with the same limits 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -66,6 +67,14 @@ class Intake:
 
     report: Report
     source_ts: float
+
+
+def report_identity(topic_name: str, payload: bytes) -> str:
+    """What makes a message the same report again: its topic and its exact bytes (SHA-256, hex). A QoS 1 redelivery
+    (a dispatcher killed before its acknowledgement) and the copy each dispatcher hears without a shared subscription
+    are the broker's one message, byte for byte. Fields such as `ref` would not do: a camera's ref is the camera, and
+    a source without refs may send two reports of one type in one second."""
+    return hashlib.sha256(topic_name.encode() + b"\n" + payload).hexdigest()
 
 
 def intake_topic(adcode: str, source_id: str) -> str:

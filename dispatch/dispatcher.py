@@ -2,8 +2,8 @@
 the SLA clocks and escalates, publishes event states and delivers notifications.
 
 Four loops, each on its own thread so that a slow notification channel delays nothing else:
-* MQTT intake (paho's thread): a report on cityeye/v1/events/... is validated and filed, or dead-lettered, and only
-  then acknowledged (a persistent session: what arrives while the dispatcher is away waits at the broker);
+* MQTT intake (paho's thread): a report on cityeye/v1/events/... is validated and filed once, or dead-lettered, and
+  only then acknowledged (a persistent session: what arrives while the dispatcher is away waits at the broker);
 * intake: the consumer group on the intake stream, fed by every intake (Open311 in the web tier, MQTT, officers):
   each reported event is matched and dispatched, and acknowledged once dispatched;
 * tick: events raised by rule from alerts (dispatch/alert_rules.py), overdue clocks escalated, event states
@@ -11,11 +11,14 @@ Four loops, each on its own thread so that a slow notification channel delays no
   their keep pruned, the heartbeat;
 * outbox: due notifications delivered through Apprise, retried with backoff.
 
-Several dispatchers may run (each with its own --name): the intake and the outbox share their work through the
-consumer group and the outbox's claims, and the tick runs only in the holder of the "events" lease (ops/lease.py), so
-no clock is escalated twice; a standby takes the tick over within the lease's time to live. The MQTT intake is not
-shared yet: every dispatcher subscribes to the reports and files what it receives, so a second one runs as a cold
-standby only (docs/operations.md#several-copies-leases).
+Several dispatchers run hot at once (each with its own --name, which names its broker session): the intake and the
+outbox share their work through the consumer group and the outbox's claims, and the tick runs only in the holder of
+the "events" lease (ops/lease.py), so no clock is escalated twice; another takes the tick over within the lease's
+time to live. The machine reports reach them through the shared subscription DISPATCH_SHARED_GROUP, which gives each
+report to one of them, or (empty) through a plain one, which gives each report to all of them. Either way a report
+is filed once: its identity (dispatch.contract.report_identity) is checked and recorded in the filing transaction,
+so neither a second dispatcher's copy nor a redelivery to one killed after filing and before acknowledging makes a
+second event (docs/operations.md#several-copies-leases).
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ import redis
 
 from config import Settings, internal_signing_key
 from dispatch.alert_rules import follow_alerts, load_rules
-from dispatch.contract import INTAKE_FILTER, Intake, parse_report, state_topic
+from dispatch.contract import EVENTS_FEED, INTAKE_FILTER, Intake, parse_report, report_identity, state_topic
 from dispatch.hub import auto_dispatch, escalate_overdue, file_report
 from dispatch.library import library
 from dispatch.lifecycle import LifecycleError
 from dispatch.notify import deliver_due, load_channels
 from dispatch.signs import HubSigns, check_hub_sources
 from dispatch.store import (
+    AlreadyFiled,
+    ReportIdentity,
     UnknownEvent,
+    claim_dead_letter,
     closed_before,
     ensure_intake_group,
     get_events,
@@ -50,7 +56,7 @@ from dispatch.store import (
     remove_events,
     trim_audit,
 )
-from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned
+from feeds.contract import TOPIC_ROOT, Limits, Rejected, sign_owned, subscription_filters
 from feeds.mqtt import broker_address, new_client
 from feeds.sink import write_deadletter
 from geo.districts import district_of
@@ -111,9 +117,12 @@ class Dispatcher:
             min_s=settings.dispatch_signs_min_s,
             refresh_s=settings.dispatch_signs_refresh_s,
         )
+        # A report filed is remembered as long as a copy of it could still pass the time check.
+        self._filed_keep_s = settings.ingest_max_past_s + settings.ingest_max_future_s
+        self._intake_filters = subscription_filters((EVENTS_FEED,), settings.dispatch_shared_group)
         self.counts = {
-            "filed": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0, "published": 0, "signs": 0,
-            "raised": 0, "pruned": 0,
+            "filed": 0, "duplicates": 0, "rejected": 0, "dispatched": 0, "escalated": 0, "notified": 0,
+            "published": 0, "signs": 0, "raised": 0, "pruned": 0,
         }  # fmt: skip
         self._status_topic = f"{TOPIC_ROOT}/status/dispatch/{self.dispatcher_id}"
         self._client = new_client(self.dispatcher_id, settings.mqtt_url, persistent=True, manual_ack=True)
@@ -138,9 +147,11 @@ class Dispatcher:
         if getattr(reason_code, "is_failure", False):
             log.error("broker refused connection: %s", reason_code)
             return
-        client.subscribe([(INTAKE_FILTER, 1)])
+        if self._settings.dispatch_shared_group:
+            client.unsubscribe(INTAKE_FILTER)  # the plain subscription a session of an earlier, unshared run keeps
+        client.subscribe([(f, 1) for f in self._intake_filters])
         client.publish(self._status_topic, self._status("online", pid=os.getpid()), qos=1, retain=True)
-        log.info("connected as %s, subscribed to %s", self.dispatcher_id, INTAKE_FILTER)
+        log.info("connected as %s, subscribed to %s", self.dispatcher_id, ", ".join(self._intake_filters))
 
     def _on_message(self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
         """Never raises (paho would stop its loop); acknowledges only once the report is filed or dead-lettered, so
@@ -155,12 +166,17 @@ class Dispatcher:
         client.ack(message.mid, message.qos)
 
     def take(self, topic: str, payload: bytes, now: float) -> Intake | Rejected | None:
-        """One MQTT message: filed, dead-lettered, or (a sign's reading) left to the feed workers (None)."""
+        """One MQTT message: filed or dead-lettered, once however many copies of it arrive, or (a sign's reading)
+        left to the feed workers (None)."""
         parts = topic.split("/")
         if len(parts) == 5 and (parts[3], parts[4]) in self._sign_sources:
             return None
+        identity = ReportIdentity(report_identity(topic, payload), self._filed_keep_s)
         parsed = parse_report(topic, payload, self._library, now, self._limits)
         if isinstance(parsed, Rejected):
+            if not claim_dead_letter(self._redis, identity):
+                self.counts["duplicates"] += 1
+                return parsed
             settings = self._settings
             write_deadletter(
                 self._redis, topic, payload, parsed, now, settings.deadletter_keep, settings.deadletter_payload_bytes
@@ -169,14 +185,20 @@ class Dispatcher:
             log.warning("dead-letter %s on %s: %s", parsed.reason.value, topic, parsed.detail)
             return parsed
         where = parsed.report.location
-        file_report(
-            self._redis,
-            parsed.report,
-            self._library,
-            district_of_point(where.lat, where.lon),
-            now,
-            time_scale=self._settings.dispatch_time_scale,
-        )
+        try:
+            file_report(
+                self._redis,
+                parsed.report,
+                self._library,
+                district_of_point(where.lat, where.lon),
+                now,
+                time_scale=self._settings.dispatch_time_scale,
+                identity=identity,
+            )
+        except AlreadyFiled as filed:
+            self.counts["duplicates"] += 1
+            log.debug("report on %s: %s", topic, filed)  # the copy a dispatcher hears beside another
+            return parsed
         self.counts["filed"] += 1
         return parsed
 

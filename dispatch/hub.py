@@ -15,7 +15,7 @@ from dispatch.library import Library, Limits
 from dispatch.matching import Assignment, locate, match, unit_at
 from dispatch.model import Clock, Event, Location, Report, Source, Transition, Unit
 from dispatch.notify import Notice
-from dispatch.store import Notices, apply, create, due_event_ids, event_raised_from
+from dispatch.store import Notices, ReportIdentity, apply, create, due_event_ids, event_raised_from
 from geo.admin import DISTRICTS
 from signs.citytime import TimeFormat, city_text
 
@@ -93,16 +93,18 @@ def file_report(
     now: float,
     *,
     time_scale: float = 1.0,
+    identity: ReportIdentity | None = None,
 ) -> Event:
     """A new event from any intake, reported and queued for the dispatcher. `district_of_point` is geo's district of
-    the report's point ("" without one); limits are shortened by `time_scale` (demonstrations and tests)."""
+    the report's point ("" without one); limits are shortened by `time_scale` (demonstrations and tests). A machine
+    report's `identity` files it once: AlreadyFiled when it was filed before."""
     event_type = library.types[report.type_code]
     located = replace(report, location=locate(library, report.location, district_of_point))
     event, transition = lifecycle.report(located, event_type, now)
     limits = event.limits
     scaled = Limits(limits.response_s / time_scale, limits.handling_s / time_scale, limits.feedback_s / time_scale)
     event = event.with_changes(limits=scaled)
-    create(client, event, transition)
+    create(client, event, transition, identity)
     return event
 
 

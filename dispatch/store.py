@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -27,6 +28,7 @@ from signs.keys import (
     KEY_EVENTS_FROM,
     KEY_EVENTS_INTAKE,
     KEY_EVENTS_OPEN,
+    event_filed_key,
     event_history_key,
     event_key,
     event_photo_key,
@@ -41,6 +43,22 @@ Notices = Callable[[Event, Transition], list[Notice]]
 
 class UnknownEvent(KeyError):
     pass
+
+
+class AlreadyFiled(LifecycleError):
+    """The report was filed before, as `event_id` ("" when it was dead-lettered)."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"the report is already event {event_id}" if event_id else "the report was dead-lettered")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReportIdentity:
+    """A machine report's identity (dispatch.contract.report_identity) and how long its filing is remembered."""
+
+    digest: str
+    keep_s: float
 
 
 def next_due(event: Event) -> float | None:
@@ -103,10 +121,12 @@ def _queue(
         queue_notice(pipe, notice)
 
 
-def create(client: redis.Redis, event: Event, transition: Transition) -> None:
-    """A reported event, its place in the dispatcher's intake, and the links back from the alerts it came from.
-    LifecycleError, and nothing written, when one of those alerts already has an event (checked in the transaction:
-    an officer and the alert rules racing for one alert make one event)."""
+def create(client: redis.Redis, event: Event, transition: Transition, identity: ReportIdentity | None = None) -> None:
+    """A reported event, its place in the dispatcher's intake, the links back from the alerts it came from and, for a
+    machine report, its identity. Nothing is written when one of those alerts already has an event (LifecycleError)
+    or the report was filed before (AlreadyFiled): both are checked in the transaction, so an officer and the alert
+    rules racing for one alert make one event, and so do two dispatchers filing one report, or one filing it again
+    after it died before acknowledging it."""
 
     def attempt(pipe: Pipeline) -> None:
         if event.linked:
@@ -116,13 +136,29 @@ def create(client: redis.Redis, event: Event, transition: Transition) -> None:
             if taken:
                 pipe.reset()
                 raise LifecycleError(f"{taken[0][0]} is already event {taken[0][1]}")
+        if identity is not None:
+            filed = event_filed_key(identity.digest)
+            watch(pipe, filed)
+            earlier = cast(bytes | None, pipe.get(filed))
+            if earlier is not None:
+                pipe.reset()
+                raise AlreadyFiled(earlier.decode())
         pipe.multi()
         _queue(pipe, event, transition, [])
         for linked in event.linked:
             pipe.hset(KEY_EVENTS_FROM, linked, event.id)
+        if identity is not None:
+            pipe.set(event_filed_key(identity.digest), event.id, px=int(identity.keep_s * 1000))
         pipe.xadd(KEY_EVENTS_INTAKE, {"event_id": event.id}, maxlen=EVENTS_INTAKE_KEEP, approximate=True)
 
     transact(client, attempt)
+
+
+def claim_dead_letter(client: redis.Redis, identity: ReportIdentity) -> bool:
+    """Whether a refused report is to be dead-lettered here: true for the first copy to claim its identity (SET NX,
+    "" in place of an event id). The dead-letter record lives in another hash tag, so claim and record are two
+    writes: a dispatcher dying between them loses the record, and the report's redelivery counts as a duplicate."""
+    return bool(client.set(event_filed_key(identity.digest), "", nx=True, px=int(identity.keep_s * 1000)))
 
 
 def apply(client: redis.Redis, event_id: str, step: Step, notices: Notices | None = None) -> tuple[Event, Transition]:

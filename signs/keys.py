@@ -185,6 +185,11 @@ KEY_EVENT_OUTBOX = f"{PREFIX}:{{events}}:outbox"
 KEY_EVENT_DELIVERIES = f"{PREFIX}:{{events}}:deliveries"
 # Hash: alert or incident id -> id of the event raised from it (the link back from an alert to its event).
 KEY_EVENTS_FROM = f"{PREFIX}:{{events}}:from"
+# String with a TTL, one per machine report filed from MQTT: its identity (dispatch.contract.report_identity, SHA-256
+# hex) -> the id of its event. A redelivered report, or the copy a second dispatcher heard, is refused in the filing
+# transaction (dispatch.store.create); kept as long as a copy could still be accepted (INGEST_MAX_PAST_S +
+# INGEST_MAX_FUTURE_S after filing), since an older one is dead-lettered as an absurd timestamp.
+KEY_EVENT_FILED = PREFIX + ":{{events}}:filed:{identity}"
 # String: id of the newest KEY_ALERTS_AUDIT entry the dispatcher's alert rules (dispatch/alert_rules.py) looked at.
 KEY_EVENTS_RULES_CURSOR = f"{PREFIX}:{{events}}:rules-cursor"
 # Handlers' photos (dispatch/evidence.py): a hash per photo (type: the content type its bytes show, data: the
@@ -282,6 +287,10 @@ def events_open_of_key(scope: str) -> str:
 
 def event_history_key(event_id: str) -> str:
     return KEY_EVENT_HISTORY.format(event_id=event_id)
+
+
+def event_filed_key(identity: str) -> str:
+    return KEY_EVENT_FILED.format(identity=identity)
 
 
 def event_photo_key(event_id: str, photo_id: str) -> str:

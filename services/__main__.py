@@ -170,6 +170,8 @@ def resolve_services(cfg: Settings) -> tuple[EmbeddedService, EmbeddedService]:
     require the passwords kept in the run directory, and the broker City Eye's ACL, as production does.
     """
     prefer_system = cfg.embedded_prefer_system
+    if cfg.redis_cluster and not cfg.redis_url:
+        raise RuntimeError("REDIS_CLUSTER needs REDIS_URL, a node of that cluster: the embedded Redis is one server")
     if cfg.redis_url:
         redis_service = external("redis", cfg.redis_url)
     else:

@@ -16,11 +16,13 @@ from dash.exceptions import PreventUpdate
 
 from layouts import camera_layer as ids
 from layouts.camera_layer import TEXT, age_text, clock_text, detail_children, rates_rows
+from signs.catalogue import catalogue
 from signs.store import shared_redis
 from views.camera_layer import (
     clicked_device,
     held_version_of,
     map_status,
+    rate_levels,
     read_camera,
     read_status,
     stale_after_s,
@@ -51,7 +53,9 @@ def status_update(
     age_class = f"{AGE_CLASS} stale" if poll.stale else AGE_CLASS
     if not poll.changed:
         return no_update, no_update, no_update, label, age_class, poll.fresh
-    return map_status(doc), doc["version"], rates_rows(doc.get("rates"), lang), label, age_class, poll.fresh
+    rates = doc.get("rates") or {}
+    body = rates_rows(rates, lang, rate_levels(catalogue(), rates, poll.at))
+    return map_status(doc), doc["version"], body, label, age_class, poll.fresh
 
 
 def register(app: Dash) -> None:

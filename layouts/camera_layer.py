@@ -18,7 +18,9 @@ from api.geo import CAMERAS_URL
 from config import settings
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts.attrs import data_attrs
+from layouts.nav import LEVEL_COLOURS
 from signs.citytime import TimeFormat, city_text
+from signs.model import Level
 from views.camera_layer import CameraCard
 
 # Component ids: callbacks/camera_layer.py and assets/camera_layer.js use these names and no others.
@@ -90,32 +92,6 @@ def district_name(adcode: str, lang: str, short: bool = False) -> str:
     return en.rsplit(" ", 1)[0] if short else en
 
 
-def share_colour(share: float) -> str:
-    """The cluster colour for a not-online share (0..1): the same scale as assets/camera_layer.js."""
-    low, mid, high = SHARE_BREAKS
-    green, amber, red = (_rgb(c) for c in SHARE_COLOURS)
-    if share <= low:
-        return SHARE_COLOURS[0]
-    if share >= high:
-        return SHARE_COLOURS[2]
-    if share <= mid:
-        return _hex(_mix(green, amber, (share - low) / (mid - low)))
-    return _hex(_mix(amber, red, (share - mid) / (high - mid)))
-
-
-def _rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
-    r, g, bl = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
-    return r, g, bl
-
-
-def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
-
-
 def age_text(age_s: float, lang: str) -> str:
     t = _text(lang)
     age = max(0, int(age_s))
@@ -173,18 +149,23 @@ def camera_polls(poll_ms: int | None = None) -> list[Component]:
 # The rate card ------------------------------------------------------------------------------------------
 
 
-def _rate_cell(cell: dict[str, Any] | None) -> html.Td:
+def _rate_cell(cell: dict[str, Any] | None, level: Level | None) -> html.Td:
     if not cell or cell.get("rate") is None:
         return html.Td("—", className="rate none")
-    rate = float(cell["rate"])
-    return html.Td(f"{rate:.1f}%", className="rate", style={"color": share_colour(1.0 - rate / 100.0)})
+    text = f"{float(cell['rate']):.1f}%"
+    if level is None:  # no sign sets bounds for this rate: shown, never coloured as if it were judged
+        return html.Td(text, className="rate unjudged")
+    return html.Td(text, className=f"rate level-{level.en}", style={"color": LEVEL_COLOURS[level]})
 
 
-def rates_rows(rates: dict[str, dict[str, Any]] | None, lang: str) -> list[Component]:
-    """The card's table body: the city, then each district; online rate of fixed, mobile and all cameras.
-    rates is the "rates" member of the status document; None draws the empty table."""
+def rates_rows(
+    rates: dict[str, dict[str, Any]] | None, lang: str, levels: dict[tuple[str, str], Level] | None = None
+) -> list[Component]:
+    """The card's table body: the city, then each district; online rate of fixed, mobile and all cameras, each
+    coloured by its level in `levels` (views.camera_layer.rate_levels) when a sign judges it. rates is the "rates"
+    member of the status document; None draws the empty table."""
     t = _text(lang)
-    rates = rates or {}
+    rates, levels = rates or {}, levels or {}
     rows: list[Component] = []
     for adcode in (CITY_ADCODE, *DISTRICTS):
         kinds = rates.get(adcode, {})
@@ -197,7 +178,7 @@ def rates_rows(rates: dict[str, dict[str, Any]] | None, lang: str) -> list[Compo
                 title=title,
                 children=[
                     html.Th(district_name(adcode, lang, short=True), scope="row"),
-                    *(_rate_cell(kinds.get(kind)) for kind in ("fixed", "mobile", "all")),
+                    *(_rate_cell(kinds.get(kind), levels.get((adcode, kind))) for kind in ("fixed", "mobile", "all")),
                 ],
                 **data_attrs(adcode=adcode),
             )

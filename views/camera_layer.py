@@ -18,6 +18,7 @@ import redis
 
 from config import settings
 from signs.keys import KEY_CAMERA_STATUS, CameraState, camera_key
+from signs.model import Catalogue, Derivation, DeriveOp, Level, value_level
 from signs.replies import get_bytes, hget_bytes
 
 STATUSES = ("online", "offline", "fault")
@@ -33,6 +34,21 @@ def stale_after_s() -> float:
 def held_version_of(value: object) -> str | None:
     """The status version the browser says it holds; None (holds none: send the bitmaps) for anything else."""
     return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def rate_levels(cat: Catalogue, rates: dict[str, dict[str, Any]], at: float) -> dict[tuple[str, str], Level]:
+    """The level of every online rate in the status document's `rates` that a catalogue sign judges, by (adcode,
+    camera kind): the fixed cameras' (XY.T.M07.T23 and its districts'). Mobile units are off duty a third of the day
+    by design and "all" mixes both kinds: no sign sets bounds for them, so their rates have no level."""
+    levels = {}
+    for sign in cat.signs.values():
+        source = sign.source
+        if not isinstance(source, Derivation) or source.op is not DeriveOp.CAMERA_ONLINE_RATE:
+            continue
+        rate = rates.get(source.adcode, {}).get(source.camera_kind, {}).get("rate")
+        if rate is not None:
+            levels[(source.adcode, source.camera_kind)] = value_level(sign, float(rate), at)
+    return levels
 
 
 def read_status(client: redis.Redis) -> dict[str, Any] | None:

@@ -27,9 +27,12 @@ from feeds.rollup import (
 )
 from geo.admin import CITY_ADCODE, DISTRICTS
 from layouts import camera_layer
+from layouts.nav import LEVEL_COLOURS
+from signs.catalogue import catalogue
 from signs.keys import CameraState
+from signs.model import Level
 from tests.web import dash_prop
-from views.camera_layer import camera_card, clicked_row, map_status
+from views.camera_layer import camera_card, clicked_row, map_status, rate_levels
 
 NOW = 1_800_000_000.0
 OFFLINE_AFTER_S = 180.0
@@ -228,15 +231,6 @@ def test_card_text_in_both_languages() -> None:
 # The layout ----------------------------------------------------------------------------------------------
 
 
-def test_share_colour_runs_green_amber_red() -> None:
-    low, mid, high = camera_layer.SHARE_BREAKS
-    green, amber, red = camera_layer.SHARE_COLOURS
-    assert camera_layer.share_colour(0.0) == camera_layer.share_colour(low) == green
-    assert camera_layer.share_colour(mid) == amber
-    assert camera_layer.share_colour(high) == camera_layer.share_colour(1.0) == red
-    assert camera_layer.share_colour((low + mid) / 2) not in (green, amber, red)
-
-
 def test_layer_loads_geometry_by_url_and_starts_without_status() -> None:
     layer = camera_layer.camera_layer("en")
     assert (layer.id, layer.url, layer.format, layer.cluster) == (camera_layer.LAYER, CAMERAS_URL, "geobuf", True)
@@ -255,6 +249,22 @@ def test_rate_card_lists_the_city_and_every_district() -> None:
     assert all(cell.children == "—" for row in rows for cell in row.children[1:])
     full = camera_layer.rates_rows({CITY_ADCODE: {"fixed": {"n": 10, "online": 9, "fault": 0, "rate": 90.0}}}, "en")
     assert full[0].children[1].children == "90.0%" and full[0].children[0].children == "City"
+
+
+def test_a_rate_is_coloured_by_the_level_of_the_sign_that_judges_it_and_only_then() -> None:
+    at = 1_790_000_000.0
+    # 96 % of fixed cameras online is below the fixed-camera sign's yellow bound (98 %); 63 % of mobile units is an
+    # ordinary day's figure (off duty by design), which no sign judges; nor the mix of all cameras.
+    rates = {CITY_ADCODE: {"fixed": {"rate": 96.0}, "mobile": {"rate": 63.0}, "all": {"rate": 92.0}},
+             "420624": {"fixed": {"rate": 99.5}}}  # fmt: skip
+    levels = rate_levels(catalogue(), rates, at)
+    assert levels == {(CITY_ADCODE, "fixed"): Level.YELLOW, ("420624", "fixed"): Level.NORMAL}
+    city, *districts = camera_layer.rates_rows(rates, "zh", levels)
+    fixed, mobile, everything = city.children[1:]
+    assert fixed.className == "rate level-yellow" and fixed.style == {"color": LEVEL_COLOURS[Level.YELLOW]}
+    assert mobile.className == everything.className == "rate unjudged" and not getattr(mobile, "style", None)
+    nanzhang = next(row for row in districts if row.children[0].children == "南漳县")
+    assert nanzhang.children[1].className == "rate level-normal"
 
 
 def test_ids_are_unique_and_the_script_defines_what_the_layout_names() -> None:

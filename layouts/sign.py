@@ -19,7 +19,7 @@ from layouts.nav import DrillContext, age_text, format_value, level_chip, text, 
 from layouts.titles import tab_title
 from signs.catalogue import catalogue
 from signs.citytime import TimeFormat, city_text
-from signs.drill import Period, Series, Since, district_name, next_threshold, parent_core, sign_district, sign_name
+from signs.drill import Period, Series, Since, district_name, parent_core, sign_district, sign_name
 from signs.model import Sign
 from signs.urlstate import RANGES, SignView, sign_view
 from views.sign import Headline, SiblingRow, source_text
@@ -264,8 +264,10 @@ def stats_children(
     lang: str,
     sign: Sign | None = None,
     latest: tuple[float, float] | None = None,
+    upcoming: tuple[int, float] | None = None,
 ) -> list[Component]:
-    """Range, mean and the gap to the next threshold; `latest` is the newest (source time, value)."""
+    """Range, mean and the gap to the next threshold; `latest` is the newest (source time, value), `upcoming` the
+    next level above it and its bound (views.sign.SignHistory)."""
     s = _t(lang)
     # (low, high, mean, count) of each bucket holding points; an empty bucket's values are None.
     present = [
@@ -286,7 +288,6 @@ def stats_children(
             )
         )
     ]
-    upcoming = next_threshold(sign, latest[1], latest[0]) if sign is not None and latest is not None else None
     if upcoming is not None and sign is not None and latest is not None:
         level, bound = upcoming
         value = latest[1]
@@ -355,22 +356,12 @@ def _beijing(ts: float) -> str:
     return city_text(ts)
 
 
-def _value_range(series: list[Series], sign: Sign) -> tuple[float, float] | None:
+def _value_range(series: list[Series], upcoming: tuple[int, float] | None) -> tuple[float, float] | None:
     values = [v for s in series for part in (s.low, s.high) for v in part if v is not None]
     if not values:
         return None
     low, high = min(values), max(values)
     span = max(high - low, 0.05 * max(abs(high), abs(low)), 1e-9)
-    newest = series[0]
-    latest = next(
-        (
-            (newest.start + (i + 0.5) * newest.width, v)
-            for i, v in reversed(list(enumerate(newest.mean)))
-            if v is not None
-        ),
-        None,
-    )
-    upcoming = next_threshold(sign, latest[1], latest[0]) if latest is not None else None
     if upcoming is not None and min(abs(upcoming[1] - low), abs(upcoming[1] - high)) <= 1.5 * span:
         # Near enough to matter: show how far the sign is from its next threshold.
         low, high = min(low, upcoming[1]), max(high, upcoming[1])
@@ -427,10 +418,12 @@ def history_figure(
     start: float,
     end: float,
     lang: str,
+    upcoming: tuple[int, float] | None = None,
 ) -> dict[str, Any]:
     """The history chart as a plain Plotly figure: min–max band and mean of the sign, the mean of each sign
-    compared with it, its threshold bands and its periods in alert shaded. Buckets are regular, so each trace
-    carries x0 and dx (milliseconds) instead of one timestamp per point."""
+    compared with it, its threshold bands and its periods in alert shaded; the value axis reaches the `upcoming`
+    bound (SignHistory.upcoming) when it is near. Buckets are regular, so each trace carries x0 and dx
+    (milliseconds) instead of one timestamp per point."""
     s = _t(lang)
     x0, dx = _beijing(series.start), series.width * 1000
     name = sign_name(sign, lang)
@@ -456,7 +449,7 @@ def history_figure(
                 "hovertemplate": "%{y}<extra>" + label + "</extra>",
             }
         )  # fmt: skip
-    y_range = _value_range([series, *(c for _, c in compared)], sign)
+    y_range = _value_range([series, *(c for _, c in compared)], upcoming)
     shapes = _period_shapes(periods) + (_bands(sign, y_range) if y_range else [])
     return {
         "data": traces,

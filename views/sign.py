@@ -18,6 +18,7 @@ from signs.drill import (
     bucket_width,
     history_window,
     levels_of,
+    next_threshold,
     siblings,
     since,
 )
@@ -148,6 +149,8 @@ class SignHistory:
     level_now: int | None
     since: Since | None
     latest: tuple[float, float] | None  # newest (source time, value)
+    # The next level above the newest value's and the bound that reaches it, judged at that value's (story) time.
+    upcoming: tuple[int, float] | None
     pin_href: str
 
 
@@ -175,6 +178,7 @@ def history_model(reads: HistoryReads, view: SignView, now: float) -> SignHistor
         level_now=level_now,
         since=since(points["ts"], levels, level_now or 0),
         latest=latest,
+        upcoming=next_threshold(sign, latest[1], latest[0], reads.clock) if latest else None,
         pin_href=pin,
     )
 

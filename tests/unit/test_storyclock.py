@@ -10,6 +10,7 @@ import pytest
 
 from alerts.model import QUIET, RuleKind
 from alerts.rules import ChangeKind, RuleBook, evaluate, sign_at
+from callbacks.sign import history_children
 from config import Settings
 from feeds.board import board_entries
 from feeds.simulator.clock import SimClock
@@ -22,6 +23,8 @@ from signs.keys import Latest
 from signs.model import Level, expected_value, thresholds_at, value_level
 from signs.store import latest_level
 from signs.storyclock import StoryClock
+from signs.urlstate import SignView
+from views.sign import HistoryReads, history_model, window_of
 from views.wall import simulated_notice
 
 TUESDAY = datetime(2025, 11, 25, tzinfo=CITY_TZ).timestamp()  # a working day in Xiangyang
@@ -132,3 +135,17 @@ def test_the_board_and_the_read_side_colour_by_the_story_hour() -> None:
     assert levels_of(taxis, stamps, values).tolist() != expected
     upcoming = next_threshold(taxis, night_fleet, stamp, NIGHT_STORY)
     assert upcoming is not None and upcoming[1] == thresholds_at(taxis, stamp, NIGHT_STORY)[0]
+
+
+def test_the_sign_page_measures_the_gap_to_the_story_hours_next_bound() -> None:
+    taxis = catalogue().signs[TAXIS]
+    stamp, night_fleet = _night_fleet_stamped_by_day()
+    view = SignView(TAXIS, "1h")
+    points = np.array([(stamp - 60.0, night_fleet), (stamp, night_fleet)], dtype=[("ts", "f8"), ("value", "f8")])
+    found = history_model(HistoryReads(taxis, window_of(taxis, view, stamp), points, [], NIGHT_STORY), view, stamp)
+    story_bound = thresholds_at(taxis, stamp, NIGHT_STORY)[0]
+    assert story_bound is not None and story_bound != thresholds_at(taxis, stamp)[0]
+    assert found.upcoming == (int(Level.BLUE), story_bound)  # normal by the night's bounds: blue is next
+    _figure, _since, stats, _pin = history_children(found, "en")
+    gap = next(part for part in stats if getattr(part, "className", "") == "gap")
+    assert f"{story_bound:g}" in gap.children

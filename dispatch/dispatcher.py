@@ -324,6 +324,7 @@ class Dispatcher:
         metrics = self.metrics
         for name, counter in (
             ("filed", metrics.filed),
+            ("duplicates", metrics.duplicates),
             ("rejected", metrics.rejected),
             ("dispatched", metrics.dispatched),
             ("escalated", metrics.escalated),

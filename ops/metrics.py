@@ -42,10 +42,15 @@ class LeaseMetrics:
 @cache
 def lease_metrics() -> LeaseMetrics:
     return LeaseMetrics(
-        active=Gauge("lease_active", "1 while this process holds its job's lease (is the active one)", ["job"],
-                     namespace=NAMESPACE),
-        acquisitions=Counter("lease_acquisitions", "Times this process took its job's lease", ["job"],
-                             namespace=NAMESPACE),
+        active=Gauge(
+            "lease_active",
+            "1 while this process holds its job's lease (is the active one)",
+            ["job"],
+            namespace=NAMESPACE,
+        ),
+        acquisitions=Counter(
+            "lease_acquisitions", "Times this process took its job's lease", ["job"], namespace=NAMESPACE
+        ),
     )
 
 
@@ -68,18 +73,29 @@ class IngestMetrics:
 def ingest_metrics() -> IngestMetrics:
     broker_connected()
     return IngestMetrics(
-        received=Counter("ingest_messages_received", "Feed messages received from the broker ($SYS not counted)",
-                         namespace=NAMESPACE),
-        written=Counter("ingest_messages_written", "Feed messages whose batch was written to Redis (and acknowledged)",
-                        namespace=NAMESPACE),
-        deadlettered=Counter("ingest_messages_deadlettered", "Feed messages rejected to the dead-letter stream",
-                             ["reason"], namespace=NAMESPACE),
-        batch_size=Histogram("ingest_batch_size", "Messages per batch written to Redis", namespace=NAMESPACE,
-                             buckets=BATCH_SIZE_BUCKETS),
-        flush_seconds=Histogram("ingest_flush_seconds", "Time to write one batch to Redis", namespace=NAMESPACE,
-                                buckets=FLUSH_BUCKETS),
-        redis_failures=Counter("ingest_redis_failures", "Batch writes Redis refused (held and retried)",
-                               namespace=NAMESPACE),
+        received=Counter(
+            "ingest_messages_received", "Feed messages received from the broker ($SYS not counted)", namespace=NAMESPACE
+        ),
+        written=Counter(
+            "ingest_messages_written",
+            "Feed messages whose batch was written to Redis (and acknowledged)",
+            namespace=NAMESPACE,
+        ),
+        deadlettered=Counter(
+            "ingest_messages_deadlettered",
+            "Feed messages rejected to the dead-letter stream",
+            ["reason"],
+            namespace=NAMESPACE,
+        ),
+        batch_size=Histogram(
+            "ingest_batch_size", "Messages per batch written to Redis", namespace=NAMESPACE, buckets=BATCH_SIZE_BUCKETS
+        ),
+        flush_seconds=Histogram(
+            "ingest_flush_seconds", "Time to write one batch to Redis", namespace=NAMESPACE, buckets=FLUSH_BUCKETS
+        ),
+        redis_failures=Counter(
+            "ingest_redis_failures", "Batch writes Redis refused (held and retried)", namespace=NAMESPACE
+        ),
     )
 
 
@@ -95,10 +111,12 @@ def rollup_metrics() -> RollupMetrics:
     lease_metrics()
     return RollupMetrics(
         ticks=Counter("rollup_ticks", "Roll-up jobs run by this process", ["job"], namespace=NAMESPACE),
-        tick_seconds=Histogram("rollup_tick_seconds", "Time one roll-up job took", ["job"], namespace=NAMESPACE,
-                               buckets=TICK_BUCKETS),
-        board_lag=Gauge("board_lag_seconds", "Age of the wall's board in Redis, seen by this roll-up process",
-                        namespace=NAMESPACE),
+        tick_seconds=Histogram(
+            "rollup_tick_seconds", "Time one roll-up job took", ["job"], namespace=NAMESPACE, buckets=TICK_BUCKETS
+        ),
+        board_lag=Gauge(
+            "board_lag_seconds", "Age of the wall's board in Redis, seen by this roll-up process", namespace=NAMESPACE
+        ),
     )
 
 
@@ -120,10 +138,18 @@ def alert_metrics() -> AlertMetrics:
         readings=Counter("alert_readings_evaluated", "Readings evaluated against the rules", namespace=NAMESPACE),
         raised=Counter("alerts_raised", "Alerts raised by this engine", namespace=NAMESPACE),
         transitions=Counter("alert_transitions", "Alert transitions written by this engine", namespace=NAMESPACE),
-        batch_seconds=Histogram("alert_batch_seconds", "Time to evaluate and acknowledge one batch of stream entries",
-                                namespace=NAMESPACE, buckets=TICK_BUCKETS),
-        open_by_level=Gauge("alerts_open", "Open alerts by level (raised, acknowledged or cleared unacknowledged)",
-                            ["level"], namespace=NAMESPACE),
+        batch_seconds=Histogram(
+            "alert_batch_seconds",
+            "Time to evaluate and acknowledge one batch of stream entries",
+            namespace=NAMESPACE,
+            buckets=TICK_BUCKETS,
+        ),
+        open_by_level=Gauge(
+            "alerts_open",
+            "Open alerts by level (raised, acknowledged or cleared unacknowledged)",
+            ["level"],
+            namespace=NAMESPACE,
+        ),
         unpublished=Gauge("alert_audit_unpublished", "Audit entries not yet published on MQTT", namespace=NAMESPACE),
     )
 
@@ -131,6 +157,7 @@ def alert_metrics() -> AlertMetrics:
 @dataclass(frozen=True)
 class DispatchMetrics:
     filed: Counter
+    duplicates: Counter
     rejected: Counter
     dispatched: Counter
     escalated: Counter
@@ -145,11 +172,21 @@ def dispatch_metrics() -> DispatchMetrics:
     broker_connected()
     return DispatchMetrics(
         filed=Counter("events_filed", "Machine reports over MQTT filed as events", namespace=NAMESPACE),
+        duplicates=Counter(
+            "events_duplicate_reports",
+            "Copies of machine reports already filed (redelivered, or heard "
+            "by another dispatcher too), acknowledged without an event",
+            namespace=NAMESPACE,
+        ),
         rejected=Counter("events_rejected", "Machine reports over MQTT dead-lettered", namespace=NAMESPACE),
         dispatched=Counter("events_dispatched", "Reported events dispatched automatically", namespace=NAMESPACE),
         escalated=Counter("events_escalated", "Event clocks run out and escalated", namespace=NAMESPACE),
-        notifications=Counter("notifications", "Notification attempts by outcome (delivered, failed, no_channel)",
-                              ["status"], namespace=NAMESPACE),
+        notifications=Counter(
+            "notifications",
+            "Notification attempts by outcome (delivered, failed, no_channel)",
+            ["status"],
+            namespace=NAMESPACE,
+        ),
         events_open=Gauge("events_open", "Open events", namespace=NAMESPACE),
         events_overdue=Gauge("events_overdue", "Open events whose running clock has run out", namespace=NAMESPACE),
     )
@@ -158,8 +195,13 @@ def dispatch_metrics() -> DispatchMetrics:
 @cache
 def request_seconds() -> Histogram:
     """The web tier's one metric family: request latency by route template (never the raw path), method, status."""
-    return Histogram("http_request_duration_seconds", "Web requests by route template, method and status",
-                     ["route", "method", "status"], namespace=NAMESPACE, buckets=REQUEST_BUCKETS)
+    return Histogram(
+        "http_request_duration_seconds",
+        "Web requests by route template, method and status",
+        ["route", "method", "status"],
+        namespace=NAMESPACE,
+        buckets=REQUEST_BUCKETS,
+    )
 
 
 def serve_metrics(settings: Settings) -> int | None:

@@ -57,7 +57,7 @@ def main() -> int:
         service = start_redis(Path(tmp) / "redis", appendfsync="no")
         try:
             client = redis.Redis.from_url(service.url)
-            writer = SignWriter(client, retention_days=8, readings_keep_s=7_200)
+            writer = SignWriter(retention_days=8, readings_keep_s=7_200)
             cat = catalogue()
             fleet = None if args.no_cameras else load_fleet()
             outcome = backfill(client, cat, window, writer, state=NO_SCENARIO, fleet=fleet)

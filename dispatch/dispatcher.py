@@ -108,7 +108,6 @@ class Dispatcher:
         self.hub_signs = HubSigns(
             self._redis,
             SignWriter(
-                self._redis,
                 retention_days=settings.history_retention_days,
                 readings_keep_s=settings.alert_readings_keep_s,
             ),

@@ -280,7 +280,6 @@ class Rollup:
         self._order = derivation_order(self._catalogue.signs)
         self._redis = open_redis(settings.redis_url)
         self._signs = SignWriter(
-            self._redis,
             retention_days=settings.history_retention_days,
             readings_keep_s=settings.alert_readings_keep_s,
         )

@@ -70,7 +70,7 @@ class RedisSink:
         self._client = client
         self._wait_replicas = wait_replicas
         self._wait_timeout_ms = wait_timeout_ms
-        self._signs = SignWriter(client, retention_days=retention_days, readings_keep_s=readings_keep_s)
+        self._signs = SignWriter(retention_days=retention_days, readings_keep_s=readings_keep_s)
         self._deadletter_keep = deadletter_keep
         self._deadletter_payload_bytes = deadletter_payload_bytes
 

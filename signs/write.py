@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
@@ -35,7 +34,7 @@ Point = tuple[str, float, float]
 
 
 class SignWriter:
-    def __init__(self, client: redis.Redis, *, retention_days: int, readings_keep_s: float) -> None:
+    def __init__(self, *, retention_days: int, readings_keep_s: float) -> None:
         self._history_ttl_s = retention_days * 86_400
         self._readings_keep_s = readings_keep_s
 

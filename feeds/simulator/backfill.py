@@ -239,9 +239,7 @@ def backfill_redis(
     config = settings()
     client = open_redis()
     try:
-        writer = SignWriter(
-            client, retention_days=config.history_retention_days, readings_keep_s=config.alert_readings_keep_s
-        )
+        writer = SignWriter(retention_days=config.history_retention_days, readings_keep_s=config.alert_readings_keep_s)
         window = backfill_window(clock, seconds, stamp_simulated)
         return backfill(client, catalogue, window, writer, state=state, fleet=fleet)
     finally:

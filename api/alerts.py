@@ -28,12 +28,12 @@ from alerts.incidents import IncidentView
 from alerts.lifecycle import InvalidTransition
 from alerts.model import Alert
 from alerts.officer import RECENT_MAX, AlertFilter, assignee_for, clean_note, silence_for
-from api.responses import answer_errors_as_json, json_error, send_export, takes
+from api.responses import answer_errors_as_json, json_error, requested_lang, send_export, takes
 from auth.model import Permission
 from auth.scope import current_scope
 from auth.web import authorize
 from signs.store import shared_redis
-from signs.urlstate import LANGS, parse_choice, parse_int
+from signs.urlstate import parse_choice, parse_int
 from views.alerts import scoped_alerts, scoped_incidents, scoped_silences
 from views.dutylog import duty_log_export, read_shift
 
@@ -93,10 +93,6 @@ def _readable_incident(client: redis.Redis, incident_id: str) -> IncidentView:
     return found
 
 
-def _lang() -> str:
-    return parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
-
-
 @alerts_blueprint.get("/alerts")
 @takes("status", "level", "district", "recent")
 def list_alerts() -> Response:
@@ -154,7 +150,7 @@ def assign(alert_id: str) -> Response:
 def list_incidents() -> Response:
     """Open incidents in the pressing order (as on the wall's strip); `recent=N` adds closed ones among the N
     most recently changed."""
-    lang = _lang()
+    lang = requested_lang()
     wanted = AlertFilter.parse({k: v for k, v in request.args.items() if k in ("district",)})
     recent = parse_int(request.args.get("recent") or "0", "recent", 0, RECENT_MAX)
     scope = current_scope()
@@ -171,7 +167,7 @@ def show_incident(incident_id: str) -> Response:
     client = shared_redis()
     found = _readable_incident(client, incident_id)
     return jsonify({
-        **found.as_json(_lang()),
+        **found.as_json(requested_lang()),
         "alerts": [a.as_json() for a in found.members],
         "timeline": [entry.as_json() for entry in store.incident_timeline(client, incident_id)],
     })  # fmt: skip
@@ -244,7 +240,7 @@ def duty_log() -> Response:
     from_text, to_text = request.args.get("from"), request.args.get("to")
     start, end = parse_window(from_text, to_text, now)
     fmt = parse_choice(request.args.get("format") or "json", "format", DUTY_LOG_FORMATS)
-    lang = parse_choice(request.args.get("lang") or "zh", "lang", LANGS)
+    lang = requested_lang()
     if fmt != "json":
         return send_export(duty_log_export(shared_redis(), from_text, to_text, lang, now, current_scope()), fmt, lang)
     log = read_shift(shared_redis(), start, end, now, current_scope())

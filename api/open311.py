@@ -3,7 +3,8 @@
 The specification's methods with its field names and its error format (a JSON array of {code, description}; 400
 bad request, 403 missing or bad api_key, 404 unknown service, request or jurisdiction). Reading needs no key; POST
 needs an api_key made with `python -m auth open311-key NAME`. One jurisdiction, JURISDICTION_ID, which may be left
-out. Only the library's non-emergency types are services (open311=yes): emergencies arrive by other intakes.
+out. Only the library's non-emergency types are services (open311=yes): emergencies arrive by other intakes. The
+GET methods take `lang` (zh, the default, or en) for the names and notes they answer with.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, jsonify, request
 
+from api.responses import requested_lang
 from auth.store import open311_client
 from auth.web import OPEN311_PREFIX
 from config import settings
@@ -28,6 +30,7 @@ from feeds.contract import parse_timestamp
 from geo.districts import district_of
 from signs.citytime import city_iso
 from signs.store import shared_redis
+from signs.urlstate import Lang, QueryError
 
 open311_blueprint = Blueprint("open311", __name__, url_prefix=OPEN311_PREFIX.rstrip("/"))
 
@@ -36,14 +39,26 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 DESCRIPTION_MAX = 4_000
 LIST_MAX = 1_000
 LIST_DAYS = 90
-_STATUS_NOTES = {
-    Status.REPORTED: "已受理，等待派单 / received, being dispatched",
-    Status.DISPATCHED: "已派单 / dispatched",
-    Status.SIGNED_FOR: "责任单位已签收 / accepted by the responsible unit",
-    Status.IN_PROGRESS: "处置中 / in progress",
-    Status.HANDLED: "已处置，待核查 / handled, being verified",
-    Status.CLOSED: "已结案 / closed",
-    Status.RETURNED: "重新派单中 / being dispatched again",
+# What a request's status means to the citizen's system, in each language `lang` may ask for (zh by default).
+_STATUS_NOTES: dict[Lang, dict[Status, str]] = {
+    "zh": {
+        Status.REPORTED: "已受理，等待派单",
+        Status.DISPATCHED: "已派单",
+        Status.SIGNED_FOR: "责任单位已签收",
+        Status.IN_PROGRESS: "处置中",
+        Status.HANDLED: "已处置，待核查",
+        Status.CLOSED: "已结案",
+        Status.RETURNED: "重新派单中",
+    },
+    "en": {
+        Status.REPORTED: "received, being dispatched",
+        Status.DISPATCHED: "dispatched",
+        Status.SIGNED_FOR: "accepted by the responsible unit",
+        Status.IN_PROGRESS: "in progress",
+        Status.HANDLED: "handled, being verified",
+        Status.CLOSED: "closed",
+        Status.RETURNED: "being dispatched again",
+    },
 }
 
 
@@ -78,6 +93,14 @@ def _check_jurisdiction(values: Any) -> None:
     jurisdiction = (values.get("jurisdiction_id") or "").strip()
     if jurisdiction and jurisdiction != JURISDICTION_ID:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction!r} is not served here; use {JURISDICTION_ID}")
+
+
+def _lang() -> Lang:
+    """The language of names and notes in an answer (`lang`, zh or en; zh by default), refused in Open311's way."""
+    try:
+        return requested_lang()
+    except QueryError as error:
+        raise Open311Error(400, str(error)) from None
 
 
 def _iso(ts: float | None) -> str | None:
@@ -118,19 +141,20 @@ def discovery() -> Response:
 @open311_blueprint.get("/services.json")
 def services() -> Response:
     _check_jurisdiction(request.args)
-    lib = library()
+    lib, english = library(), _lang() == "en"
     return jsonify(
         [
             {
                 "service_code": t.code,
-                "service_name": t.name_zh,
-                "description": f"{t.name_en}. 结案标准: {t.closure}",
+                "service_name": t.name_en if english else t.name_zh,
+                "description": f"Closed when: {t.closure_en}" if english else f"结案标准：{t.closure}",
                 "metadata": False,
                 "type": "realtime",
-                "keywords": f"{lib.items[t.item].name_zh},{lib.categories[t.category].name_zh}",
-                "group": lib.categories[t.category].name_zh,
+                "keywords": ",".join((item.name_en, category.name_en) if english else (item.name_zh, category.name_zh)),
+                "group": category.name_en if english else category.name_zh,
             }
             for t in _services(lib)
+            for item, category in [(lib.items[t.item], lib.categories[t.category])]
         ]
     )
 
@@ -197,17 +221,19 @@ def create_request() -> tuple[Response, int]:
     return jsonify([{"service_request_id": event.id, "service_notice": notice, "account_id": None}]), 200
 
 
-def _request_doc(event: Event, lib: Library) -> dict[str, Any]:
+def _request_doc(event: Event, lib: Library, lang: Lang) -> dict[str, Any]:
+    """One request as the spec words it; the names and the status note in `lang` (the handlers' own note, as they
+    wrote it, when there is one)."""
     event_type = lib.types[event.type_code]
     where = event.location
     return {
         "service_request_id": event.id,
         "status": "closed" if event.status is Status.CLOSED else "open",
-        "status_notes": event.note or _STATUS_NOTES[event.status],
-        "service_name": event_type.name_zh,
+        "status_notes": event.note or _STATUS_NOTES[lang][event.status],
+        "service_name": event_type.name_en if lang == "en" else event_type.name_zh,
         "service_code": event_type.code,
         "description": event.description,
-        "agency_responsible": agency_name(event, lib),
+        "agency_responsible": agency_name(event, lib, lang),
         "service_notice": "",
         "requested_datetime": _iso(event.reported_at),
         "updated_datetime": _iso(event.updated_at),
@@ -237,7 +263,7 @@ def _date(text: str, name: str) -> float:
 def list_requests() -> Response:
     args = request.args
     _check_jurisdiction(args)
-    lib = library()
+    lib, lang = library(), _lang()
     client = shared_redis()
     ids = [i.strip() for i in (args.get("service_request_id") or "").split(",") if i.strip()]
     if ids:  # the spec: a list of ids overrides every other filter
@@ -258,14 +284,14 @@ def list_requests() -> Response:
             if (not codes or e.type_code in codes)
             and (not status or (e.status is Status.CLOSED) == (status == "closed"))
         ]
-    return jsonify([_request_doc(e, lib) for e in events if _published(e, lib)][:LIST_MAX])
+    return jsonify([_request_doc(e, lib, lang) for e in events if _published(e, lib)][:LIST_MAX])
 
 
 @open311_blueprint.get("/requests/<request_id>.json")
 def get_request(request_id: str) -> Response:
     _check_jurisdiction(request.args)
-    lib = library()
+    lib, lang = library(), _lang()
     event = get_event(shared_redis(), request_id)
     if event is None or not _published(event, lib):
         raise Open311Error(404, f"service_request_id {request_id!r} is not known")
-    return jsonify([_request_doc(event, lib)])
+    return jsonify([_request_doc(event, lib, lang)])

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from auth.web import NotAllowed, current_user
 from signs.export import CSV_MIMETYPE, XLSX_MIMETYPE, Table, csv_bytes, xlsx_bytes
-from signs.urlstate import Query, QueryError, check_params
+from signs.urlstate import LANGS, Lang, Query, QueryError, check_params, parse_choice
 from views.exports import Export
 
 EXPORT_FORMATS = {"csv": CSV_MIMETYPE, "xlsx": XLSX_MIMETYPE}
@@ -64,6 +64,11 @@ def answer_errors_as_json(blueprint: Blueprint) -> Blueprint:
 def query() -> Query:
     """The request's query string as signs.urlstate reads it: a value per name, a list for a repeated one."""
     return {name: values[0] if len(values) == 1 else values for name, values in request.args.lists()}
+
+
+def requested_lang() -> Lang:
+    """?lang=zh|en (any case; zh when absent or empty); anything else is a QueryError naming it."""
+    return "en" if parse_choice((request.args.get("lang") or "zh").lower(), "lang", LANGS) == "en" else "zh"
 
 
 def takes(*names: str) -> Callable[[View], View]:

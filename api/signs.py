@@ -20,10 +20,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from api.responses import answer_errors_as_json, takes
+from api.responses import answer_errors_as_json, requested_lang, takes
 from signs.catalogue import catalogue
 from signs.store import shared_redis
-from signs.urlstate import LANGS, Lang, parse_choice
 from views.health import health, readiness
 from views.snapshot import one_sign, snapshot
 
@@ -34,15 +33,10 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
 
 
-def _lang() -> Lang:
-    """?lang=zh|en (zh when absent); anything else is refused with a 400."""
-    return "en" if parse_choice(request.args.get("lang", "zh").lower(), "lang", LANGS) == "en" else "zh"
-
-
 @signs_blueprint.get("/api/v1/signs/<sign_id>")
 @takes("lang")
 def get_sign(sign_id: str) -> Response:
-    lang = _lang()
+    lang = requested_lang()
     sign = catalogue().signs.get(sign_id)
     if sign is None:
         abort(404, description=f"no sign {sign_id!r} in the catalogue")
@@ -52,7 +46,7 @@ def get_sign(sign_id: str) -> Response:
 @signs_blueprint.get("/api/v1/snapshot")
 @takes("category", "district", "lang")
 def get_snapshot() -> Response:
-    args, lang = request.args, _lang()
+    args, lang = request.args, requested_lang()
     return _json(snapshot(shared_redis(), catalogue(), args.get("category"), args.get("district"), time.time(), lang))
 
 

@@ -80,9 +80,12 @@ def unit_name(unit: Unit, library: Library, lang: str = "zh") -> str:
     return f"{DISTRICTS[unit.scope][0]}{department.short_zh}" if unit.scope else department.short_zh
 
 
-def agency_name(event: Event, library: Library) -> str:
+def agency_name(event: Event, library: Library, lang: str = "zh") -> str:
     """Who is responsible, in words (Open311's agency_responsible): the lead unit, or the centre before dispatch."""
-    return unit_name(event.unit, library) if event.unit else library.departments["CTR"].short_zh
+    if event.unit:
+        return unit_name(event.unit, library, lang)
+    centre = library.departments["CTR"]
+    return centre.name_en if lang == "en" else centre.short_zh
 
 
 def file_report(

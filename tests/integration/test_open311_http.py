@@ -106,6 +106,19 @@ def test_an_open311_request_is_dispatched_notified_and_read_back(
     assert status == 200 and [r["service_request_id"] for r in listed] == [request_id]
     assert _call("GET", f"{base_url}/open311/v2/requests/E0.json")[0] == 404
 
+    # In English on asking: the service, its closure standard and group, the request's status and agency.
+    status, [branch_en] = _call("GET", f"{base_url}/open311/v2/requests/{request_id}.json?lang=en")
+    assert status == 200 and branch_en["agency_responsible"] == "City Housing and Urban-Rural Development Bureau"
+    assert branch_en["status_notes"] == "dispatched" and found["status_notes"] == "已派单"
+    assert branch_en["service_name"].isascii() and branch_en["service_name"] != found["service_name"]
+    status, services_en = _call("GET", f"{base_url}/open311/v2/services.json?lang=en")
+    assert status == 200 and all(
+        (s["service_name"] + s["description"] + s["keywords"] + s["group"]).isascii() for s in services_en
+    )
+    assert [s["service_code"] for s in services_en] == [s["service_code"] for s in services]
+    status, errors = _call("GET", f"{base_url}/open311/v2/services.json?lang=fr")
+    assert status == 400 and "lang" in errors[0]["description"]
+
 
 def test_only_officers_act_on_events(web_server: Flask, redis_client: redis.Redis) -> None:
     from dispatch.hub import file_report

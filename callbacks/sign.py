@@ -34,7 +34,7 @@ def history_children(found: model.SignHistory, lang: str) -> tuple[dict[str, Any
     """(figure, since-children, stats-children, pin href) of one sign's history."""
     win = found.window
     figure = history_figure(
-        found.sign, found.series, found.periods, found.compared, win.start, win.end, lang, found.upcoming
+        found.sign, found.series, found.periods, found.compared, win.start, win.end, lang, found.upcoming, found.bounds
     )
     stats = stats_children(found.series, found.periods, lang, found.sign, found.latest, found.upcoming)
     return figure, since_children(found.since, found.level_now, win.end, lang), stats, found.pin_href

@@ -22,7 +22,7 @@ from signs.citytime import TimeFormat, city_text
 from signs.drill import Period, Series, Since, district_name, parent_core, sign_district, sign_name
 from signs.model import Sign
 from signs.urlstate import RANGES, SignView, sign_view
-from views.sign import Headline, SiblingRow, source_text
+from views.sign import BucketBounds, Headline, SiblingRow, source_text
 
 # Component ids: callbacks/sign.py uses these names and no others.
 STATE = "sign-state"  # the view's canonical URL
@@ -51,7 +51,7 @@ TEXT = {
         "normal_now": "当前正常", "range_stats": "区间内 最低 {low} · 最高 {high} · 平均 {mean} · {n} 个读数",
         "periods": "告警时段 {n} 段，共 {duration}", "no_history": "所选时间段内没有数据", "mean": "均值",
         "minmax": "区间最低–最高", "direction": "方向", "none": "无",
-        "gap": "距{level}阈值（{op}{bound}）还差 {gap} {unit}",
+        "gap": "距{level}阈值（{op}{bound}）还差 {gap} {unit}", "bands": "阈值（按周内时段）",
     },
     "en": {
         "history": "History", "others": "Same sign · other districts and the city",
@@ -61,7 +61,7 @@ TEXT = {
         "normal_now": "Normal now", "range_stats": "In range: low {low} · high {high} · mean {mean} · {n} readings",
         "periods": "{n} periods in alert, {duration} in all", "no_history": "No data in this range", "mean": "mean",
         "minmax": "range low–high", "direction": "Direction", "none": "none",
-        "gap": "{gap} {unit} from {level} ({op}{bound})",
+        "gap": "{gap} {unit} from {level} ({op}{bound})", "bands": "Thresholds (by hour of week)",
     },
 }  # fmt: skip
 
@@ -399,6 +399,43 @@ def _bands(sign: Sign, y_range: tuple[float, float]) -> list[dict[str, Any]]:
     return shapes
 
 
+def _fill(colour: str, opacity: float) -> str:
+    """A "#rrggbb" colour at an opacity, for a trace's fill: a trace's own opacity would fade its line as well."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{opacity})"
+
+
+def _stepped_bands(
+    sign: Sign, bounds: BucketBounds, series: Series, y_range: tuple[float, float], lang: str
+) -> list[dict[str, Any]]:
+    """An hour-of-week sign's bands: each level's bound a step per bucket, the bound its values there are judged
+    by (views.sign.bucket_bounds), and its band filled from that bound to the next level's or to the chart's edge,
+    as _bands draws fixed bounds. Traces, not shapes (a week's shapes would outweigh the chart): the edge, then the
+    bounds from red inwards, each filled to the trace before it."""
+    bottom, top = y_range
+    edge = top if sign.direction.value == "high" else bottom
+    x0, dx = _beijing(series.start), series.width * 1000
+    common = {"type": "scatter", "mode": "lines", "x0": x0, "hoverinfo": "skip", "legendgroup": "bands",
+              "showlegend": False, "legendrank": 1001}  # fmt: skip
+    traces: list[dict[str, Any]] = [{**common, "dx": dx * len(series), "y": [edge, edge], "line": {"width": 0}}]
+    for level in (4, 3, 2, 1):
+        steps = bounds[level - 1]
+        if steps is None:
+            continue
+        colour = nav.LEVEL_COLOURS[level]
+        # The last bucket's bound again at the window's end, so that its step spans the bucket as the others do.
+        traces.append(
+            {
+                **common, "dx": dx, "y": [*steps, steps[-1]], "fill": "tonexty",
+                "fillcolor": _fill(colour, BAND_OPACITY),
+                "line": {"color": colour, "width": 1, "dash": "dot", "shape": "hv"},
+            }
+        )  # fmt: skip
+    if len(traces) > 1:
+        traces[-1].update(showlegend=True, name=_t(lang)["bands"])
+    return traces
+
+
 def _period_shapes(periods: list[Period]) -> list[dict[str, Any]]:
     return [
         {
@@ -419,11 +456,14 @@ def history_figure(
     end: float,
     lang: str,
     upcoming: tuple[int, float] | None = None,
+    bounds: BucketBounds | None = None,
 ) -> dict[str, Any]:
     """The history chart as a plain Plotly figure: min–max band and mean of the sign, the mean of each sign
     compared with it, its threshold bands and its periods in alert shaded; the value axis reaches the `upcoming`
-    bound (SignHistory.upcoming) when it is near. Buckets are regular, so each trace carries x0 and dx
-    (milliseconds) instead of one timestamp per point."""
+    bound (SignHistory.upcoming) when it is near. The bands are the catalogue's bounds across the chart, or, given
+    an hour-of-week sign's `bounds` (SignHistory.bounds), steps with the bounds of each bucket, drawn beneath the
+    sign's traces and named in the legend. Buckets are regular, so each trace carries x0 and dx (milliseconds)
+    instead of one timestamp per point."""
     s = _t(lang)
     x0, dx = _beijing(series.start), series.width * 1000
     name = sign_name(sign, lang)
@@ -450,9 +490,10 @@ def history_figure(
             }
         )  # fmt: skip
     y_range = _value_range([series, *(c for _, c in compared)], upcoming)
-    shapes = _period_shapes(periods) + (_bands(sign, y_range) if y_range else [])
+    steps = _stepped_bands(sign, bounds, series, y_range, lang) if bounds is not None and y_range else []
+    fixed = _bands(sign, y_range) if bounds is None and y_range else []
     return {
-        "data": traces,
+        "data": steps + traces,
         "layout": {
             "margin": {"l": 56, "r": 16, "t": 8, "b": 36},
             "paper_bgcolor": "rgba(0,0,0,0)",
@@ -473,7 +514,7 @@ def history_figure(
                 "zeroline": False,
                 **({"range": list(y_range)} if y_range else {}),
             },
-            "shapes": shapes,
+            "shapes": _period_shapes(periods) + fixed,
             "uirevision": f"{sign.id}",
         },
     }

@@ -24,7 +24,16 @@ from signs.drill import (
 )
 from signs.export import history_table
 from signs.keys import Latest
-from signs.model import Catalogue, HubSource, MqttSource, Sign, is_stale, stale_at
+from signs.model import (
+    BoundsKind,
+    Catalogue,
+    HubSource,
+    MqttSource,
+    Sign,
+    is_stale,
+    stale_at,
+    thresholds_over,
+)
 from signs.recent import read_latest_many, read_span
 from signs.store import latest_level
 from signs.storyclock import StoryClock, read_story_clock
@@ -136,10 +145,27 @@ def read_history(client: redis.Redis, cat: Catalogue, view: SignView, now: float
     return HistoryReads(sign, win, points, compared, read_story_clock(client))
 
 
+# Per level (蓝, 黄, 橙, 红), the bound at each bucket of a Series; None for a level the catalogue leaves empty.
+BucketBounds = tuple[list[float] | None, list[float] | None, list[float] | None, list[float] | None]
+
+
+def bucket_bounds(sign: Sign, series: Series, clock: StoryClock | None) -> BucketBounds | None:
+    """The bounds an hour-of-week sign's values are judged by, at each bucket's middle (its story time while
+    `clock` runs): what the chart shades, so that a period shaded red lies in the red band drawn over it. None for
+    the other signs, whose bounds are the catalogue's whatever the hour."""
+    if sign.bounds is not BoundsKind.HOUR_OF_WEEK:
+        return None
+    middles = np.asarray(series.start + series.width * (np.arange(len(series)) + 0.5), dtype=np.float64)
+    blue, yellow, orange, red = (
+        None if bound is None else np.asarray(bound).tolist() for bound in thresholds_over(sign, middles, clock)
+    )
+    return blue, yellow, orange, red
+
+
 @dataclass(frozen=True)
 class SignHistory:
-    """What the sign page draws of one history: buckets, periods in alert, compared series, the level now and
-    since when, the newest reading, and where the pin button goes."""
+    """What the sign page draws of one history: buckets, the bounds its bands follow, periods in alert, compared
+    series, the level now and since when, the newest reading, and where the pin button goes."""
 
     sign: Sign
     window: HistoryWindow
@@ -152,6 +178,8 @@ class SignHistory:
     # The next level above the newest value's and the bound that reaches it, judged at that value's (story) time.
     upcoming: tuple[int, float] | None
     pin_href: str
+    # An hour-of-week sign's bounds over the chart (bucket_bounds); None where they are the catalogue's at any hour.
+    bounds: BucketBounds | None
 
 
 def history_model(reads: HistoryReads, view: SignView, now: float) -> SignHistory:
@@ -180,6 +208,7 @@ def history_model(reads: HistoryReads, view: SignView, now: float) -> SignHistor
         latest=latest,
         upcoming=next_threshold(sign, latest[1], latest[0], reads.clock) if latest else None,
         pin_href=pin,
+        bounds=bucket_bounds(sign, series, reads.clock),
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, State, html, no_update
 
 from alerts import store
 from alerts.incidents import IncidentView
@@ -20,6 +20,7 @@ from alerts.officer import assignee_for, clean_note, silence_for
 from auth.model import Permission, User
 from auth.scope import current_scope
 from auth.web import NotAllowed, authorize, current_user
+from callbacks.audit_refresh import clicked_id, register_action, register_refresh, still_drawn
 from layouts import alerts as ids
 from layouts.alerts import (
     AlertsView,
@@ -40,10 +41,19 @@ from signs.store import shared_redis
 from views.alerts import Detail, alerts_page, newest_audit, read_detail
 
 Action = Callable[[redis.Redis, User], str]
+# What a button of a form asks for: from the button, the alert or incident acted on, the form's fields, the language.
+FormAction = Callable[[str, str, dict[str, Any], str], Action]
 # The detail's buttons, in the order alert_action's actions are listed.
 ALERT_BUTTONS = (ids.ACK_BUTTON, ids.RESOLVE_BUTTON, ids.SILENCE_BUTTON, ids.ASSIGN_BUTTON)
 # The incident detail's buttons, in the order incident_action's actions are listed.
 INCIDENT_BUTTONS = (ids.INCIDENT_ACK_BUTTON, ids.INCIDENT_RESOLVE_BUTTON, ids.INCIDENT_ASSIGN_BUTTON)
+# The fields of each detail's forms, by the name its actions read them by.
+ALERT_FORM = {
+    "ack_note": ids.ACK_NOTE, "resolve_note": ids.RESOLVE_NOTE, "scope": ids.SILENCE_SCOPE,
+    "minutes": ids.SILENCE_MINUTES, "reason": ids.SILENCE_REASON, "assign_to": ids.ASSIGN_TO,
+    "assign_note": ids.ASSIGN_NOTE,
+}  # fmt: skip
+INCIDENT_FORM = {"note": ids.INCIDENT_NOTE, "assign_to": ids.INCIDENT_ASSIGN_TO}
 
 
 def detail_children_of(detail: Detail, view: AlertsView, may_act_now: bool, now: float) -> Any:
@@ -59,12 +69,12 @@ def detail_children_of(detail: Detail, view: AlertsView, may_act_now: bool, now:
 
 def page_update(
     client: redis.Redis, view: AlertsView, held_audit: str | None, held_detail: str | None, acted: bool, now: float
-) -> tuple[Any, ...]:
+) -> tuple[Any, ...] | None:
     """(counts, incidents, list, silences, detail, audit seen, detail seen) for the page, no_update where nothing
-    changed. The detail is the selected alert's, else the selected incident's."""
+    changed; None when nothing did. The detail is the selected alert's, else the selected incident's."""
     audit = newest_audit(client)
-    if audit == held_audit and not acted:
-        return (no_update,) * 7
+    if still_drawn(audit, held_audit, acted):
+        return None
     user_may_act = may_act(current_user())
     scope = current_scope()
     page = alerts_page(client, view.filter, scope, audit, now)
@@ -161,11 +171,6 @@ def incident_action(trigger: str, incident_id: str, form: dict[str, Any], lang: 
     return dict(zip(INCIDENT_BUTTONS, (acknowledge, resolve, assign), strict=True))[trigger]
 
 
-def bumped(acted: object) -> int:
-    """The page's action counter, one up (the browser holds it: anything but a number starts it again)."""
-    return acted + 1 if isinstance(acted, int) else 1
-
-
 def lift_action(silence_id: str, lang: str) -> Action:
     def lift(client: redis.Redis, user: User) -> str:
         store.lift_silence(client, silence_id, user.username)
@@ -174,109 +179,48 @@ def lift_action(silence_id: str, lang: str) -> Action:
     return lift
 
 
+def register_form(
+    app: Dash,
+    buttons: tuple[str, ...],
+    form: dict[str, str],
+    action: FormAction,
+    target: Callable[[AlertsView], str],
+    allow_duplicate: bool = False,
+) -> None:
+    """One of the detail's forms: the clicked button's action on the view's target, with the form's fields. Every
+    form but the first allows duplicate outputs: all answer in the page's one result line."""
+
+    @register_action(
+        app,
+        ids,
+        *(Input(button, "n_clicks") for button in buttons),
+        *(State(field, "value") for field in form.values()),
+        allow_duplicate=allow_duplicate,
+    )
+    def act(*values: object) -> html.Span | None:
+        *fields, href = values[len(buttons) :]
+        trigger = clicked_id()
+        if trigger not in buttons:
+            return None
+        view = view_of(href)
+        filled = dict(zip(form, fields, strict=True))
+        return run_action(action(str(trigger), target(view), filled, view.lang), view.lang)
+
+
 def register(app: Dash) -> None:
-    @app.callback(
-        Output(ids.COUNTS, "children"),
-        Output(ids.INCIDENTS, "children"),
-        Output(ids.LIST, "children"),
-        Output(ids.SILENCES, "children"),
-        Output(ids.DETAIL, "children"),
-        Output(ids.AUDIT_SEEN, "data"),
-        Output(ids.DETAIL_SEEN, "data"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.ACTED, "data"),
-        State(ids.STATE, "data"),
-        State(ids.AUDIT_SEEN, "data"),
-        State(ids.DETAIL_SEEN, "data"),
-    )
-    def refresh(
-        _n: int | None, _acted: int, href: str, held_audit: str | None, held_detail: str | None
-    ) -> tuple[Any, ...]:
-        view = view_of(href)
-        try:
-            return page_update(
-                shared_redis(), view, held_audit, held_detail, ctx.triggered_id == ids.ACTED, time.time()
-            )
-        except redis.RedisError as error:
-            # What is on screen stays, and says why it stopped changing.
-            banner = html.P(f"Redis: {error}", className="error")
-            return no_update, no_update, banner, no_update, no_update, no_update, no_update
+    register_refresh(app, ids, (ids.COUNTS, ids.INCIDENTS, ids.LIST, ids.SILENCES, ids.DETAIL), view_of, page_update)
 
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children"),
-        Output(ids.ACTED, "data"),
-        Input(ids.ACK_BUTTON, "n_clicks"),
-        Input(ids.RESOLVE_BUTTON, "n_clicks"),
-        Input(ids.SILENCE_BUTTON, "n_clicks"),
-        Input(ids.ASSIGN_BUTTON, "n_clicks"),
-        State(ids.ACK_NOTE, "value"),
-        State(ids.RESOLVE_NOTE, "value"),
-        State(ids.SILENCE_SCOPE, "value"),
-        State(ids.SILENCE_MINUTES, "value"),
-        State(ids.SILENCE_REASON, "value"),
-        State(ids.ASSIGN_TO, "value"),
-        State(ids.ASSIGN_NOTE, "value"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
+    register_form(app, ALERT_BUTTONS, ALERT_FORM, alert_action, lambda view: view.selected)
+    register_form(
+        app, INCIDENT_BUTTONS, INCIDENT_FORM, incident_action, lambda view: view.incident, allow_duplicate=True
     )
-    def act(
-        _ack: int | None, _resolve: int | None, _silence: int | None, _assign: int | None,
-        ack_note: str | None, resolve_note: str | None, scope: str | None, minutes: object, reason: str | None,
-        assign_to: str | None, assign_note: str | None, href: str, acted: int | None,
-    ) -> tuple[Any, Any]:  # fmt: skip
-        trigger = ctx.triggered_id
-        if not ctx.triggered or not ctx.triggered[0]["value"] or trigger not in ALERT_BUTTONS:
-            return no_update, no_update
-        view = view_of(href)
-        form = {
-            "ack_note": ack_note,
-            "resolve_note": resolve_note,
-            "scope": scope,
-            "minutes": minutes,
-            "reason": reason,
-            "assign_to": assign_to,
-            "assign_note": assign_note,
-        }
-        return run_action(alert_action(str(trigger), view.selected, form, view.lang), view.lang), bumped(acted)
 
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-        Output(ids.ACTED, "data", allow_duplicate=True),
-        Input(ids.INCIDENT_ACK_BUTTON, "n_clicks"),
-        Input(ids.INCIDENT_RESOLVE_BUTTON, "n_clicks"),
-        Input(ids.INCIDENT_ASSIGN_BUTTON, "n_clicks"),
-        State(ids.INCIDENT_NOTE, "value"),
-        State(ids.INCIDENT_ASSIGN_TO, "value"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
-    )
-    def act_on_incident(
-        _ack: int | None, _resolve: int | None, _assign: int | None, note: str | None, assign_to: str | None,
-        href: str, acted: int | None,
-    ) -> tuple[Any, Any]:  # fmt: skip
-        trigger = ctx.triggered_id
-        if not ctx.triggered or not ctx.triggered[0]["value"] or trigger not in INCIDENT_BUTTONS:
-            return no_update, no_update
-        view = view_of(href)
-        form = {"note": note, "assign_to": assign_to}
-        return run_action(incident_action(str(trigger), view.incident, form, view.lang), view.lang), bumped(acted)
-
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-        Output(ids.ACTED, "data", allow_duplicate=True),
-        Input({"type": ids.LIFT_BUTTON, "silence": ALL}, "n_clicks"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
-    )
-    def lift(_clicks: list[int | None], href: str, acted: int | None) -> tuple[Any, Any]:
-        # A list redrawn with new buttons triggers this too, with nothing clicked.
-        trigger = ctx.triggered_id
-        if not ctx.triggered or not ctx.triggered[0]["value"] or not isinstance(trigger, dict):
-            return no_update, no_update
+    @register_action(app, ids, Input({"type": ids.LIFT_BUTTON, "silence": ALL}, "n_clicks"), allow_duplicate=True)
+    def lift(_clicks: list[int | None], href: str) -> html.Span | None:
+        trigger = clicked_id()
+        if not isinstance(trigger, dict):
+            return None
         silence_id, lang = trigger.get("silence"), view_of(href).lang
         if not isinstance(silence_id, str):
-            return no_update, no_update
-        return run_action(lift_action(silence_id, lang), lang), bumped(acted)
+            return None
+        return run_action(lift_action(silence_id, lang), lang)

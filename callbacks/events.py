@@ -12,16 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import Dash, Input, Output, State, html, no_update
 
 from auth.model import Permission, User
-from auth.scope import event_scope_of
+from auth.scope import EventScope, event_scope_of
 from auth.web import NotAllowed, authorize, current_user
+from callbacks.audit_refresh import clicked_id, redis_error, register_action, register_refresh, still_drawn
 from config import settings
 from dispatch import hub
 from dispatch.evidence import EvidenceError, evidence_for_handle, store_photo
 from dispatch.library import library
 from dispatch.lifecycle import LifecycleError
+from dispatch.model import Event
 from dispatch.store import UnknownEvent, get_event
 from layouts import alerts as alert_ids
 from layouts import events as ids
@@ -52,8 +54,8 @@ CENTRE_BUTTONS = {
 
 def page_update(
     client: redis.Redis, view: EventsView, held_audit: str | None, held_detail: str | None, acted: bool, now: float
-) -> tuple[Any, ...]:
-    """(counts, list, detail, audit seen, detail seen), no_update where nothing changed."""
+) -> tuple[Any, ...] | None:
+    """(counts, list, detail, audit seen, detail seen), no_update where nothing changed; None when nothing did."""
     user, lib = current_user(), library()
     if view.page == ids.INBOX:
         page = inbox_page(client, lib, user, view.lang, now)
@@ -61,10 +63,10 @@ def page_update(
     else:
         listed = events_page(client, lib, view.filter, user, view.lang, now)
         audit, cards, counts, late = listed.audit, listed.listed, listed.counts, listed.late
-    if audit == held_audit and not acted:
-        return (no_update,) * 5
+    if still_drawn(audit, held_audit, acted):
+        return None
     detail = event_detail(client, lib, view.filter.selected, user, view.lang, now)
-    drawn = no_update if detail.key == held_detail and not acted else detail_children(detail, view, now)
+    drawn = no_update if still_drawn(detail.key, held_detail, acted) else detail_children(detail, view, now)
     return counts_children(counts, late, view.lang), list_children(cards, view, now), drawn, audit, detail.key
 
 
@@ -80,12 +82,17 @@ def run_step(step: Step, permission: Permission, lang: str) -> html.Span:
     return html.Span(f"{t['done']}: {t.get(done, done)}", className="ok")
 
 
+def scoped_event(client: redis.Redis, user: User, event_id: str) -> tuple[EventScope, Event]:
+    """The scope the user sees events in, and the event a step asks for (UnknownEvent when there is none)."""
+    event = get_event(client, event_id)
+    if event is None:
+        raise UnknownEvent(event_id)
+    return event_scope_of(user), event
+
+
 def handler_step(action: str, event_id: str, note: str) -> Step:
     def step(client: redis.Redis, user: User) -> str:
-        scope = event_scope_of(user)
-        event = get_event(client, event_id)
-        if event is None:
-            raise UnknownEvent(event_id)
+        scope, event = scoped_event(client, user, event_id)
         scope.require_sight(event)
         evidence = evidence_for_handle(client, event_id, ()) if action == "handle" else ()
         hub.act(client, event_id, action, library(), user.username, time.time(), note=note, evidence=evidence,
@@ -111,10 +118,7 @@ def photo_step(event_id: str, contents: str) -> Step:
 
     def step(client: redis.Redis, user: User) -> str:
         cfg = settings()
-        scope = event_scope_of(user)
-        event = get_event(client, event_id)
-        if event is None:
-            raise UnknownEvent(event_id)
+        scope, event = scoped_event(client, user, event_id)
         scope.require_lead(event)
         _, _, encoded = contents.partition(",")
         if len(encoded) * 3 // 4 > cfg.evidence_photo_max_bytes + 3:
@@ -130,95 +134,58 @@ def photo_step(event_id: str, contents: str) -> Step:
     return step
 
 
-def bumped(acted: object) -> int:
-    return acted + 1 if isinstance(acted, int) else 1
-
-
-def clicked(buttons: dict[str, str]) -> str | None:
+def clicked_step(buttons: dict[str, str]) -> str | None:
     """The step of the button that was clicked; None when the forms were only redrawn."""
-    trigger = ctx.triggered_id
-    if not ctx.triggered or not ctx.triggered[0]["value"] or not isinstance(trigger, str):
-        return None
-    return buttons.get(trigger)
+    trigger = clicked_id()
+    return buttons.get(trigger) if isinstance(trigger, str) else None
+
+
+def events_view_of(state: object) -> EventsView:
+    """The page's view from its state store, its filters checked against the library's departments and types."""
+    return view_of(state, library())
 
 
 def register(app: Dash) -> None:
-    @app.callback(
-        Output(ids.COUNTS, "children"),
-        Output(ids.LIST, "children"),
-        Output(ids.DETAIL, "children"),
-        Output(ids.AUDIT_SEEN, "data"),
-        Output(ids.DETAIL_SEEN, "data"),
-        Input(ids.TICK, "n_intervals"),
-        Input(ids.ACTED, "data"),
-        State(ids.STATE, "data"),
-        State(ids.AUDIT_SEEN, "data"),
-        State(ids.DETAIL_SEEN, "data"),
-    )
-    def refresh(_n: object, _acted: object, state: object, held_audit: object, held_detail: object) -> tuple[Any, ...]:
-        view = view_of(state, library())
-        audit = held_audit if isinstance(held_audit, str) else None
-        detail = held_detail if isinstance(held_detail, str) else None
-        try:
-            return page_update(shared_redis(), view, audit, detail, ctx.triggered_id == ids.ACTED, time.time())
-        except redis.RedisError as error:
-            return no_update, html.P(f"Redis: {error}", className="error"), no_update, no_update, no_update
+    register_refresh(app, ids, (ids.COUNTS, ids.LIST, ids.DETAIL), events_view_of, page_update)
 
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children"),
-        Output(ids.ACTED, "data"),
-        *(Input(button, "n_clicks") for button in HANDLER_BUTTONS),
-        State(ids.NOTE, "value"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
-    )
-    def handle_step(*values: object) -> tuple[Any, Any]:
-        note, state, acted = values[len(HANDLER_BUTTONS) :]
-        action = clicked(HANDLER_BUTTONS)
+    @register_action(app, ids, *(Input(button, "n_clicks") for button in HANDLER_BUTTONS), State(ids.NOTE, "value"))
+    def handle_step(*values: object) -> html.Span | None:
+        note, state = values[len(HANDLER_BUTTONS) :]
+        action = clicked_step(HANDLER_BUTTONS)
         if action is None:
-            return no_update, no_update
-        view = view_of(state, library())
+            return None
+        view = events_view_of(state)
         step = handler_step(action, view.filter.selected, note if isinstance(note, str) else "")
-        return run_step(step, Permission.HANDLE, view.lang), bumped(acted)
+        return run_step(step, Permission.HANDLE, view.lang)
 
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-        Output(ids.ACTED, "data", allow_duplicate=True),
-        Input(ids.PHOTO_UPLOAD, "contents"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
-    )
-    def upload(contents: object, state: object, acted: object) -> tuple[Any, Any]:
+    @register_action(app, ids, Input(ids.PHOTO_UPLOAD, "contents"), allow_duplicate=True)
+    def upload(contents: object, state: object) -> html.Span | None:
         if not isinstance(contents, str) or not contents:
-            return no_update, no_update
-        view = view_of(state, library())
+            return None
+        view = events_view_of(state)
         step = photo_step(view.filter.selected, contents)
-        return run_step(step, Permission.HANDLE, view.lang), bumped(acted)
+        return run_step(step, Permission.HANDLE, view.lang)
 
-    @app.callback(
-        Output(ids.ACTION_RESULT, "children", allow_duplicate=True),
-        Output(ids.ACTED, "data", allow_duplicate=True),
+    @register_action(
+        app,
+        ids,
         *(Input(button, "n_clicks") for button in CENTRE_BUTTONS),
         State(ids.NOTE, "value"),
         State(ids.DISPATCH_TO, "value"),
         State(ids.RATING, "value"),
-        State(ids.STATE, "data"),
-        State(ids.ACTED, "data"),
-        prevent_initial_call=True,
+        allow_duplicate=True,
     )
-    def centre_act(*values: object) -> tuple[Any, Any]:
-        note, department, score, state, acted = values[len(CENTRE_BUTTONS) :]
-        action = clicked(CENTRE_BUTTONS)
+    def centre_act(*values: object) -> html.Span | None:
+        note, department, score, state = values[len(CENTRE_BUTTONS) :]
+        action = clicked_step(CENTRE_BUTTONS)
         if action is None:
-            return no_update, no_update
-        view = view_of(state, library())
+            return None
+        view = events_view_of(state)
         step = centre_step(
             action, view.filter.selected, note if isinstance(note, str) else "",
             department if isinstance(department, str) else "", score if isinstance(score, int) else 0,
         )  # fmt: skip
-        return run_step(step, Permission.ACT, view.lang), bumped(acted)
+        return run_step(step, Permission.ACT, view.lang)
 
     @app.callback(Output(alert_ids.EVENT_PANEL, "children"), Input(alert_ids.STATE, "data"))
     def alert_panel(href: object) -> Any:
@@ -228,7 +195,7 @@ def register(app: Dash) -> None:
         try:
             found = alert_event(shared_redis(), linked)
         except redis.RedisError as error:
-            return html.P(f"Redis: {error}", className="error")
+            return redis_error(error)
         may_act = user is not None and user.may(Permission.ACT)
         return from_alert_children(linked, found, may_act, view.lang, library())
 

@@ -279,13 +279,31 @@ def _reservoirs_over_limit(sign: Sign, model: SignModel, t: float, state: Scenar
 
 _PONDING_FROM_MM = 3.0  # an hour's rain the drains carry; each mm more leaves ~1.5 cm at a low point
 _PONDING_CM_PER_MM = 1.5
+_SUSCEPTIBILITY = (0.9, 1.5)  # how readily a low point fills, every point its own: a dip, an underpass
+# A county's platform publishes the deepest of its low points, found in its seat: the most susceptible of them, under
+# the seat's drains. Those were mostly laid for a one-year storm (the old GB 50014's usual choice for a county town,
+# some 30-35 mm in an hour hereabouts) and overflow at the worst sag, where the street water gathers faster than the
+# inlets take it, from about 25 mm. So a county's streets stay dry in light and moderate rain, and only a heavy hour
+# floods them: 南漳's 55 mm leaves ~70 cm (red), 保康's 40 mm ~35 cm (orange, past the 25 cm that closes a road).
+_SEAT_DRAINS_MM = 25.0
+
+
+def _ponding(adcode: str, state: ScenarioState, t: float, drains_mm: float, susceptibility: float) -> float:
+    """cm at a low point: the district's last hour of rain beyond what the drains carry."""
+    hour = rain_accumulation(adcode, t, 1.0, state)
+    return susceptibility * _PONDING_CM_PER_MM * max(0.0, hour - drains_mm)
 
 
 def _waterlogging(sign: Sign, model: SignModel, t: float, state: ScenarioState, value: float) -> float:
     """Rain → waterlogging: a low point fills with the district's last hour of rain beyond what the drains carry."""
-    hour = rain_accumulation(model.adcode, t, 1.0, state)
-    susceptibility = 0.9 + 0.6 * hash01(model.key, 47)  # every point watched is a known low point
-    return max(value, susceptibility * _PONDING_CM_PER_MM * max(0.0, hour - _PONDING_FROM_MM))
+    low, high = _SUSCEPTIBILITY
+    susceptibility = low + (high - low) * hash01(model.key, 47)  # every point watched is a known low point
+    return max(value, _ponding(model.adcode, state, t, _PONDING_FROM_MM, susceptibility))
+
+
+def _district_waterlogging(sign: Sign, model: SignModel, t: float, state: ScenarioState, value: float) -> float:
+    """Rain → a district's deepest waterlogging, as its own platform publishes it: the worst low point of its seat."""
+    return max(value, _ponding(model.adcode, state, t, _SEAT_DRAINS_MM, _SUSCEPTIBILITY[1]))
 
 
 def _storm_severity(adcode: str, state: ScenarioState, t: float) -> float:
@@ -338,6 +356,8 @@ RAINSTORM = Story(
             _reservoirs_over_limit,
         ),
         Coupling("rain → waterlogging", Select(core="T28", dimensions=("wl:",)), _waterlogging),
+        # The central city's district maxima are derived from its points; the counties publish theirs.
+        Coupling("rain → district waterlogging", Select(core="T28", dimensions=("dist:",)), _district_waterlogging),
         Coupling("waterlogging → 12345 calls", Select(core="P05", dimensions=("dist:",)), _hotline_calls),
         Coupling("rain → visibility", Select(core="S47", dimensions=("stn:",), districts=_STORM), _visibility),
         Coupling("rain → cooling", Select(core="S44", dimensions=("stn:",)), _rain_cooling),
@@ -360,7 +380,9 @@ RAINSTORM = Story(
         Declared("XY.T.M08.T26.gauge:NH", Level.BLUE),
         Declared("XY.T.M08.T27.res:R01", Level.YELLOW),
         Declared("XY.T.M08.T27.dist:420624", Level.BLUE),
-        Declared("XY.T.M08.T28.wl:WL11", Level.BLUE),
+        Declared("XY.T.M08.T28.wl:WL07", Level.BLUE),  # the readiest to fill: the story's shower alone floods it
+        Declared("XY.T.M08.T28.dist:420624", Level.RED),
+        Declared("XY.T.M08.T28.dist:420626", Level.ORANGE),
         Declared("XY.P.M02.P05.dist:420624", Level.BLUE),
     ),
 )

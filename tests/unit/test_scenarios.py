@@ -1,6 +1,6 @@
 """The scenarios' stories on the project catalogue, with injected times: rain accumulations integrated from the rain
-rate, counties that differ, couplings that move exactly the signs they select, the holiday jam's day, and declared
-effects that the value model does produce."""
+rate, counties that differ (their rain, and their streets that flood with it), couplings that move exactly the signs
+they select, the holiday jam's day, and declared effects that the value model does produce."""
 
 from __future__ import annotations
 
@@ -99,6 +99,37 @@ def test_nanzhang_and_baokang_have_storms_of_their_own(cat: Catalogue) -> None:
     assert sim.value_at(elsewhere, state.start + 12 * HOUR, state) < 50.0  # light to moderate rain elsewhere
 
 
+def _published_waterlogging_maxima(cat: Catalogue) -> list[Sign]:
+    """The districts' deepest waterlogging as the counties' platforms publish it (the central city derives its own)."""
+    return [s for s in cat.signs.values()
+            if s.core == "T28" and s.dimension.startswith("dist:") and isinstance(s.source, MqttSource)]  # fmt: skip
+
+
+def test_the_counties_streets_flood_with_their_own_rain(cat: Catalogue) -> None:
+    """A county's deepest water follows its last hour of rain: never deeper after less rain, dry in light rain, red
+    under 南漳's cell and orange under 保康's weaker one, while their rain is that bad."""
+    state = _state(sim.SCENARIO_RAINSTORM)
+    moments = [state.start + k * 900.0 for k in range(-4, 16 * 4)]
+    deepest = {}
+    for sign in _published_waterlogging_maxima(cat):
+        adcode = sign.dimension.partition(":")[2]
+        depth = [sim.value_at(sign, t, state) for t in moments]
+        rain = [values.rain_accumulation(adcode, t, 1.0, state) for t in moments]
+        by_rain = [d for _, d in sorted(zip(rain, depth, strict=True))]
+        assert by_rain == sorted(by_rain), sign.id
+        assert depth[0] == 0.0, sign.id  # dry before the story
+        deepest[adcode] = max(depth)
+        if deepest[adcode] > 0.0:
+            assert rain[depth.index(deepest[adcode])] == max(rain), sign.id  # deepest after the wettest hour
+    assert deepest.pop(scenarios.NANZHANG) >= 40.0  # red, well past the 25 cm at which roads close
+    assert 25.0 <= deepest.pop(scenarios.BAOKANG) < 40.0  # orange
+    assert set(deepest.values()) == {0.0}  # light to moderate rain elsewhere: the drains carry it
+    red_rain = cat.signs["XY.S.M13.S45.rain3h:420624"]
+    flooded = cat.signs["XY.T.M08.T28.dist:420624"]
+    red_water = [t for t in moments if _level(flooded, t, state) == Level.RED]
+    assert red_water and all(_level(red_rain, t, state) >= Level.ORANGE for t in red_water)
+
+
 def test_each_coupling_selects_its_signs_by_what_they_are(cat: Catalogue) -> None:
     selected = {
         coupling.name: {s.id for s in cat.signs.values() if coupling.select(s)}
@@ -110,6 +141,9 @@ def test_each_coupling_selects_its_signs_by_what_they_are(cat: Catalogue) -> Non
     assert selected["rain → reservoir level"] == {"XY.T.M08.T27.res:R01", "XY.T.M08.T27.res:R10"}
     assert selected["jam → toll queue"] == {"XY.D.M09.D29.toll:SH"}
     assert selected["rain → waterlogging"] == {s.id for s in cat.signs.values() if s.dimension.startswith("wl:")}
+    published = {s.id for s in _published_waterlogging_maxima(cat)}
+    assert published == {f"XY.T.M08.T28.dist:{a}" for a in ("420624", "420625", "420626", "420682", "420683", "420684")}
+    assert published <= selected["rain → district waterlogging"]
     assert "XY.S.M14.S52.nh3n:MH01" not in set().union(*selected.values())  # 蛮河's ammonia is water quality
 
 

@@ -92,7 +92,6 @@ def publish_all_once(
     return sent
 
 
-
 def story_clock_of(clock: SimClock, state: ScenarioState, stamp_simulated: bool) -> StoryClock:
     """What the simulator's readings stand for: its story (if any) told from `clock`, stamped as they are."""
     return StoryClock(state.name or "", clock.sim_start, clock.real_start, clock.speed,
@@ -203,13 +202,16 @@ class Simulator:
         return self._status
 
     def _publish_readings(self, real_now: float) -> None:
+        # Every value of this tick is the city at t_sim, and so is stamped at the moment t_sim stands for, never a
+        # later wall-clock reading: on a busy machine a day's count computed before midnight would otherwise carry a
+        # stamp after it, and be judged against the new day's bounds.
         t_sim = self.clock.sim(real_now)
+        stamp = t_sim if self.stamp_simulated else real_now
         publish = self.client.publish
         heap = self._heap
         while heap and heap[0][0] <= real_now:
             due, index = heapq.heappop(heap)
             group = self.groups[index]
-            stamp = t_sim if self.stamp_simulated else time.time()
             info = publish(group.topic, group_payload(group, t_sim, stamp, self.state), QOS_READINGS)
             if info.rc == 0:
                 self.counters.readings += 1
@@ -237,7 +239,7 @@ class Simulator:
         indices = order[positions]
         status = self._camera_status_now(self.clock.sim(real_now))
         fleet.jitter(indices, self._rng)
-        ts = time.time()
+        ts = real_now  # the statuses are those of this moment (see _publish_readings)
         publish, topics = self.client.publish, fleet.topics
         # Plain Python values for the encoder (msgspec does not take numpy scalars), one conversion per tick.
         codes = status[indices].tolist()
@@ -284,7 +286,7 @@ class Simulator:
             self._publish_readings(now)
             self._publish_cameras(now)
             if self.events is not None:
-                stamp = self.clock.sim(now) if self.stamp_simulated else time.time()
+                stamp = self.clock.sim(now) if self.stamp_simulated else now
                 self.counters.events += self.events.publish_due(self.client, self.clock.sim(now), stamp)
             if self.announcer is not None:
                 self.announcer.refresh(now)

@@ -388,3 +388,17 @@ def test_scheduler_publishes_cameras_smoothly_and_skips_silenced(small: Catalogu
     assert {qos for _, _, qos in cameras} == {0}
     engine._publish_readings(1_000.0 + 61.0)  # every group is due once within its first cadence
     assert engine.counters.readings >= len(small.routes)
+
+
+def test_a_ticks_readings_are_stamped_at_the_moment_their_values_stand_for(small: Catalogue) -> None:
+    """However late the publisher runs, a value of the city at t carries the stamp of t: a day's count computed just
+    before midnight never arrives stamped after it."""
+    recorder = _Recorder()
+    clock = sim.SimClock(real_start=1_000.0, sim_start=MONDAY + 9 * 3600.0, speed=1.0)
+    engine = sim.Simulator(recorder, small, clock, sim.NO_SCENARIO, None, heartbeat_s=60.0)  # type: ignore[arg-type]
+    tick = 1_000.0 + 61.0  # every group is due once within its first cadence
+    engine._publish_readings(tick)
+    parsed = [parse(topic, payload, small.routes, tick + 1) for topic, payload, _ in recorder.messages]
+    assert parsed and all(isinstance(p, Readings) for p in parsed)
+    stamps = {r.source_ts for p in parsed if isinstance(p, Readings) for r in p.readings}
+    assert stamps == {tick}  # the wall-clock moment whose city (clock.sim(tick)) the values are

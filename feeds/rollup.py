@@ -39,6 +39,7 @@ from geo.admin import CITY_ADCODE
 from ops.lease import Lease
 from ops.metrics import rollup_metrics, serve_metrics
 from signs.catalogue import catalogue, derivation_order
+from signs.citytime import city_time
 from signs.keys import (
     KEY_CAMERA_STATUS,
     KEY_CAMERA_SUMMARY,
@@ -221,7 +222,8 @@ def derive_signs(cat: Catalogue, order: list[str], latest: dict[str, Latest], no
     """New values of derived signs, computed in dependency order from the latest values.
 
     A derived value carries the newest source time of its inputs. It is computed from the inputs that have
-    values, and is INCOMPLETE unless every input has reported and is itself OK. Only values that changed (or
+    values, and is INCOMPLETE unless every input has reported and is itself OK (for a count since midnight, reported
+    on the newest input's day: _of_the_newest_day). Only values that changed (or
     got newer, or complete) are returned. Camera-registry signs come from camera_signs() and are inputs here.
     """
     current = dict(latest)
@@ -231,7 +233,7 @@ def derive_signs(cat: Catalogue, order: list[str], latest: dict[str, Latest], no
         assert isinstance(source, Derivation)
         if source.op in _CAMERA_OPS:
             continue
-        value, source_ts, quality = _aggregate(source, current)
+        value, source_ts, quality = _aggregate(source, _of_the_newest_day(cat.signs[sign_id], source, current))
         if value is None or not math.isfinite(value):
             continue
         held = current.get(sign_id)
@@ -240,6 +242,25 @@ def derive_signs(cat: Catalogue, order: list[str], latest: dict[str, Latest], no
         new = Latest(value=value, source_ts=source_ts, receive_ts=now, quality=quality)
         current[sign_id] = changed[sign_id] = new
     return changed
+
+
+def _of_the_newest_day(sign: Sign, source: Derivation, latest: dict[str, Latest]) -> dict[str, Latest]:
+    """The latest values a derivation reads. For a count since midnight, an input last heard on an earlier city day
+    than the newest input is taken as 0 and not OK: past midnight it has begun again from 0, and what it counts
+    today is not known yet. Summing its yesterday's total into today's, judged at today's early bounds, would
+    raise an alert at every midnight."""
+    if sign.profile is None or not sign.profile.counts_since_midnight:
+        return latest
+    present = [latest[i] for i in source.inputs if i in latest]
+    if not present:
+        return latest
+    today = city_time(max(p.source_ts for p in present)).date()
+    earlier = {
+        i: Latest(0.0, held.source_ts, held.receive_ts, Quality.INCOMPLETE)
+        for i in source.inputs
+        if (held := latest.get(i)) is not None and city_time(held.source_ts).date() < today
+    }
+    return {**latest, **earlier} if earlier else latest
 
 
 def _aggregate(source: Derivation, latest: dict[str, Latest]) -> tuple[float | None, float, Quality]:

@@ -190,6 +190,12 @@ class HourProfile:
     knots: tuple[tuple[float, ...], ...]  # 7 days (Monday first) x 25 factors
     floors: tuple[float, ...]  # 7 days
 
+    @property
+    def counts_since_midnight(self) -> bool:
+        """A count since midnight: 0 at every day's 00:00. Such a value from an earlier day says nothing of today's,
+        which began again from 0."""
+        return all(day[0] == 0.0 for day in self.knots)
+
     def factor(self, ts: float) -> float:
         """The profile's factor at epoch time ts."""
         return self._factor(*_week_position(ts))

@@ -3,6 +3,7 @@ warm-up judged on an injected clock, and derived values marked incomplete until 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,9 @@ from feeds.rollup import (
 )
 from geo.admin import CITY_ADCODE
 from signs.catalogue import derivation_order, load_catalogue
+from signs.citytime import CITY_TZ
 from signs.keys import CameraState, Latest, Quality
+from signs.model import Level, value_level
 
 HEADER = (
     "id,name_zh,name_en,unit,category,module,core,dimension,cadence_s,direction,blue,yellow,orange,red,definition,"
@@ -222,3 +225,26 @@ def test_summary_counts_as_the_status_does_and_lists_the_unregistered() -> None:
     assert summary["districts"] is doc["rates"] and summary["at"] == now and summary["quality"] == "ok"
     assert summary["offline_ids"] == ["42060200081326000003", "42060200081326000004", "42060600081326000006"]
     assert summary["unregistered"] == {"n": 1, "ids": ["42060699999999999999"]}
+
+
+def test_a_count_since_midnight_sums_only_what_was_counted_today() -> None:
+    """Past midnight, a district still holding yesterday's total of 12345 calls has begun again from 0: the city's
+    count is today's known part, marked incomplete until every district has reported today, never yesterday's
+    total judged at today's early bounds (which paged red at every midnight)."""
+    cat = load_catalogue()
+    city = cat.signs["XY.P.M02.P05"]
+    districts = [i for i in city.source.inputs]  # type: ignore[union-attr]
+    assert city.profile is not None and city.profile.counts_since_midnight
+    assert not cat.signs["XY.P.M01.P02"].profile.counts_since_midnight  # type: ignore[union-attr]  # visitors
+    midnight = datetime(2026, 12, 2, tzinfo=CITY_TZ).timestamp()
+    latest = {i: Latest(230.0, midnight - 60, midnight - 59) for i in districts}
+    latest[districts[0]] = Latest(3.0, midnight + 60, midnight + 61)
+    derived = derive_signs(cat, derivation_order(cat.signs), latest, midnight + 62)["XY.P.M02.P05"]
+    assert derived == Latest(3.0, midnight + 60, midnight + 62, INCOMPLETE)
+    assert value_level(city, derived.value, derived.source_ts) is Level.NORMAL
+    everyone_today = {i: Latest(3.0, midnight + 60, midnight + 61) for i in districts}
+    complete = derive_signs(cat, derivation_order(cat.signs), everyone_today, midnight + 62)["XY.P.M02.P05"]
+    assert complete == Latest(3.0 * len(districts), midnight + 60, midnight + 62, OK)
+    before_midnight = derive_signs(cat, derivation_order(cat.signs), {i: Latest(230.0, midnight - 60, midnight - 59)
+                                   for i in districts}, midnight - 58)["XY.P.M02.P05"]  # fmt: skip
+    assert before_midnight.value == 230.0 * len(districts) and before_midnight.quality is OK

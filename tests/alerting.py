@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis
 
 from alerts import store
-from alerts.engine import AlertEngine
+from alerts.engine import READINGS_GROUP, AlertEngine
 from alerts.model import Alert, RuleKind
 from alerts.rules import district_of, value_rule
 from config import Settings
 from signs.catalogue import catalogue
+from signs.keys import KEY_READINGS
 from signs.model import Direction, Level, MqttSource, Sign, level_of
 
 
@@ -41,6 +43,14 @@ def red_value(sign: Sign) -> float:
     value = red * 1.5 + 1.0 if sign.direction is Direction.HIGH_IS_BAD else red * 0.5 - 1.0
     assert level_of(value, sign.thresholds, sign.direction) is Level.RED
     return value
+
+
+def engines_progress(client: redis.Redis) -> tuple[int, int]:
+    """The alert engines' group on the landed readings: when (epoch ms) the newest entry it was given was written,
+    and how many entries given are not judged yet (pending). (t, 0): every reading landed before t is judged."""
+    groups = cast(list[dict[str, object]], client.xinfo_groups(KEY_READINGS))
+    [group] = [g for g in groups if g["name"] == READINGS_GROUP.encode()]
+    return int(cast(bytes, group["last-delivered-id"]).split(b"-")[0]), int(cast(int, group["pending"]))
 
 
 class AlertRaiser:

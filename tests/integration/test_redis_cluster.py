@@ -20,16 +20,15 @@ from flask.testing import FlaskClient
 from alerts import store
 from alerts.engine import ENGINE_PREFIX
 from alerts.model import RuleKind
-from alerts.rules import value_rule
 from dispatch.dispatcher import EVENTS_JOB
 from feeds.board import Board, read_board
 from feeds.contract import encode_readings, topic
 from layouts import wall
 from services.embedded import EmbeddedService, start_redis_cluster
-from signs.catalogue import catalogue
 from signs.keys import KEY_HISTORY, KEY_LATEST, alert_engine_key, dispatcher_key, lease_key
-from signs.model import Direction, Level, MqttSource, Sign, level_of
+from signs.model import Level, MqttSource
 from signs.store import read_history, read_latest
+from tests.alerting import red_sign, red_value
 from tests.processes import ChildProcess, FeedProcess, Publisher, feed_env, wait_for, wait_worker_ready
 from tests.web import ORIGIN, create_accounts, production_app, run_callback, signed_in
 
@@ -54,17 +53,6 @@ def cluster_client(cluster: list[EmbeddedService]) -> Iterator[redis.Redis]:
     client.close()
 
 
-def _red_sign() -> tuple[Sign, MqttSource, float]:
-    """An MQTT-sourced threshold sign, its source and a value well into red."""
-    for sign in catalogue().signs.values():
-        red = sign.thresholds[3]
-        if isinstance(sign.source, MqttSource) and value_rule(sign) is RuleKind.THRESHOLD and red is not None:
-            value = red + abs(red) + 1.0 if sign.direction is Direction.HIGH_IS_BAD else red - abs(red) - 1.0
-            assert level_of(value, sign.thresholds, sign.direction) is Level.RED
-            return sign, sign.source, value
-    raise AssertionError("no MQTT-sourced threshold sign with a red bound")
-
-
 def test_the_pipeline_alerts_and_the_wall_run_on_a_three_master_cluster(
     cluster: list[EmbeddedService], cluster_client: redis.Redis, mqtt_service: EmbeddedService, tmp_path: Path
 ) -> None:
@@ -82,7 +70,9 @@ def test_the_pipeline_alerts_and_the_wall_run_on_a_three_master_cluster(
         wait_worker_ready(cluster_client, mqtt_service.url, f"{prefix}-1", timeout=60)
         wait_for(lambda: cluster_client.get(alert_engine_key(f"{ENGINE_PREFIX}-c")), 60, "the alert engine")
         wait_for(lambda: cluster_client.get(dispatcher_key("cityeye-dispatch-c")), 60, "the dispatcher")
-        sign, source, red = _red_sign()
+        sign = red_sign()
+        source, red = sign.source, red_value(sign)
+        assert isinstance(source, MqttSource)
         measured = time.time() - 1
         publisher.publish_all([(topic(source.feed, source.adcode, source.source_id),
                                 encode_readings(measured, {source.field: red}))])  # fmt: skip

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from alerts.engine import ENGINE_PREFIX, READINGS_GROUP
+from alerts.engine import ENGINE_PREFIX
 from config import Settings
 from feeds.board import read_board
 from feeds.contract import Reading, encode_readings, topic
@@ -36,9 +36,10 @@ from layouts import wall
 from services.embedded import HOST, EmbeddedService, free_port, start_redis, system_binary
 from services.web import gunicorn_command
 from signs.catalogue import catalogue
-from signs.keys import KEY_READINGS, alert_engine_key
+from signs.keys import alert_engine_key
 from signs.model import MqttSource
 from signs.store import read_history, read_latest
+from tests.alerting import engines_progress
 from tests.processes import ChildProcess, FeedProcess, Publisher, feed_env, wait_for, wait_worker_ready
 from tests.web import DISPATCH_PATH, callback_request
 from views.health import BOARD_LATE_AFTER_S
@@ -281,7 +282,7 @@ def test_every_process_follows_the_master_through_a_failover_the_wall_saying_so_
             "worker": _seconds_until(lambda: _newest_ms(new_master) > after_kill_ms, killed_at, "the worker"),
             "roll-up": _seconds_until(lambda: _board_at(new_master) > killed_at, killed_at, "the roll-up"),
             "alert engine": _seconds_until(
-                lambda: _engine_read_ms(new_master) > killed_at * 1000, killed_at, "the alert engine"
+                lambda: engines_progress(new_master)[0] > killed_at * 1000, killed_at, "the alert engine"
             ),
         }
         load.join(LOAD_S + 40)
@@ -337,13 +338,6 @@ def _seconds_until(predicate: Callable[[], object], killed_at: float, what: str)
 def _board_at(client: redis.Redis) -> float:
     board = read_board(client)
     return board.at if board else 0.0
-
-
-def _engine_read_ms(client: redis.Redis) -> int:
-    """When the newest entry the alert engine's group has read from the landed readings was written."""
-    groups = cast(list[dict[str, object]], client.xinfo_groups(KEY_READINGS))
-    [group] = [g for g in groups if g["name"] == READINGS_GROUP.encode()]
-    return int(cast(bytes, group["last-delivered-id"]).split(b"-")[0])
 
 
 def _moved(sentinel_set: SentinelSet) -> bool:

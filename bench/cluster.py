@@ -2,13 +2,16 @@
 the simulated city with its 7-day history backfill, gunicorn) on a three-master cluster, and how its keyspace, memory
 and commands spread over the masters.
 
-Run by hand:  .venv/bin/python bench/cluster.py [--masters 3] [--seconds 60]
+Run by hand:  .venv/bin/python bench/cluster.py [--masters 3] [--seconds 60] [--no-baseline]
 
 Starts the masters on loopback ports (services.embedded.start_redis_cluster, with a password), then the system with
 REDIS_CLUSTER=true and REDIS_URL the first master (its own embedded broker); once GET /healthz answers 200 it lets the
 city run for --seconds and reports, per master: its slots, keys, memory (MEMORY USAGE of every key, summed by key
 family) and the commands it served in the window. Keys that share a hash tag share a slot and so a master: the
 families that are one slot by design ({latest}, {board}, {alerts}, {events}...) show where the load concentrates.
+
+Then, as the baseline, the same system on one embedded Redis for as long: its start-up and the commands it served,
+and the cluster's ratios to them.
 """
 
 from __future__ import annotations
@@ -64,9 +67,14 @@ def slots_by_port(client: redis.Redis) -> Counter[int]:
     return slots
 
 
-def report(nodes: list[EmbeddedService], seconds: float) -> None:
+def commands_served(client: redis.Redis) -> int:
+    return int(client.info("stats")["total_commands_processed"])
+
+
+def report(nodes: list[EmbeddedService], seconds: float) -> float:
+    """Print the spread over the masters after `seconds` of the live city; the commands per second they served."""
     clients = [redis.Redis.from_url(node.url) for node in nodes]
-    before = [int(client.info("stats")["total_commands_processed"]) for client in clients]
+    before = [commands_served(client) for client in clients]
     print(f"Letting the city run for {seconds:.0f} s...", flush=True)
     time.sleep(seconds)
     figures = [node_figures(client) for client in clients]
@@ -86,12 +94,28 @@ def report(nodes: list[EmbeddedService], seconds: float) -> None:
             print(f"      {name:<34} {keys[name]:>7,} keys {size / 2**20:>9,.2f} MiB")
     for client in clients:
         client.close()
+    return total_commands / seconds
+
+
+def one_redis(seconds: float) -> tuple[float, float]:
+    """The baseline: the same system on its own single embedded Redis, as `make run` starts it. (Seconds until
+    /healthz answered 200, commands per second Redis served over `seconds` of the live city.)"""
+    started = time.monotonic()
+    with running_system("cluster-baseline", START_TIMEOUT_S) as system:
+        ready_s = time.monotonic() - started
+        client = redis.Redis.from_url(system.redis_url)
+        before = commands_served(client)
+        time.sleep(seconds)
+        rate = (commands_served(client) - before) / seconds
+        client.close()
+    return ready_s, rate
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--masters", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the same run on one Redis")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cityeye-cluster-bench-") as tmp:
         started = time.monotonic()
@@ -101,14 +125,21 @@ def main() -> int:
             services = {"REDIS_URL": nodes[0].url, "REDIS_CLUSTER": "true"}
             started = time.monotonic()
             with running_system("cluster", START_TIMEOUT_S, services) as system:
-                print(f"the system answered /healthz 200 on the cluster after {time.monotonic() - started:.0f} s "
+                ready_s = time.monotonic() - started
+                print(f"the system answered /healthz 200 on the cluster after {ready_s:.0f} s "
                       "(with the 7-day history backfill)", flush=True)  # fmt: skip
-                report(nodes, args.seconds)
+                rate = report(nodes, args.seconds)
                 health = requests.get(system.url + "/healthz", timeout=10)
                 print(f"\nGET /healthz after the window: {health.status_code}")
         finally:
             for node in nodes:
                 node.stop()
+    if not args.no_baseline:
+        print("\nThe baseline: the same system on one Redis...", flush=True)
+        one_ready_s, one_rate = one_redis(args.seconds)
+        print(f"  one Redis: /healthz 200 after {one_ready_s:.0f} s, {one_rate:,.0f} commands/s in the window")
+        print(f"  cluster / one Redis: start-up {ready_s / one_ready_s:.2f}x, commands served {rate / one_rate:.2f}x "
+              "(a cluster client splits each pipeline per master)")  # fmt: skip
     return 0
 
 

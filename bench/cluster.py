@@ -31,17 +31,9 @@ import requests  # noqa: E402
 
 from bench.system import running_system  # noqa: E402
 from services.embedded import EmbeddedService, start_redis_cluster  # noqa: E402
-from signs.keys import KEY_HISTORY  # noqa: E402
+from signs.keys import key_family  # noqa: E402
 
 START_TIMEOUT_S = 300.0
-HISTORY_FAMILY = KEY_HISTORY.split("{")[0] + "{sign}:{day}"
-
-
-def family(key: str) -> str:
-    """The key family: the key up to and with its hash tag, the per-sign history keys as one."""
-    if key.startswith(KEY_HISTORY.split("{")[0]):
-        return HISTORY_FAMILY
-    return key.split("}")[0] + "}" if "}" in key else key
 
 
 def node_figures(client: redis.Redis) -> tuple[Counter[str], Counter[str], int]:
@@ -54,8 +46,8 @@ def node_figures(client: redis.Redis) -> tuple[Counter[str], Counter[str], int]:
             pipe.memory_usage(name)
         sizes = pipe.execute()
     for name, size in zip(names, sizes, strict=True):
-        keys[family(name)] += 1
-        memory[family(name)] += int(size or 0)
+        keys[key_family(name)] += 1
+        memory[key_family(name)] += int(size or 0)
     return keys, memory, int(client.info("stats")["total_commands_processed"])
 
 

@@ -306,7 +306,7 @@ def start_redis_cluster(
                     port=free_cluster_port(),
                     password=password,
                     cluster_node=True,
-                )  # fmt: skip
+                )
             )
         clients = [redis.Redis.from_url(node.url, socket_timeout=START_TIMEOUT_S) for node in nodes]
         bounds = [CLUSTER_SLOTS * n // masters for n in range(masters + 1)]

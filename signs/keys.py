@@ -289,6 +289,14 @@ def event_history_key(event_id: str) -> str:
     return KEY_EVENT_HISTORY.format(event_id=event_id)
 
 
+def key_family(key: str) -> str:
+    """Which family a key belongs to, for reports on the keyspace: the key up to and with its hash tag (ce:{alerts},
+    ce:cam:{420602}...), every sign's days of history as one (KEY_HISTORY)."""
+    if key.startswith(KEY_HISTORY.split("{")[0]):
+        return KEY_HISTORY.replace("{{{sign_id}}}", "{sign}")
+    return key.split("}")[0] + "}" if "}" in key else key
+
+
 def event_filed_key(identity: str) -> str:
     return KEY_EVENT_FILED.format(identity=identity)
 

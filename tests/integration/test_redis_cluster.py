@@ -25,7 +25,15 @@ from feeds.board import Board, read_board
 from feeds.contract import encode_readings, topic
 from layouts import wall
 from services.embedded import EmbeddedService, start_redis_cluster
-from signs.keys import KEY_HISTORY, KEY_LATEST, alert_engine_key, dispatcher_key, lease_key
+from signs.keys import (
+    KEY_LATEST,
+    alert_engine_key,
+    dispatcher_key,
+    history_day,
+    history_key,
+    key_family,
+    lease_key,
+)
 from signs.model import Level, MqttSource
 from signs.store import read_history, read_latest
 from tests.alerting import red_sign, red_value
@@ -114,6 +122,9 @@ def test_the_pipeline_alerts_and_the_wall_run_on_a_three_master_cluster(
         for node, (keys, families) in spread.items():
             print(f"  {node}: {keys} keys; " + ", ".join(f"{f} {n}" for f, n in families.most_common(5)))
         assert all(keys > 0 for keys, _ in spread.values()), "every master holds part of the keyspace"
+        held = [set(f) for _, f in spread.values()]
+        assert sum(key_family(KEY_LATEST) in f for f in held) == 1, "the latest values are one key on one master"
+        assert sum(key_family(history_key(sign.id, history_day(measured))) in f for f in held) == MASTERS
         for process in processes:
             assert process.process is not None and process.process.poll() is None, f"{process.argv} died"
     finally:
@@ -134,14 +145,9 @@ def _event_status(client: FlaskClient, event_id: str) -> str:
 def _keyspace_spread(cluster: list[EmbeddedService]) -> dict[str, tuple[int, Counter[str]]]:
     """Per master: its number of keys, and its keys counted by family (the key up to its hash tag's entity)."""
     spread = {}
-    history_family = KEY_HISTORY.split("{")[0]
     for node in cluster:
         client = redis.Redis.from_url(node.url)
-        families: Counter[str] = Counter()
-        for raw in client.scan_iter(count=1000):
-            key = raw.decode()
-            families[history_family if key.startswith(history_family) else key.split("}")[0] + "}"] += 1
+        families = Counter(key_family(raw.decode()) for raw in client.scan_iter(count=1000))
         spread[node.url.rsplit("@", 1)[-1]] = (int(client.dbsize()), families)
         client.close()
-    assert KEY_LATEST.split("}")[0] + "}" in {f for _, fams in spread.values() for f in fams}
     return spread
